@@ -1,0 +1,104 @@
+//! A bounded cache in front of any [`Embedder`]: queries repeat.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use crate::{Embedder, Error, Result};
+
+/// Wraps an embedder and remembers the vectors of recent texts.
+///
+/// Eviction is by insertion generation: when full, the older half is
+/// dropped, which keeps lookups O(1) without a linked list.
+#[derive(Debug)]
+pub struct CachedEmbedder {
+    inner: Arc<dyn Embedder>,
+    capacity: usize,
+    cache: Mutex<Cache>,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    map: HashMap<String, (u64, Arc<Vec<f32>>)>,
+    generation: u64,
+    hits: u64,
+    misses: u64,
+}
+
+impl CachedEmbedder {
+    /// Caches up to `capacity` texts in front of `inner`.
+    pub fn new(inner: Arc<dyn Embedder>, capacity: usize) -> Self {
+        Self {
+            inner,
+            capacity: capacity.max(1),
+            cache: Mutex::new(Cache::default()),
+        }
+    }
+
+    /// Cache hits and misses so far.
+    pub fn hit_miss(&self) -> (u64, u64) {
+        self.cache
+            .lock()
+            .map(|c| (c.hits, c.misses))
+            .unwrap_or((0, 0))
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Cache>> {
+        self.cache
+            .lock()
+            .map_err(|_| Error::internal("embedding cache lock poisoned"))
+    }
+}
+
+#[async_trait]
+impl Embedder for CachedEmbedder {
+    fn model_id(&self) -> &str {
+        self.inner.model_id()
+    }
+
+    fn dimension(&self) -> usize {
+        self.inner.dimension()
+    }
+
+    fn max_batch(&self) -> usize {
+        self.inner.max_batch()
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+        let mut missing = Vec::new();
+        {
+            let mut c = self.lock()?;
+            for (i, t) in texts.iter().enumerate() {
+                match c.map.get(t) {
+                    Some((_, v)) => out[i] = Some(v.as_ref().clone()),
+                    None => missing.push(i),
+                }
+            }
+            c.hits += (texts.len() - missing.len()) as u64;
+            c.misses += missing.len() as u64;
+        }
+        if !missing.is_empty() {
+            let todo: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
+            let fresh = self.inner.embed(&todo).await?;
+            let mut c = self.lock()?;
+            if c.map.len() + fresh.len() > self.capacity {
+                let cut = c.generation.saturating_sub(self.capacity as u64 / 2);
+                c.map.retain(|_, (g, _)| *g >= cut);
+                if c.map.len() + fresh.len() > self.capacity {
+                    c.map.clear();
+                }
+            }
+            for (&i, v) in missing.iter().zip(fresh) {
+                c.generation += 1;
+                let g = c.generation;
+                c.map.insert(texts[i].clone(), (g, Arc::new(v.clone())));
+                out[i] = Some(v);
+            }
+        }
+        out.into_iter()
+            .map(|v| v.ok_or_else(|| Error::internal("embedder returned too few vectors")))
+            .collect()
+    }
+}

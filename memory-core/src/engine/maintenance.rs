@@ -1,0 +1,334 @@
+//! Maintenance: sync the outbox, reindex, decay, consistency checks, stats.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Memory;
+use super::score::half_life;
+use crate::traits::{
+    ChangeSet, EmbedderExt, ShortTermStats, StoreStats, VectorOp, VersionedUpdate,
+};
+use crate::{ErrorKind, HistoryEvent, HistoryOp, Result, StoredMemory};
+
+const PAGE: usize = 256;
+
+/// What `sync` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Vectors written.
+    pub upserted: u64,
+    /// Vectors removed.
+    pub deleted: u64,
+    /// Writes that failed and stay queued.
+    pub failed: u64,
+}
+
+/// What `decay` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecayReport {
+    /// Memories looked at.
+    pub scanned: u64,
+    /// Memories whose importance was lowered.
+    pub decayed: u64,
+    /// Memories removed because importance fell below the threshold.
+    pub pruned: u64,
+    /// Memories removed because they expired.
+    pub expired: u64,
+}
+
+/// What `check` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// Memories in the store.
+    pub store_count: u64,
+    /// Vectors in the index.
+    pub index_count: u64,
+    /// Memories whose vector write is still queued.
+    pub pending: u64,
+    /// Memories marked synced whose vector is missing from the index.
+    pub missing_vectors: Vec<Uuid>,
+    /// Vectors with no memory in the store.
+    pub orphan_vectors: Vec<Uuid>,
+    /// Whether missing vectors were queued and orphans deleted.
+    pub repaired: bool,
+}
+
+impl CheckReport {
+    /// Whether store and index agree (pending writes aside).
+    pub fn is_consistent(&self) -> bool {
+        self.missing_vectors.is_empty() && self.orphan_vectors.is_empty()
+    }
+}
+
+/// Everything `stats` reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineStats {
+    /// Store counts.
+    pub store: StoreStats,
+    /// Vectors in the index.
+    pub vectors: Option<u64>,
+    /// Short-term sizes.
+    pub short_term: Option<ShortTermStats>,
+    /// Embedder model.
+    pub embedder: String,
+    /// Vector dimension.
+    pub dimension: usize,
+    /// Backends in use: role → scheme and location.
+    pub backends: serde_json::Value,
+}
+
+impl Memory {
+    /// Drains the vector outbox: writes queued vectors and deletes. Rows that
+    /// failed `max_vector_attempts` times are retried only with `force`.
+    pub async fn sync(&self, force: bool) -> Result<SyncReport> {
+        let max = if force {
+            u32::MAX
+        } else {
+            self.inner.config.max_vector_attempts
+        };
+        let mut report = SyncReport::default();
+        let mut seen = BTreeSet::new();
+        loop {
+            let entries = self.inner.store.outbox_pending(PAGE, max).await?;
+            // Each row is tried once per call, so a down index ends the loop.
+            let fresh: Vec<(Uuid, VectorOp)> = entries
+                .iter()
+                .filter(|e| seen.insert((e.memory_id, e.op.as_str())))
+                .map(|e| (e.memory_id, e.op))
+                .collect();
+            if fresh.is_empty() {
+                break;
+            }
+            let c = self.flush(&fresh, Vec::new()).await;
+            report.upserted += c.upserted;
+            report.deleted += c.deleted;
+            report.failed += c.failed;
+        }
+        Ok(report)
+    }
+
+    /// Re-embeds every memory with the current embedder and rewrites the index.
+    pub async fn reindex(&self) -> Result<u64> {
+        let name = &self.inner.collection.name;
+        self.inner.vectors.drop_collection(name).await?;
+        self.inner
+            .vectors
+            .create_collection(&self.inner.collection)
+            .await?;
+        let mut after = None;
+        let mut total = 0;
+        loop {
+            let page = self.inner.store.scan_memories(after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.record.id);
+            let texts: Vec<String> = page.iter().map(|m| m.record.content.clone()).collect();
+            let vectors = self.inner.embedder.embed_all(&texts).await?;
+            crate::vector_check::check_embeddings(
+                &vectors,
+                self.inner.collection.dimension,
+                self.inner.embedder.model_id(),
+            )?;
+            let mut changes = ChangeSet::default();
+            for (m, v) in page.into_iter().zip(vectors) {
+                let mut record = m.record;
+                record.embedding_model = Some(self.inner.embedder.model_id().to_owned());
+                changes.outbox.push((record.id, VectorOp::Upsert));
+                changes.update.push(VersionedUpdate {
+                    expected_version: record.version,
+                    memory: StoredMemory {
+                        record,
+                        embedding: Some(v),
+                    },
+                    replace_embedding: true,
+                });
+            }
+            let ops = changes.outbox.clone();
+            let written: Vec<StoredMemory> =
+                changes.update.iter().map(|u| u.memory.clone()).collect();
+            match self.inner.store.apply(changes).await {
+                Ok(()) => {}
+                // A memory changed meanwhile: its own write queued a fresh vector.
+                Err(e) if e.kind() == ErrorKind::Conflict => continue,
+                Err(e) => return Err(e),
+            }
+            let c = self.flush(&ops, written).await;
+            total += c.upserted;
+        }
+        Ok(total)
+    }
+
+    /// Lowers importance by time since last access (half-life
+    /// `decay_half_life_days`), prunes memories below `prune_below` and expired ones.
+    pub async fn decay(&self, now: DateTime<Utc>) -> Result<DecayReport> {
+        let cfg = &self.inner.config;
+        let mut report = DecayReport::default();
+        let mut after = None;
+        loop {
+            let page = self.inner.store.scan_memories(after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.record.id);
+            let mut changes = ChangeSet::default();
+            for m in page {
+                report.scanned += 1;
+                let r = m.record;
+                // The last decay (or update) is a checkpoint, so runs do not compound.
+                let since = r.last_accessed_at.max(r.updated_at);
+                #[allow(clippy::cast_precision_loss)]
+                let days = (now - since).num_milliseconds() as f64 / 86_400_000.0;
+                let next_importance = r.importance * half_life(days, cfg.decay_half_life_days);
+                let (prune, reason) = if r.is_expired(now) {
+                    report.expired += 1;
+                    (true, "expired".to_owned())
+                } else if next_importance < cfg.prune_below {
+                    report.pruned += 1;
+                    (
+                        true,
+                        format!(
+                            "importance decayed to {next_importance:.2}, below {}",
+                            cfg.prune_below
+                        ),
+                    )
+                } else {
+                    (false, String::new())
+                };
+                if prune {
+                    changes.history.push(HistoryEvent::new(
+                        &r,
+                        HistoryOp::Delete,
+                        Some(r.content.clone()),
+                        None,
+                        reason,
+                    ));
+                    changes.outbox.push((r.id, VectorOp::Delete));
+                    changes.delete.push(r.id);
+                } else if r.importance - next_importance > 0.01 {
+                    report.decayed += 1;
+                    let mut next = r.clone();
+                    next.importance = next_importance;
+                    next.updated_at = now;
+                    next.version += 1;
+                    changes.history.push(HistoryEvent::new(
+                        &r,
+                        HistoryOp::Decay,
+                        None,
+                        None,
+                        format!("importance {:.2} → {next_importance:.2}", r.importance),
+                    ));
+                    changes.outbox.push((r.id, VectorOp::Upsert));
+                    changes.update.push(VersionedUpdate {
+                        expected_version: r.version,
+                        memory: StoredMemory {
+                            record: next,
+                            embedding: None,
+                        },
+                        replace_embedding: false,
+                    });
+                }
+            }
+            if changes.is_empty() {
+                continue;
+            }
+            let ops = changes.outbox.clone();
+            match self.inner.store.apply(changes).await {
+                Ok(()) => {
+                    self.flush(&ops, Vec::new()).await;
+                }
+                // Touched meanwhile: it was just used, so skipping its decay is right.
+                Err(e) if e.kind() == ErrorKind::Conflict => {
+                    tracing::info!("decay: a page changed concurrently; it decays on the next run");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Compares store and index: vectors missing for synced memories and
+    /// vectors with no memory. With `repair`, queues the missing and deletes the orphans.
+    pub async fn check(&self, repair: bool) -> Result<CheckReport> {
+        let mut report = CheckReport::default();
+        let mut store_ids = BTreeSet::new();
+        let mut synced = BTreeSet::new();
+        let mut after = None;
+        loop {
+            let page = self.inner.store.scan_memories(after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.record.id);
+            for m in page {
+                store_ids.insert(m.record.id);
+                if m.record.vector_state == crate::VectorState::Synced {
+                    synced.insert(m.record.id);
+                } else {
+                    report.pending += 1;
+                }
+            }
+        }
+        let name = &self.inner.collection.name;
+        let mut index_ids = BTreeSet::new();
+        let mut after = None;
+        loop {
+            let ids = self.inner.vectors.list_ids(name, after, 1000).await?;
+            let Some(last) = ids.last() else { break };
+            after = Some(*last);
+            index_ids.extend(ids);
+        }
+        report.store_count = store_ids.len() as u64;
+        report.index_count = index_ids.len() as u64;
+        report.missing_vectors = synced.difference(&index_ids).copied().collect();
+        report.orphan_vectors = index_ids.difference(&store_ids).copied().collect();
+        if repair && !report.is_consistent() {
+            for chunk in report.orphan_vectors.chunks(500) {
+                self.inner.vectors.delete(name, chunk).await?;
+            }
+            let changes = ChangeSet {
+                outbox: report
+                    .missing_vectors
+                    .iter()
+                    .map(|id| (*id, VectorOp::Upsert))
+                    .collect(),
+                ..ChangeSet::default()
+            };
+            if !changes.is_empty() {
+                self.inner.store.apply(changes).await?;
+                self.sync(true).await?;
+            }
+            report.repaired = true;
+        }
+        Ok(report)
+    }
+
+    /// Counts across the backends; a backend that fails is reported as `None`.
+    pub async fn stats(&self, tenant: Option<&str>) -> Result<EngineStats> {
+        let store = self.inner.store.stats(tenant).await?;
+        let vectors = self
+            .inner
+            .vectors
+            .count(&self.inner.collection.name, tenant)
+            .await
+            .ok();
+        let short_term = self.inner.short_term.stats().await.ok();
+        Ok(EngineStats {
+            store,
+            vectors,
+            short_term,
+            embedder: self.inner.embedder.model_id().to_owned(),
+            dimension: self.inner.collection.dimension,
+            backends: self.status(),
+        })
+    }
+
+    /// Which backend serves which role.
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::json!({
+            "store": self.inner.store.info(),
+            "vectors": self.inner.vectors.info(),
+            "keywords": self.inner.keywords.as_ref().map(|k| k.info()),
+            "short_term": self.inner.short_term.info(),
+            "embedder": { "model": self.inner.embedder.model_id(), "dimension": self.inner.embedder.dimension() },
+            "language_model": self.inner.llm.as_ref().map(|l| l.model_id().to_owned()),
+        })
+    }
+}

@@ -1,0 +1,218 @@
+//! Conversations: recording messages, the short-term window, recovery.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Memory;
+use crate::traits::{SessionKey, UserTouch};
+use crate::types::validate_id;
+use crate::{Error, Message, Metadata, Result, Role, Session};
+
+fn default_tenant() -> String {
+    crate::DEFAULT_TENANT.to_owned()
+}
+
+/// A message to record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordMessage {
+    /// Tenant.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// The conversation; created on its first message.
+    pub session_id: String,
+    /// The human.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The agent.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// Who wrote it.
+    #[serde(default)]
+    pub role: Role,
+    /// Display name of the author.
+    #[serde(default)]
+    pub author_name: Option<String>,
+    /// The text.
+    pub content: String,
+    /// Free-form metadata (e.g. a comment type).
+    #[serde(default)]
+    pub metadata: Metadata,
+    /// The user's id on an external platform.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// The platform (session and user).
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// Whether the agent answered it.
+    #[serde(default)]
+    pub answered: bool,
+}
+
+impl RecordMessage {
+    /// A user's message in a session.
+    pub fn user(
+        session_id: impl Into<String>,
+        user_id: impl Into<String>,
+        content: impl Into<String>,
+    ) -> Self {
+        Self {
+            tenant: default_tenant(),
+            session_id: session_id.into(),
+            user_id: Some(user_id.into()),
+            agent_id: None,
+            role: Role::User,
+            author_name: None,
+            content: content.into(),
+            metadata: Metadata::new(),
+            external_id: None,
+            platform: None,
+            answered: false,
+        }
+    }
+}
+
+/// What recording a message did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageOutcome {
+    /// The stored message.
+    pub message: Message,
+    /// Unextracted messages in the session, this one included.
+    pub unextracted: u64,
+    /// Whether the batch threshold was reached and a language model is configured.
+    pub extraction_due: bool,
+    /// Whether the short-term tier took the message.
+    pub short_term_ok: bool,
+}
+
+impl Memory {
+    /// Stores a message, updates its session and user, and pushes it to the
+    /// short-term window. A short-term failure is logged, never returned.
+    pub async fn record_message(&self, request: RecordMessage) -> Result<MessageOutcome> {
+        let cfg = &self.inner.config;
+        validate_id("tenant", &request.tenant)?;
+        validate_id("session_id", &request.session_id)?;
+        for (n, v) in [
+            ("user_id", &request.user_id),
+            ("agent_id", &request.agent_id),
+        ] {
+            if let Some(v) = v {
+                validate_id(n, v)?;
+            }
+        }
+        super::requests::validate_content(&request.content, cfg)?;
+        super::requests::validate_metadata(&request.metadata)?;
+        let now = crate::now();
+        let store = &self.inner.store;
+        if store
+            .get_session(&request.tenant, &request.session_id)
+            .await?
+            .is_none()
+        {
+            store
+                .upsert_session(&Session {
+                    id: request.session_id.clone(),
+                    tenant: request.tenant.clone(),
+                    user_id: request.user_id.clone(),
+                    agent_id: request.agent_id.clone(),
+                    title: None,
+                    platform: request.platform.clone(),
+                    started_at: now,
+                    ended_at: None,
+                    metadata: Metadata::new(),
+                })
+                .await?;
+        }
+        let message = Message {
+            id: Uuid::now_v7(),
+            tenant: request.tenant.clone(),
+            session_id: request.session_id.clone(),
+            user_id: request.user_id.clone(),
+            agent_id: request.agent_id.clone(),
+            role: request.role,
+            author_name: request.author_name.clone(),
+            content: request.content.clone(),
+            created_at: now,
+            metadata: request.metadata.clone(),
+            extracted: false,
+            answered: request.answered,
+        };
+        store
+            .insert_messages(std::slice::from_ref(&message))
+            .await?;
+        if let (Some(user), Role::User) = (&request.user_id, request.role) {
+            let touch = UserTouch {
+                display_name: request.author_name.clone(),
+                external_id: request.external_id.clone(),
+                platform: request.platform.clone(),
+                messages: 1,
+            };
+            store.touch_user(&request.tenant, user, &touch, now).await?;
+        }
+        let short_term_ok = match self.inner.short_term.push(&message, cfg.window).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "short-term push failed; long-term write kept");
+                false
+            }
+        };
+        let unextracted = store
+            .count_unextracted(&request.tenant, &request.session_id)
+            .await?;
+        Ok(MessageOutcome {
+            message,
+            unextracted,
+            extraction_due: self.inner.llm.is_some() && unextracted >= cfg.extract_batch as u64,
+            short_term_ok,
+        })
+    }
+
+    /// The newest `limit` messages of a session, oldest first. Served from the
+    /// short-term tier; rebuilt from the store when that is empty or down.
+    pub async fn recent(
+        &self,
+        tenant: &str,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        if limit == 0 || limit > self.inner.config.window {
+            return Err(Error::invalid(format!(
+                "limit: must be within 1 and {}, got {limit}",
+                self.inner.config.window
+            )));
+        }
+        let key = SessionKey {
+            tenant: tenant.to_owned(),
+            session_id: session_id.to_owned(),
+        };
+        match self.inner.short_term.recent(&key, limit).await {
+            Ok(v) if !v.is_empty() => return Ok(v),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "short-term read failed; reading the store"),
+        }
+        let restored = self.recover(tenant, session_id).await?;
+        let skip = restored.len().saturating_sub(limit);
+        Ok(restored.into_iter().skip(skip).collect())
+    }
+
+    /// Rebuilds a session's short-term window from the store (seed 001's
+    /// recovery) and returns it.
+    pub async fn recover(&self, tenant: &str, session_id: &str) -> Result<Vec<Message>> {
+        let window = self.inner.config.window;
+        let messages = self
+            .inner
+            .store
+            .recent_messages(tenant, session_id, window)
+            .await?;
+        if !messages.is_empty() {
+            let key = SessionKey {
+                tenant: tenant.to_owned(),
+                session_id: session_id.to_owned(),
+            };
+            if let Err(e) = self.inner.short_term.restore(&key, &messages, window).await {
+                tracing::warn!(error = %e, "recovery could not write the short-term tier");
+            }
+        }
+        Ok(messages)
+    }
+}

@@ -1,0 +1,308 @@
+//! The engine: [`Memory`] ties a store, a vector index, a keyword index, a
+//! short-term tier and an embedder together behind one API.
+
+mod maintenance;
+mod messages;
+mod requests;
+mod score;
+mod search;
+mod write;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::in_process::InProcessShortTerm;
+use crate::traits::{
+    CollectionSpec, Embedder, KeywordIndex, LanguageModel, Metric, ShortTerm, Store, VectorIndex,
+};
+use crate::{Error, Result};
+
+pub use maintenance::{CheckReport, DecayReport, EngineStats, SyncReport};
+pub use messages::{MessageOutcome, RecordMessage};
+pub use requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
+pub use score::{ScoreParts, Weights};
+pub use search::{SearchHit, SearchMode, SearchRequest, SearchResponse};
+
+/// Tunables of the engine; every field has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Vector collection name.
+    pub collection: String,
+    /// Largest content accepted, in bytes.
+    pub max_content_bytes: usize,
+    /// Largest batch accepted by `add_batch`.
+    pub max_batch: usize,
+    /// Largest `k` (and page size) accepted.
+    pub max_k: usize,
+    /// `k` when none is given.
+    pub default_k: usize,
+    /// Cosine similarity above which an added memory updates its neighbour
+    /// instead of being added; `None` turns near-duplicate merging off.
+    pub dedup_threshold: Option<f32>,
+    /// Score weights of hybrid search.
+    pub weights: Weights,
+    /// Reciprocal-rank-fusion constant.
+    pub rrf_k: f32,
+    /// Candidates fetched per list, as a multiple of `k`.
+    pub candidate_factor: usize,
+    /// Half-life of the recency score, in days.
+    pub recency_half_life_days: f32,
+    /// Half-life of importance decay, in days since last access.
+    pub decay_half_life_days: f32,
+    /// Memories whose decayed importance falls below this are pruned.
+    pub prune_below: f32,
+    /// Messages kept in a session's short-term window.
+    pub window: usize,
+    /// Unextracted messages of a session that trigger extraction.
+    pub extract_batch: usize,
+    /// Whether search and get record access (count and time).
+    pub track_access: bool,
+    /// Failed vector writes after which an outbox row stops being retried automatically.
+    pub max_vector_attempts: u32,
+    /// Entries of the query-embedding cache (0 turns it off).
+    pub embed_cache: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            collection: "memories".into(),
+            max_content_bytes: 32 * 1024,
+            max_batch: 1000,
+            max_k: 100,
+            default_k: 10,
+            dedup_threshold: Some(0.95),
+            weights: Weights::default(),
+            rrf_k: 60.0,
+            candidate_factor: 4,
+            recency_half_life_days: 30.0,
+            decay_half_life_days: 30.0,
+            prune_below: 0.5,
+            window: 100,
+            extract_batch: 25,
+            track_access: true,
+            max_vector_attempts: 10,
+            embed_cache: 1024,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Checks that every value is usable.
+    pub fn validate(&self) -> Result<()> {
+        let positive = |name: &str, v: f32| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(Error::config(format!(
+                    "{name}: must be a positive number, got {v}"
+                )))
+            }
+        };
+        positive("rrf_k", self.rrf_k)?;
+        positive("recency_half_life_days", self.recency_half_life_days)?;
+        positive("decay_half_life_days", self.decay_half_life_days)?;
+        if let Some(t) = self.dedup_threshold {
+            if !(t.is_finite() && (0.0..=1.0).contains(&t)) {
+                return Err(Error::config(format!(
+                    "dedup_threshold: must be within 0 and 1, got {t}"
+                )));
+            }
+        }
+        for (name, v) in [
+            ("max_content_bytes", self.max_content_bytes),
+            ("max_batch", self.max_batch),
+            ("max_k", self.max_k),
+            ("default_k", self.default_k),
+            ("candidate_factor", self.candidate_factor),
+            ("window", self.window),
+            ("extract_batch", self.extract_batch),
+        ] {
+            if v == 0 {
+                return Err(Error::config(format!("{name}: must be at least 1")));
+            }
+        }
+        if self.default_k > self.max_k {
+            return Err(Error::config("default_k: must not exceed max_k"));
+        }
+        crate::types::validate_id("collection", &self.collection)
+            .map_err(|e| Error::config(e.message()))?;
+        self.weights.validate()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) vectors: Arc<dyn VectorIndex>,
+    pub(crate) keywords: Option<Arc<dyn KeywordIndex>>,
+    pub(crate) short_term: Arc<dyn ShortTerm>,
+    pub(crate) embedder: Arc<dyn Embedder>,
+    pub(crate) llm: Option<Arc<dyn LanguageModel>>,
+    pub(crate) config: EngineConfig,
+    pub(crate) collection: CollectionSpec,
+}
+
+/// The memory layer: long-term memories with hybrid search, messages,
+/// short-term windows, and the plumbing that keeps store and index consistent.
+///
+/// Cheap to clone; clones share backends.
+#[derive(Clone)]
+pub struct Memory {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memory")
+            .field("store", &self.inner.store.info())
+            .field("vectors", &self.inner.vectors.info())
+            .field("embedder", &self.inner.embedder.model_id())
+            .finish()
+    }
+}
+
+impl Memory {
+    /// Starts building an engine.
+    pub fn builder() -> MemoryBuilder {
+        MemoryBuilder::default()
+    }
+
+    /// The engine's configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The vector index.
+    pub fn vectors(&self) -> &Arc<dyn VectorIndex> {
+        &self.inner.vectors
+    }
+
+    /// The short-term tier.
+    pub fn short_term(&self) -> &Arc<dyn ShortTerm> {
+        &self.inner.short_term
+    }
+
+    /// The embedder.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.inner.embedder
+    }
+
+    /// The vector collection in use.
+    pub fn collection(&self) -> &CollectionSpec {
+        &self.inner.collection
+    }
+}
+
+/// Builds a [`Memory`].
+#[derive(Default)]
+pub struct MemoryBuilder {
+    store: Option<Arc<dyn Store>>,
+    vectors: Option<Arc<dyn VectorIndex>>,
+    keywords: Option<Arc<dyn KeywordIndex>>,
+    short_term: Option<Arc<dyn ShortTerm>>,
+    embedder: Option<Arc<dyn Embedder>>,
+    llm: Option<Arc<dyn LanguageModel>>,
+    config: EngineConfig,
+}
+
+impl MemoryBuilder {
+    /// The source of truth (required).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The vector index (required).
+    pub fn vectors(mut self, vectors: Arc<dyn VectorIndex>) -> Self {
+        self.vectors = Some(vectors);
+        self
+    }
+
+    /// The keyword index; without one, hybrid search is semantic only.
+    pub fn keywords(mut self, keywords: Arc<dyn KeywordIndex>) -> Self {
+        self.keywords = Some(keywords);
+        self
+    }
+
+    /// The short-term tier; in-process by default.
+    pub fn short_term(mut self, short_term: Arc<dyn ShortTerm>) -> Self {
+        self.short_term = Some(short_term);
+        self
+    }
+
+    /// The embedder (required).
+    pub fn embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
+    }
+
+    /// The language model for extraction; without one nothing is extracted.
+    pub fn language_model(mut self, llm: Arc<dyn LanguageModel>) -> Self {
+        self.llm = Some(llm);
+        self
+    }
+
+    /// Engine tunables.
+    pub fn config(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Validates, creates the vector collection (or checks the existing one
+    /// against the embedder's dimension) and returns the engine.
+    pub async fn build(self) -> Result<Memory> {
+        let missing = |what: &str| Error::config(format!("Memory::builder: no {what} given"));
+        let store = self.store.ok_or_else(|| missing("store"))?;
+        let vectors = self.vectors.ok_or_else(|| missing("vector index"))?;
+        let mut embedder = self.embedder.ok_or_else(|| missing("embedder"))?;
+        self.config.validate()?;
+        if self.config.embed_cache > 0 {
+            embedder = Arc::new(crate::CachedEmbedder::new(
+                embedder,
+                self.config.embed_cache,
+            ));
+        }
+        let wanted = CollectionSpec {
+            name: self.config.collection.clone(),
+            dimension: embedder.dimension(),
+            metric: Metric::Cosine,
+        };
+        let collection = match vectors.describe(&wanted.name).await? {
+            Some(existing) if existing.dimension != wanted.dimension => {
+                return Err(Error::new(
+                    crate::ErrorKind::DimensionMismatch,
+                    format!(
+                        "collection {:?} holds {}-dimensional vectors but embedder {} makes {}; run `memory reindex` or choose another collection",
+                        existing.name,
+                        existing.dimension,
+                        embedder.model_id(),
+                        wanted.dimension
+                    ),
+                ));
+            }
+            Some(existing) => existing,
+            None => vectors.create_collection(&wanted).await?,
+        };
+        Ok(Memory {
+            inner: Arc::new(Inner {
+                store,
+                vectors,
+                keywords: self.keywords,
+                short_term: self
+                    .short_term
+                    .unwrap_or_else(|| Arc::new(InProcessShortTerm::default())),
+                embedder,
+                llm: self.llm,
+                config: self.config,
+                collection,
+            }),
+        })
+    }
+}

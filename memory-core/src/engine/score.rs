@@ -1,0 +1,99 @@
+//! Ranking: reciprocal rank fusion, recency and importance.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// How the parts of a hit's score are weighted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Weights {
+    /// Weight of relevance (fused rank).
+    pub relevance: f32,
+    /// Weight of recency of access.
+    pub recency: f32,
+    /// Weight of importance.
+    pub importance: f32,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            relevance: 0.7,
+            recency: 0.15,
+            importance: 0.15,
+        }
+    }
+}
+
+impl Weights {
+    pub(crate) fn validate(&self) -> Result<()> {
+        let all = [self.relevance, self.recency, self.importance];
+        if all.iter().any(|w| !w.is_finite() || *w < 0.0) || all.iter().sum::<f32>() <= 0.0 {
+            return Err(Error::invalid(
+                "weights: relevance, recency and importance must be non-negative and not all zero",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why a hit scored what it did.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScoreParts {
+    /// Cosine similarity to the query, if the vector search found it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
+    /// Rank in the vector list (1 = best).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_rank: Option<usize>,
+    /// Keyword score, if the keyword search found it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword_score: Option<f32>,
+    /// Rank in the keyword list (1 = best).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword_rank: Option<usize>,
+    /// Fused relevance, 0–1 (1 = first in every list searched).
+    pub relevance: f32,
+    /// 0.5^(days since last access / half-life), 0–1.
+    pub recency: f32,
+    /// Importance / 10.
+    pub importance: f32,
+    /// The weighted sum the hits are sorted by.
+    pub total: f32,
+}
+
+/// Reciprocal-rank fusion of ranked lists, normalised so that being first in
+/// every list scores 1.
+pub(crate) fn rrf(ranks: &[Option<usize>], lists: usize, k: f32) -> f32 {
+    let max: f32 = (0..lists.max(1)).map(|_| 1.0 / (k + 1.0)).sum();
+    #[allow(clippy::cast_precision_loss)]
+    let sum: f32 = ranks.iter().flatten().map(|&r| 1.0 / (k + r as f32)).sum();
+    sum / max
+}
+
+/// Exponential decay with a half-life.
+pub(crate) fn half_life(elapsed_days: f64, half_life_days: f32) -> f32 {
+    #[allow(clippy::cast_possible_truncation)]
+    let v = 0.5f64.powf(elapsed_days.max(0.0) / f64::from(half_life_days)) as f32;
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rrf_is_normalised_and_monotone() {
+        assert!((rrf(&[Some(1), Some(1)], 2, 60.0) - 1.0).abs() < 1e-6);
+        assert!((rrf(&[Some(1)], 1, 60.0) - 1.0).abs() < 1e-6);
+        assert!(rrf(&[Some(1), None], 2, 60.0) < rrf(&[Some(2), Some(2)], 2, 60.0));
+        assert!(rrf(&[Some(2)], 1, 60.0) < rrf(&[Some(1)], 1, 60.0));
+    }
+
+    #[test]
+    fn half_life_halves() {
+        assert!((half_life(30.0, 30.0) - 0.5).abs() < 1e-6);
+        assert!((half_life(0.0, 30.0) - 1.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,298 @@
+//! Search: semantic, keyword, or hybrid (reciprocal rank fusion), then
+//! weighted by recency and importance.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Memory;
+use super::score::{ScoreParts, Weights, half_life, rrf};
+use super::write::scope_filter;
+use crate::traits::{EmbedderExt, KeywordQuery, VectorQuery};
+use crate::{Error, Filter, MemoryRecord, Result, Scope, ScoredId};
+
+/// Which lists a search consults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchMode {
+    /// Vector and keyword, fused.
+    #[default]
+    Hybrid,
+    /// Vector only.
+    Semantic,
+    /// Keyword only (no embedding needed).
+    Keyword,
+}
+
+/// A search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// Whose memories; unset owner fields match any value.
+    #[serde(flatten)]
+    pub scope: Scope,
+    /// What to look for.
+    pub query: String,
+    /// How many hits per page.
+    #[serde(default)]
+    pub k: Option<usize>,
+    /// Which lists to consult.
+    #[serde(default)]
+    pub mode: SearchMode,
+    /// Only memories matching this filter (JSON form).
+    #[serde(default)]
+    pub filter: Option<serde_json::Value>,
+    /// From a previous response's `next_cursor`.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Drop vector candidates below this cosine similarity.
+    #[serde(default)]
+    pub min_similarity: Option<f32>,
+    /// Override the engine's weights for this search.
+    #[serde(default)]
+    pub weights: Option<Weights>,
+}
+
+impl SearchRequest {
+    /// A hybrid search in `scope`.
+    pub fn new(scope: Scope, query: impl Into<String>) -> Self {
+        Self {
+            scope,
+            query: query.into(),
+            k: None,
+            mode: SearchMode::Hybrid,
+            filter: None,
+            cursor: None,
+            min_similarity: None,
+            weights: None,
+        }
+    }
+
+    /// Sets `k`.
+    pub fn k(mut self, k: usize) -> Self {
+        self.k = Some(k);
+        self
+    }
+
+    /// Sets the mode.
+    pub fn mode(mut self, mode: SearchMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets the filter (JSON form).
+    pub fn filter(mut self, filter: serde_json::Value) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// The memory.
+    pub memory: MemoryRecord,
+    /// The score it was ranked by.
+    pub score: f32,
+    /// How the score was made.
+    pub explain: ScoreParts,
+}
+
+/// A page of results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResponse {
+    /// Best first.
+    pub hits: Vec<SearchHit>,
+    /// Pass back for the next page.
+    pub next_cursor: Option<String>,
+    /// Lists that failed and were left out (e.g. `["vector"]` when the index is down).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<String>,
+}
+
+/// The most candidates one search ranks; deep pages past this are refused.
+const MAX_CANDIDATES: usize = 2000;
+
+fn decode_cursor(c: &str) -> Result<usize> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
+        .ok_or_else(|| Error::invalid("cursor: not a cursor this search returned"))
+}
+
+fn encode_cursor(offset: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+}
+
+impl Memory {
+    /// Finds memories by meaning and by keyword.
+    pub async fn search(&self, request: SearchRequest) -> Result<SearchResponse> {
+        let cfg = &self.inner.config;
+        request.scope.validate(false)?;
+        let k = request.k.unwrap_or(cfg.default_k);
+        if k == 0 || k > cfg.max_k {
+            return Err(Error::invalid(format!(
+                "k: must be within 1 and {}, got {k}",
+                cfg.max_k
+            )));
+        }
+        if request.query.trim().is_empty() {
+            return Err(Error::invalid("query: must not be empty"));
+        }
+        super::requests::validate_content(&request.query, cfg)
+            .map_err(|e| Error::invalid(e.message().replacen("content", "query", 1)))?;
+        if let Some(m) = request.min_similarity {
+            if !m.is_finite() || !(-1.0..=1.0).contains(&m) {
+                return Err(Error::invalid(format!(
+                    "min_similarity: must be within -1 and 1, got {m}"
+                )));
+            }
+        }
+        let weights = request.weights.unwrap_or(cfg.weights);
+        weights.validate()?;
+        let offset = request
+            .cursor
+            .as_deref()
+            .map(decode_cursor)
+            .transpose()?
+            .unwrap_or(0);
+        let user_filter = request.filter.as_ref().map(Filter::parse).transpose()?;
+        let filter = match (scope_filter(&request.scope), user_filter) {
+            (Some(a), Some(b)) => Some(a.and(b)),
+            (a, b) => a.or(b),
+        };
+        let want = offset + k;
+        if want > MAX_CANDIDATES {
+            return Err(Error::invalid(format!(
+                "cursor: pages past {MAX_CANDIDATES} results are not served; narrow the filter"
+            )));
+        }
+        let candidates = (want * cfg.candidate_factor).clamp(want, MAX_CANDIDATES);
+        let tenant = request.scope.tenant.clone();
+
+        let use_vector = request.mode != SearchMode::Keyword;
+        let use_keyword = request.mode != SearchMode::Semantic && self.inner.keywords.is_some();
+        let mut degraded = Vec::new();
+
+        let vector_fut = async {
+            if !use_vector {
+                return Ok(Vec::new());
+            }
+            let vector = self.inner.embedder.embed_one(&request.query).await?;
+            crate::vector_check::check_embeddings(
+                std::slice::from_ref(&vector),
+                self.inner.collection.dimension,
+                self.inner.embedder.model_id(),
+            )?;
+            let q = VectorQuery {
+                tenant: tenant.clone(),
+                vector,
+                k: candidates,
+                filter: filter.clone(),
+            };
+            self.inner
+                .vectors
+                .query(&self.inner.collection.name, &q)
+                .await
+        };
+        let keyword_fut = async {
+            match (&self.inner.keywords, use_keyword) {
+                (Some(kw), true) => {
+                    kw.search(&KeywordQuery {
+                        tenant: tenant.clone(),
+                        text: request.query.clone(),
+                        k: candidates,
+                        filter: filter.clone(),
+                    })
+                    .await
+                }
+                _ => Ok(Vec::new()),
+            }
+        };
+        let (vector_hits, keyword_hits) = futures::join!(vector_fut, keyword_fut);
+        let mut vector_hits: Vec<ScoredId> = match vector_hits {
+            Ok(h) => h,
+            // Invalid input is the caller's to fix; an outage degrades to keyword search.
+            Err(e) if use_keyword && e.kind() != crate::ErrorKind::InvalidInput => {
+                tracing::warn!(error = %e, "vector search failed; serving keyword results");
+                degraded.push("vector".to_owned());
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        let keyword_hits = match keyword_hits {
+            Ok(h) => h,
+            Err(e) if use_vector && degraded.is_empty() => {
+                tracing::warn!(error = %e, "keyword search failed; serving vector results");
+                degraded.push("keyword".to_owned());
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(m) = request.min_similarity {
+            vector_hits.retain(|h| h.score >= m);
+        }
+        let lists = usize::from(use_vector && !degraded.iter().any(|d| d == "vector"))
+            + usize::from(use_keyword && !degraded.iter().any(|d| d == "keyword"));
+
+        let mut parts: HashMap<Uuid, ScoreParts> = HashMap::new();
+        for (rank, h) in vector_hits.iter().enumerate() {
+            let p = parts.entry(h.id).or_default();
+            p.similarity = Some(h.score);
+            p.vector_rank = Some(rank + 1);
+        }
+        for (rank, h) in keyword_hits.iter().enumerate() {
+            let p = parts.entry(h.id).or_default();
+            p.keyword_score = Some(h.score);
+            p.keyword_rank = Some(rank + 1);
+        }
+        let ids: Vec<Uuid> = parts.keys().copied().collect();
+        let records = self.inner.store.get_memories(&tenant, &ids).await?;
+        let now = crate::now();
+        let mut hits: Vec<SearchHit> = records
+            .into_iter()
+            // The store is authoritative: an index may hold a stale payload.
+            .filter(|r| !r.is_expired(now) && filter.as_ref().is_none_or(|f| f.matches(r)))
+            .filter_map(|r| {
+                let mut p = parts.remove(&r.id)?;
+                p.relevance = rrf(&[p.vector_rank, p.keyword_rank], lists, cfg.rrf_k);
+                #[allow(clippy::cast_precision_loss)]
+                let age_days = (now - r.last_accessed_at).num_milliseconds() as f64 / 86_400_000.0;
+                p.recency = half_life(age_days, cfg.recency_half_life_days);
+                p.importance = (r.importance / 10.0).clamp(0.0, 1.0);
+                let wsum = weights.relevance + weights.recency + weights.importance;
+                p.total = (weights.relevance * p.relevance
+                    + weights.recency * p.recency
+                    + weights.importance * p.importance)
+                    / wsum;
+                Some(SearchHit {
+                    score: p.total,
+                    explain: p,
+                    memory: r,
+                })
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| b.memory.id.cmp(&a.memory.id))
+        });
+        let more = hits.len() > want;
+        let page: Vec<SearchHit> = hits.into_iter().skip(offset).take(k).collect();
+        if cfg.track_access && !page.is_empty() {
+            let ids: Vec<Uuid> = page.iter().map(|h| h.memory.id).collect();
+            if let Err(e) = self.inner.store.touch_memories(&tenant, &ids, now).await {
+                tracing::warn!(error = %e, "search: access times not recorded");
+            }
+        }
+        Ok(SearchResponse {
+            next_cursor: more.then(|| encode_cursor(want)),
+            hits: page,
+            degraded,
+        })
+    }
+}

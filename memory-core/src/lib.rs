@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+
+mod cached;
+mod engine;
+mod error;
+pub mod filter;
+mod hash;
+mod in_process;
+pub mod traits;
+mod types;
+pub mod vecmath;
+mod vector_check;
+
+pub use cached::CachedEmbedder;
+pub use engine::{
+    AddEvent, AddOutcome, AddRequest, CheckReport, DecayReport, EngineConfig, EngineStats, Memory,
+    MemoryBuilder, MessageOutcome, RecordMessage, ScoreParts, SearchHit, SearchMode, SearchRequest,
+    SearchResponse, SyncReport, UpdateRequest, Weights,
+};
+pub use error::{Error, ErrorKind, Result};
+pub use filter::{Field, Filter, Op};
+pub use hash::{content_hash, normalize_content};
+pub use in_process::{InProcessShortTerm, TtlTiers};
+pub use traits::*;
+pub use types::*;

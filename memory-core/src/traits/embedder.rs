@@ -1,0 +1,54 @@
+use async_trait::async_trait;
+
+use crate::{Error, ErrorKind, Result};
+
+/// Turns text into vectors.
+///
+/// # Behavior
+///
+/// - `embed` returns one vector per input, in input order, each of
+///   `dimension()` finite values.
+/// - An empty input returns an empty output.
+/// - Inputs longer than the model's window are truncated (documented per
+///   embedder); inputs are never silently dropped.
+#[async_trait]
+pub trait Embedder: Send + Sync + std::fmt::Debug {
+    /// A stable id of the model, recorded on every memory it embeds.
+    fn model_id(&self) -> &str;
+    /// Vector length.
+    fn dimension(&self) -> usize;
+    /// Most texts per call the backend takes; callers split larger batches.
+    fn max_batch(&self) -> usize;
+    /// Embeds texts, keeping order.
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
+}
+
+/// Conveniences on top of [`Embedder`].
+#[async_trait]
+pub trait EmbedderExt: Embedder {
+    /// Embeds one text.
+    async fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
+        let mut v = self.embed(&[text.to_owned()]).await?;
+        v.pop()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "embedder returned no vector"))
+    }
+
+    /// Embeds any number of texts in batches of `max_batch`, keeping order.
+    async fn embed_all(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(self.max_batch().max(1)) {
+            let v = self.embed(chunk).await?;
+            if v.len() != chunk.len() {
+                return Err(Error::internal(format!(
+                    "embedder returned {} vectors for {} texts",
+                    v.len(),
+                    chunk.len()
+                )));
+            }
+            out.extend(v);
+        }
+        Ok(out)
+    }
+}
+
+impl<T: Embedder + ?Sized> EmbedderExt for T {}

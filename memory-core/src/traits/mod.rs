@@ -1,0 +1,33 @@
+//! The backend traits. Each is object-safe and held as `Arc<dyn …>`, so
+//! backends are chosen from configuration at run time.
+
+mod embedder;
+mod keyword;
+mod llm;
+mod short_term;
+mod store;
+mod vector;
+
+pub use embedder::{Embedder, EmbedderExt};
+pub use keyword::{KeywordCapabilities, KeywordIndex, KeywordQuery};
+pub use llm::{ChatMessage, ChatRequest, LanguageModel};
+pub use short_term::{
+    RateDecision, RateLimit, SessionKey, ShortTerm, ShortTermCapabilities, ShortTermStats,
+};
+pub use store::{
+    ChangeSet, ForgetReport, ListQuery, OutboxEntry, Store, StoreCapabilities, StoreStats,
+    UserTouch, VectorOp, VersionedUpdate,
+};
+pub use vector::{
+    CollectionSpec, Metric, VectorCapabilities, VectorIndex, VectorPayload, VectorQuery,
+    VectorRecord, check_vector,
+};
+
+/// What a backend is, for `status`, `doctor` and error messages.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackendInfo {
+    /// The scheme (`sqlite`, `postgres`, `memory`, `local`, …).
+    pub scheme: &'static str,
+    /// Where it is, with passwords and keys removed.
+    pub location: String,
+}

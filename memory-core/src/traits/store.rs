@@ -1,0 +1,239 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::BackendInfo;
+use crate::{
+    Filter, HistoryEvent, MemoryRecord, Message, Op, Page, Result, Scope, Session, StoredMemory,
+    User,
+};
+
+/// What a pending vector write must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VectorOp {
+    /// Write the memory's current vector and payload.
+    Upsert,
+    /// Remove the memory's vector.
+    Delete,
+}
+
+impl VectorOp {
+    /// The op's name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upsert => "upsert",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// A row of the vector outbox: a vector write not yet confirmed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// The memory.
+    pub memory_id: Uuid,
+    /// Its tenant.
+    pub tenant: String,
+    /// What to do.
+    pub op: VectorOp,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// An update that only applies if the stored version is still `expected_version`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionedUpdate {
+    /// The new state (its `record.version` is the new version).
+    pub memory: StoredMemory,
+    /// The version the writer read.
+    pub expected_version: u64,
+    /// Whether the new embedding replaces the stored one.
+    pub replace_embedding: bool,
+}
+
+/// Everything one engine operation writes, applied in one transaction.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChangeSet {
+    /// New memories.
+    pub insert: Vec<StoredMemory>,
+    /// Changed memories.
+    pub update: Vec<VersionedUpdate>,
+    /// Deleted memory ids.
+    pub delete: Vec<Uuid>,
+    /// History rows.
+    pub history: Vec<HistoryEvent>,
+    /// Outbox rows: one per memory id, the newest op wins.
+    pub outbox: Vec<(Uuid, VectorOp)>,
+}
+
+impl ChangeSet {
+    /// Whether it writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.insert.is_empty()
+            && self.update.is_empty()
+            && self.delete.is_empty()
+            && self.history.is_empty()
+            && self.outbox.is_empty()
+    }
+}
+
+/// A listing of memories.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListQuery {
+    /// Only memories matching this (scope conditions included).
+    pub filter: Option<Filter>,
+    /// Page size.
+    pub limit: usize,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// A change to a user's bookkeeping when a message arrives.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UserTouch {
+    /// Display name, if known.
+    pub display_name: Option<String>,
+    /// External id, if known.
+    pub external_id: Option<String>,
+    /// Platform of the external id.
+    pub platform: Option<String>,
+    /// Messages to add to the count.
+    pub messages: u64,
+}
+
+/// What `forget` removed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ForgetReport {
+    /// Memories removed (their vectors are queued for deletion).
+    pub memories: Vec<Uuid>,
+    /// Messages removed.
+    pub messages: u64,
+    /// Sessions removed.
+    pub sessions: u64,
+    /// Users removed.
+    pub users: u64,
+}
+
+/// Counts of what a store holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StoreStats {
+    /// Memories.
+    pub memories: u64,
+    /// Messages.
+    pub messages: u64,
+    /// Sessions.
+    pub sessions: u64,
+    /// Users.
+    pub users: u64,
+    /// History rows.
+    pub history: u64,
+    /// Outbox rows still to write.
+    pub outbox_pending: u64,
+    /// Outbox rows that failed at least once.
+    pub outbox_failed: u64,
+}
+
+/// What a store can do natively.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreCapabilities {
+    /// Filter operators translated into the backend's query language.
+    pub filter_ops: Vec<Op>,
+    /// Whether `ChangeSet`s are atomic.
+    pub transactions: bool,
+}
+
+/// The source of truth: memories, messages, sessions, users, history and the vector outbox.
+///
+/// # Behavior
+///
+/// - Every read takes a tenant and never returns another tenant's rows.
+/// - `apply` is atomic: all of a [`ChangeSet`] is written or none of it. An
+///   update whose stored version differs from `expected_version`, or a
+///   missing row, fails the whole set with `Conflict`. An insert whose
+///   (tenant, owner, content hash) already exists fails with `Conflict`.
+/// - `apply` with an outbox op sets the memory's `vector_state` to pending;
+///   `outbox_done` sets it to synced and removes the row only if its op is
+///   still the acknowledged one (a newer op is never lost).
+/// - `get_memories` returns the found ids in the order asked; missing ids are skipped.
+/// - `list_memories` returns memories newest first; following `next_cursor`
+///   visits every matching memory exactly once.
+/// - `scan_memories` visits every memory of every tenant in ascending id order.
+/// - `recent_messages` returns the newest `limit` messages in chronological order.
+/// - `forget` removes everything of the scope and queues vector deletes in the
+///   same transaction.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// What this store is.
+    fn info(&self) -> BackendInfo;
+    /// What it does natively.
+    fn capabilities(&self) -> StoreCapabilities;
+
+    /// Writes a change set atomically.
+    async fn apply(&self, changes: ChangeSet) -> Result<()>;
+    /// Memories by id, in the order asked.
+    async fn get_memories(&self, tenant: &str, ids: &[Uuid]) -> Result<Vec<MemoryRecord>>;
+    /// Memories with embeddings by id, any tenant (for the outbox and reindexing).
+    async fn get_stored(&self, ids: &[Uuid]) -> Result<Vec<StoredMemory>>;
+    /// The memory of `scope`'s owner whose content hash is `hash`.
+    async fn find_by_hash(&self, scope: &Scope, hash: &str) -> Result<Option<MemoryRecord>>;
+    /// A page of memories, newest first.
+    async fn list_memories(&self, tenant: &str, query: &ListQuery) -> Result<Page<MemoryRecord>>;
+    /// Every memory of every tenant with ids above `after`, ascending.
+    async fn scan_memories(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<StoredMemory>>;
+    /// Records that these memories were returned to a caller.
+    async fn touch_memories(&self, tenant: &str, ids: &[Uuid], at: DateTime<Utc>) -> Result<()>;
+    /// A memory's history, oldest first.
+    async fn history(&self, tenant: &str, memory_id: Uuid) -> Result<Vec<HistoryEvent>>;
+
+    /// Outbox rows to work on, oldest first, skipping rows with `max_attempts` or more failures.
+    async fn outbox_pending(&self, limit: usize, max_attempts: u32) -> Result<Vec<OutboxEntry>>;
+    /// Marks these outbox rows done.
+    async fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<()>;
+    /// Records a failed attempt on these outbox rows.
+    async fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()>;
+
+    /// Stores messages (ids must be new).
+    async fn insert_messages(&self, messages: &[Message]) -> Result<()>;
+    /// The newest `limit` messages of a session, oldest first.
+    async fn recent_messages(
+        &self,
+        tenant: &str,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Message>>;
+    /// Up to `limit` messages of a session not yet extracted, oldest first.
+    async fn unextracted_messages(
+        &self,
+        tenant: &str,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Message>>;
+    /// How many messages of a session are not yet extracted.
+    async fn count_unextracted(&self, tenant: &str, session_id: &str) -> Result<u64>;
+    /// Marks messages as extracted.
+    async fn mark_extracted(&self, tenant: &str, ids: &[Uuid]) -> Result<()>;
+
+    /// Creates a session or updates its fields.
+    async fn upsert_session(&self, session: &Session) -> Result<()>;
+    /// A session.
+    async fn get_session(&self, tenant: &str, id: &str) -> Result<Option<Session>>;
+    /// Creates the user if new, then updates names, last seen and count.
+    async fn touch_user(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        touch: &UserTouch,
+        at: DateTime<Utc>,
+    ) -> Result<User>;
+    /// A user.
+    async fn get_user(&self, tenant: &str, user_id: &str) -> Result<Option<User>>;
+
+    /// Removes everything of a scope (its owner fields are and-ed).
+    async fn forget(&self, scope: &Scope) -> Result<ForgetReport>;
+    /// Counts, for one tenant or all.
+    async fn stats(&self, tenant: Option<&str>) -> Result<StoreStats>;
+}

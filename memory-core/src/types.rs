@@ -1,0 +1,539 @@
+//! The domain model: scopes, memories, messages, sessions, users, history.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::{Error, Result};
+
+/// A JSON object of free-form metadata.
+pub type Metadata = Map<String, Value>;
+
+/// Now, truncated to milliseconds: the precision every backend stores.
+pub fn now() -> DateTime<Utc> {
+    truncate_ms(Utc::now())
+}
+
+/// A time truncated to milliseconds.
+pub fn truncate_ms(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+/// The tenant used when none is given.
+pub const DEFAULT_TENANT: &str = "default";
+
+fn default_tenant() -> String {
+    DEFAULT_TENANT.to_owned()
+}
+
+/// Whose memory this is: every record carries one and every read is filtered by it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Scope {
+    /// Isolation boundary between customers; `"default"` unless set.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// The end user the memory is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The agent (persona, character, bot) that holds the memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// The conversation the memory came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Self {
+            tenant: default_tenant(),
+            user_id: None,
+            agent_id: None,
+            session_id: None,
+        }
+    }
+}
+
+/// The longest id (tenant, user, agent, session) accepted, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+impl Scope {
+    /// The scope of one user in the default tenant.
+    pub fn user(user_id: impl Into<String>) -> Self {
+        Self {
+            user_id: Some(user_id.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the tenant.
+    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = tenant.into();
+        self
+    }
+
+    /// Sets the agent.
+    pub fn with_agent(mut self, agent_id: impl Into<String>) -> Self {
+        self.agent_id = Some(agent_id.into());
+        self
+    }
+
+    /// Sets the session.
+    pub fn with_session(mut self, session_id: impl Into<String>) -> Self {
+        self.session_id = Some(session_id.into());
+        self
+    }
+
+    /// Whether at least one of user, agent or session is set.
+    pub fn is_owned(&self) -> bool {
+        self.user_id.is_some() || self.agent_id.is_some() || self.session_id.is_some()
+    }
+
+    /// Checks every id; a write scope must also name a user, agent or session.
+    pub fn validate(&self, for_write: bool) -> Result<()> {
+        validate_id("tenant", &self.tenant)?;
+        for (name, v) in [
+            ("user_id", &self.user_id),
+            ("agent_id", &self.agent_id),
+            ("session_id", &self.session_id),
+        ] {
+            if let Some(v) = v {
+                validate_id(name, v)?;
+            }
+        }
+        if for_write && !self.is_owned() {
+            return Err(Error::invalid(
+                "scope: a write needs at least one of user_id, agent_id or session_id",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A stable key of user, agent and session, used for uniqueness.
+    pub fn owner_key(&self) -> String {
+        let part = |v: &Option<String>| v.as_deref().unwrap_or("").to_owned();
+        format!(
+            "{}\u{1f}{}\u{1f}{}",
+            part(&self.user_id),
+            part(&self.agent_id),
+            part(&self.session_id)
+        )
+    }
+}
+
+/// Checks one id: not empty, not too long, no control characters.
+pub fn validate_id(name: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::invalid(format!("{name}: must not be empty")));
+    }
+    if value.len() > MAX_ID_BYTES {
+        return Err(Error::invalid(format!(
+            "{name}: {} bytes, the maximum is {MAX_ID_BYTES}",
+            value.len()
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "{name}: must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// What kind of memory a record is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum MemoryKind {
+    /// A concrete fact ("works as a nurse").
+    #[default]
+    Fact,
+    /// A like or dislike ("prefers tea").
+    Preference,
+    /// Something that happened ("moved to Lyon in May").
+    Event,
+    /// A summary of a conversation.
+    Summary,
+    /// A stable profile attribute, always included in context.
+    Profile,
+    /// Any other kind the application names.
+    Custom(String),
+}
+
+impl MemoryKind {
+    /// The kind's name as stored.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Fact => "fact",
+            Self::Preference => "preference",
+            Self::Event => "event",
+            Self::Summary => "summary",
+            Self::Profile => "profile",
+            Self::Custom(s) => s,
+        }
+    }
+
+    /// Parses a kind; unknown names become [`MemoryKind::Custom`].
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "fact" => Self::Fact,
+            "preference" => Self::Preference,
+            "event" => Self::Event,
+            "summary" => Self::Summary,
+            "profile" => Self::Profile,
+            other => Self::Custom(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for MemoryKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for MemoryKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for MemoryKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(Self::parse(&s))
+    }
+}
+
+/// Where a memory's vector stands relative to the vector index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum VectorState {
+    /// Written to the store; the vector index has not confirmed it yet.
+    #[default]
+    Pending,
+    /// The vector index holds the current vector.
+    Synced,
+    /// Upserting failed too many times; `sync` keeps trying on request.
+    Failed,
+}
+
+impl VectorState {
+    /// The state's name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Synced => "synced",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored state name.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "synced" => Ok(Self::Synced),
+            "failed" => Ok(Self::Failed),
+            other => Err(Error::internal(format!("unknown vector state {other:?}"))),
+        }
+    }
+}
+
+/// One long-term memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryRecord {
+    /// UUIDv7, so ids sort by creation time.
+    pub id: Uuid,
+    /// Whose memory it is.
+    pub scope: Scope,
+    /// The remembered text.
+    pub content: String,
+    /// What kind of memory it is.
+    pub kind: MemoryKind,
+    /// How much it matters, 1–10 when written; decay lowers it over time.
+    pub importance: f32,
+    /// How sure the writer was, 0–1.
+    pub confidence: f32,
+    /// Free-form JSON object, filterable as `metadata.<key>`.
+    pub metadata: Metadata,
+    /// Messages it was extracted from.
+    #[serde(default)]
+    pub source_message_ids: Vec<Uuid>,
+    /// When it was first written.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When a search or get last returned it.
+    pub last_accessed_at: DateTime<Utc>,
+    /// How often a search or get returned it.
+    pub access_count: u64,
+    /// When it stops being returned and is pruned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// SHA-256 of the normalised content, for exact de-duplication.
+    pub content_hash: String,
+    /// The embedder that made its vector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_model: Option<String>,
+    /// Whether the vector index holds its vector.
+    pub vector_state: VectorState,
+    /// Failed attempts to write its vector.
+    pub vector_attempts: u32,
+    /// Incremented on every change, for optimistic concurrency.
+    pub version: u64,
+}
+
+impl MemoryRecord {
+    /// Whether it has expired at `now`.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|e| e <= now)
+    }
+}
+
+/// A memory as the store holds it: the record and its embedding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredMemory {
+    /// The record.
+    #[serde(flatten)]
+    pub record: MemoryRecord,
+    /// Its vector, kept so the index can be rebuilt without re-embedding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Vec<f32>>,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The human.
+    #[default]
+    User,
+    /// The agent.
+    Assistant,
+    /// A system prompt or notice.
+    System,
+    /// A tool result.
+    Tool,
+}
+
+impl Role {
+    /// The role's name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Assistant => "assistant",
+            Self::System => "system",
+            Self::Tool => "tool",
+        }
+    }
+
+    /// Parses a role name.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "user" => Ok(Self::User),
+            "assistant" => Ok(Self::Assistant),
+            "system" => Ok(Self::System),
+            "tool" => Ok(Self::Tool),
+            other => Err(Error::invalid(format!(
+                "role: unknown role {other:?} (expected user, assistant, system or tool)"
+            ))),
+        }
+    }
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// Tenant of the conversation.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// The conversation.
+    pub session_id: String,
+    /// The human in the conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The agent in the conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// Who wrote it.
+    pub role: Role,
+    /// Display name of the author (a chat viewer's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
+    /// The text.
+    pub content: String,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+    /// Free-form metadata (e.g. a comment type).
+    #[serde(default)]
+    pub metadata: Metadata,
+    /// Whether memories were extracted from it.
+    #[serde(default)]
+    pub extracted: bool,
+    /// Whether the agent answered it.
+    #[serde(default)]
+    pub answered: bool,
+}
+
+/// A conversation: a chat, a stream, a call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// Caller-chosen id.
+    pub id: String,
+    /// Tenant.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// The human, if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The agent, if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// Title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Platform (youtube, whatsapp, web…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Free-form metadata.
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
+/// A person the agent talks to (a chat viewer, a customer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Caller-chosen id, unique in the tenant.
+    pub id: String,
+    /// Tenant.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// Id on an external platform; unique together with `platform`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// The platform of `external_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// First message seen.
+    pub first_seen_at: DateTime<Utc>,
+    /// Last message seen.
+    pub last_seen_at: DateTime<Utc>,
+    /// Messages recorded.
+    pub message_count: u64,
+    /// Free-form metadata.
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
+/// What a history row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryOp {
+    /// The memory was created.
+    Add,
+    /// Its content or attributes changed.
+    Update,
+    /// It was deleted.
+    Delete,
+    /// Decay lowered its importance.
+    Decay,
+    /// A near-duplicate was merged into it.
+    Merge,
+}
+
+impl HistoryOp {
+    /// The op's name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Add => "add",
+            Self::Update => "update",
+            Self::Delete => "delete",
+            Self::Decay => "decay",
+            Self::Merge => "merge",
+        }
+    }
+
+    /// Parses a stored op name.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "add" => Ok(Self::Add),
+            "update" => Ok(Self::Update),
+            "delete" => Ok(Self::Delete),
+            "decay" => Ok(Self::Decay),
+            "merge" => Ok(Self::Merge),
+            other => Err(Error::internal(format!("unknown history op {other:?}"))),
+        }
+    }
+}
+
+/// One change of a memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// The memory that changed.
+    pub memory_id: Uuid,
+    /// Tenant of the memory.
+    pub tenant: String,
+    /// What happened.
+    pub op: HistoryOp,
+    /// Content before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_content: Option<String>,
+    /// Content after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_content: Option<String>,
+    /// Why it happened.
+    pub reason: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+impl HistoryEvent {
+    /// A history row for `record`, stamped now.
+    pub fn new(
+        record: &MemoryRecord,
+        op: HistoryOp,
+        old_content: Option<String>,
+        new_content: Option<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            memory_id: record.id,
+            tenant: record.scope.tenant.clone(),
+            op,
+            old_content,
+            new_content,
+            reason: reason.into(),
+            created_at: now(),
+        }
+    }
+}
+
+/// A page of results and the cursor of the next one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass back to get the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// An id with a score from an index; higher is better.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoredId {
+    /// The memory.
+    pub id: Uuid,
+    /// The index's score (cosine similarity, bm25…); higher is better.
+    pub score: f32,
+}

@@ -1,0 +1,85 @@
+//! `KeywordIndex` on SQLite FTS5 with bm25.
+
+use async_trait::async_trait;
+use memory_core::{
+    BackendInfo, KeywordCapabilities, KeywordIndex, KeywordQuery, Op, Result, ScoredId,
+};
+use sqlx::{QueryBuilder, Sqlite};
+
+use crate::SqliteStore;
+use crate::error::map;
+use crate::filter_sql::push_and;
+use crate::rows;
+
+/// The most words of a query that are searched.
+const MAX_TERMS: usize = 64;
+
+/// Turns free text into an FTS5 query: each word quoted, any may match.
+/// Quoting makes every word a literal, so no input is FTS5 syntax.
+pub(crate) fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(MAX_TERMS)
+        .map(|w| format!("\"{}\"", w.to_lowercase()))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" OR "))
+}
+
+#[async_trait]
+impl KeywordIndex for SqliteStore {
+    fn info(&self) -> BackendInfo {
+        self.db.info()
+    }
+
+    fn capabilities(&self) -> KeywordCapabilities {
+        KeywordCapabilities {
+            ranking: "bm25",
+            filter_ops: Op::ALL.to_vec(),
+        }
+    }
+
+    async fn search(&self, query: &KeywordQuery) -> Result<Vec<ScoredId>> {
+        let Some(fts) = fts_query(&query.text) else {
+            return Ok(Vec::new());
+        };
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT m.id AS id, bm25(memories_fts) AS rank FROM memories_fts JOIN memories m ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH ",
+        );
+        qb.push_bind(fts)
+            .push(" AND m.tenant = ")
+            .push_bind(query.tenant.clone());
+        push_and(&mut qb, query.filter.as_ref());
+        qb.push(" ORDER BY rank LIMIT ")
+            .push_bind(i64::try_from(query.k).unwrap_or(i64::MAX));
+        let rows = qb
+            .build()
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "keyword search"))?;
+        rows.iter()
+            .map(|r| {
+                #[allow(clippy::cast_possible_truncation)]
+                let score = -(rows::get::<f64>(r, "rank")? as f32);
+                Ok(ScoredId {
+                    id: rows::uuid(&rows::get::<String>(r, "id")?)?,
+                    score,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn queries_are_quoted_words() {
+        assert_eq!(
+            fts_query("cats AND \"dogs\"*").as_deref(),
+            Some("\"cats\" OR \"and\" OR \"dogs\"")
+        );
+        assert_eq!(fts_query("?!"), None);
+    }
+}

@@ -1,0 +1,127 @@
+#![doc = include_str!("../README.md")]
+
+mod config;
+mod error;
+mod filter_sql;
+mod keyword;
+mod rows;
+mod store;
+mod vector;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use memory_core::{Error, Result};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use config::SqliteConfig;
+pub use store::SqliteStore;
+pub use vector::SqliteVectorIndex;
+
+/// The URL schemes this crate serves.
+pub const SCHEMES: &[&str] = &["sqlite"];
+
+/// An open SQLite database: one pool shared by the store, the keyword index
+/// and the vector index.
+#[derive(Clone)]
+pub struct SqliteDb {
+    pool: SqlitePool,
+    location: String,
+}
+
+impl std::fmt::Debug for SqliteDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteDb")
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+impl SqliteDb {
+    /// Opens (creating if needed) and migrates the database at `url`.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::open(SqliteConfig::from_url(url)?).await
+    }
+
+    /// Opens (creating if needed) and migrates the database.
+    pub async fn open(cfg: SqliteConfig) -> Result<Self> {
+        let location = cfg.path.clone().unwrap_or_else(|| ":memory:".into());
+        let base = match &cfg.path {
+            Some(p) => SqliteConnectOptions::new()
+                .filename(p)
+                .create_if_missing(true),
+            None => SqliteConnectOptions::from_str("sqlite::memory:")
+                .map_err(|e| error::map(e, "connect"))?,
+        };
+        let synchronous = match cfg.synchronous.as_str() {
+            "full" => SqliteSynchronous::Full,
+            "off" => SqliteSynchronous::Off,
+            _ => SqliteSynchronous::Normal,
+        };
+        let opts = base
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .foreign_keys(true)
+            .busy_timeout(cfg.busy_timeout)
+            .pragma("cache_size", format!("-{}", u64::from(cfg.cache_mb) * 1024))
+            .pragma("temp_store", "memory")
+            .pragma("mmap_size", "268435456");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(cfg.max_connections)
+            .min_connections(if cfg.path.is_none() { 1 } else { 0 })
+            // An in-memory database lives only as long as its one connection.
+            .idle_timeout(if cfg.path.is_none() {
+                None
+            } else {
+                Some(std::time::Duration::from_secs(600))
+            })
+            .max_lifetime(if cfg.path.is_none() {
+                None
+            } else {
+                Some(std::time::Duration::from_secs(3600))
+            })
+            .connect_with(opts)
+            .await
+            .map_err(|e| {
+                let path = cfg.path.as_deref().unwrap_or(":memory:");
+                Error::new(
+                    memory_core::ErrorKind::Unavailable,
+                    format!("cannot open SQLite database {path:?}"),
+                )
+                .with_backend("sqlite")
+                .with_source(e)
+            })?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| {
+                Error::internal("migrating the SQLite schema failed")
+                    .with_backend("sqlite")
+                    .with_source(e)
+            })?;
+        Ok(Self { pool, location })
+    }
+
+    /// The store (and keyword index) on this database.
+    pub fn store(&self) -> Arc<SqliteStore> {
+        Arc::new(SqliteStore::new(self.clone()))
+    }
+
+    /// The vector index on this database.
+    pub fn vector_index(&self) -> Arc<SqliteVectorIndex> {
+        Arc::new(SqliteVectorIndex::new(self.clone()))
+    }
+
+    /// The underlying pool, for tests and benches that compare raw queries.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    fn info(&self) -> memory_core::BackendInfo {
+        memory_core::BackendInfo {
+            scheme: "sqlite",
+            location: self.location.clone(),
+        }
+    }
+}

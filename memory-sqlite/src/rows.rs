@@ -1,0 +1,154 @@
+//! Conversions between rows and domain types.
+
+use chrono::{DateTime, Utc};
+use memory_core::{
+    HistoryEvent, HistoryOp, MemoryKind, MemoryRecord, Message, Metadata, Result, Role, Scope,
+    Session, StoredMemory, User, VectorState,
+};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+use crate::error::{corrupt, map};
+
+pub(crate) const MEMORY_COLUMNS: &str = "m.id, m.tenant, m.user_id, m.agent_id, m.session_id, m.content, m.kind, m.importance, m.confidence, m.metadata, m.source_message_ids, m.created_at, m.updated_at, m.last_accessed_at, m.access_count, m.expires_at, m.content_hash, m.embedding_model, m.vector_state, m.vector_attempts, m.version";
+
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn time(v: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(v).ok_or_else(|| corrupt("timestamp", v))
+}
+
+pub(crate) fn uuid(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| corrupt("id", e))
+}
+
+pub(crate) fn json_map(s: &str) -> Result<Metadata> {
+    serde_json::from_str(s).map_err(|e| corrupt("metadata", e))
+}
+
+pub(crate) fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
+    row: &'r SqliteRow,
+    col: &str,
+) -> Result<T> {
+    row.try_get(col).map_err(|e| map(e, "decode"))
+}
+
+pub(crate) fn u64_of(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+pub(crate) fn i64_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn memory(row: &SqliteRow) -> Result<MemoryRecord> {
+    let sources: Vec<Uuid> = serde_json::from_str(&get::<String>(row, "source_message_ids")?)
+        .map_err(|e| corrupt("source_message_ids", e))?;
+    #[allow(clippy::cast_possible_truncation)]
+    Ok(MemoryRecord {
+        id: uuid(&get::<String>(row, "id")?)?,
+        scope: Scope {
+            tenant: get(row, "tenant")?,
+            user_id: get(row, "user_id")?,
+            agent_id: get(row, "agent_id")?,
+            session_id: get(row, "session_id")?,
+        },
+        content: get(row, "content")?,
+        kind: MemoryKind::parse(&get::<String>(row, "kind")?),
+        importance: get::<f64>(row, "importance")? as f32,
+        confidence: get::<f64>(row, "confidence")? as f32,
+        metadata: json_map(&get::<String>(row, "metadata")?)?,
+        source_message_ids: sources,
+        created_at: time(get(row, "created_at")?)?,
+        updated_at: time(get(row, "updated_at")?)?,
+        last_accessed_at: time(get(row, "last_accessed_at")?)?,
+        access_count: u64_of(get(row, "access_count")?),
+        expires_at: get::<Option<i64>>(row, "expires_at")?
+            .map(time)
+            .transpose()?,
+        content_hash: get(row, "content_hash")?,
+        embedding_model: get(row, "embedding_model")?,
+        vector_state: VectorState::parse(&get::<String>(row, "vector_state")?)?,
+        vector_attempts: u32::try_from(get::<i64>(row, "vector_attempts")?).unwrap_or(u32::MAX),
+        version: u64_of(get(row, "version")?),
+    })
+}
+
+pub(crate) fn stored(row: &SqliteRow) -> Result<StoredMemory> {
+    let blob: Option<Vec<u8>> = get(row, "embedding")?;
+    Ok(StoredMemory {
+        record: memory(row)?,
+        embedding: blob.map(|b| blob_to_vec(&b)),
+    })
+}
+
+pub(crate) fn vec_to_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub(crate) fn blob_to_vec(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+pub(crate) fn history(row: &SqliteRow) -> Result<HistoryEvent> {
+    Ok(HistoryEvent {
+        id: uuid(&get::<String>(row, "id")?)?,
+        memory_id: uuid(&get::<String>(row, "memory_id")?)?,
+        tenant: get(row, "tenant")?,
+        op: HistoryOp::parse(&get::<String>(row, "op")?)?,
+        old_content: get(row, "old_content")?,
+        new_content: get(row, "new_content")?,
+        reason: get(row, "reason")?,
+        created_at: time(get(row, "created_at")?)?,
+    })
+}
+
+pub(crate) fn message(row: &SqliteRow) -> Result<Message> {
+    Ok(Message {
+        id: uuid(&get::<String>(row, "id")?)?,
+        tenant: get(row, "tenant")?,
+        session_id: get(row, "session_id")?,
+        user_id: get(row, "user_id")?,
+        agent_id: get(row, "agent_id")?,
+        role: Role::parse(&get::<String>(row, "role")?)?,
+        author_name: get(row, "author_name")?,
+        content: get(row, "content")?,
+        created_at: time(get(row, "created_at")?)?,
+        metadata: json_map(&get::<String>(row, "metadata")?)?,
+        extracted: get::<i64>(row, "extracted")? != 0,
+        answered: get::<i64>(row, "answered")? != 0,
+    })
+}
+
+pub(crate) fn session(row: &SqliteRow) -> Result<Session> {
+    Ok(Session {
+        id: get(row, "id")?,
+        tenant: get(row, "tenant")?,
+        user_id: get(row, "user_id")?,
+        agent_id: get(row, "agent_id")?,
+        title: get(row, "title")?,
+        platform: get(row, "platform")?,
+        started_at: time(get(row, "started_at")?)?,
+        ended_at: get::<Option<i64>>(row, "ended_at")?.map(time).transpose()?,
+        metadata: json_map(&get::<String>(row, "metadata")?)?,
+    })
+}
+
+pub(crate) fn user(row: &SqliteRow) -> Result<User> {
+    Ok(User {
+        id: get(row, "id")?,
+        tenant: get(row, "tenant")?,
+        external_id: get(row, "external_id")?,
+        platform: get(row, "platform")?,
+        display_name: get(row, "display_name")?,
+        first_seen_at: time(get(row, "first_seen_at")?)?,
+        last_seen_at: time(get(row, "last_seen_at")?)?,
+        message_count: u64_of(get(row, "message_count")?),
+        metadata: json_map(&get::<String>(row, "metadata")?)?,
+    })
+}

@@ -1,0 +1,590 @@
+//! `VectorIndex` on SQLite: vectors as little-endian f32 blobs, searched in process.
+//!
+//! Vectors are partitioned by (collection, tenant, user), since most queries
+//! ask for one user's memories. Each partition is loaded once into a
+//! contiguous in-memory array and scanned exactly (SIMD-friendly dot
+//! products) on the blocking pool. Every write bumps the partition's epoch in
+//! the same transaction; a query compares its cached epoch with the stored
+//! one, so writes by other processes on the same file are never missed.
+//! A large partition can later swap its scan for an HNSW graph behind the
+//! same `Partition` type without changing the trait.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+use async_trait::async_trait;
+use memory_core::filter::{Field, Filter};
+use memory_core::{
+    BackendInfo, CollectionSpec, Error, ErrorKind, Metric, Op, Result, ScoredId,
+    VectorCapabilities, VectorIndex, VectorPayload, VectorQuery, VectorRecord, check_vector,
+    vecmath,
+};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use uuid::Uuid;
+
+use crate::SqliteDb;
+use crate::error::{corrupt, map};
+use crate::rows::{self, blob_to_vec, get, vec_to_blob};
+
+/// The longest vector accepted.
+const MAX_DIMENSION: usize = 16_000;
+
+type PartKey = (String, String, String);
+
+#[derive(Debug, Default)]
+struct Partition {
+    epoch: i64,
+    dimension: usize,
+    ids: Vec<Uuid>,
+    payloads: Vec<VectorPayload>,
+    data: Vec<f32>,
+    slots: HashMap<Uuid, usize>,
+}
+
+impl Partition {
+    fn upsert(&mut self, id: Uuid, vector: &[f32], payload: VectorPayload) {
+        match self.slots.get(&id) {
+            Some(&i) => {
+                self.data[i * self.dimension..(i + 1) * self.dimension].copy_from_slice(vector);
+                self.payloads[i] = payload;
+            }
+            None => {
+                self.slots.insert(id, self.ids.len());
+                self.ids.push(id);
+                self.payloads.push(payload);
+                self.data.extend_from_slice(vector);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &Uuid) {
+        let Some(i) = self.slots.remove(id) else {
+            return;
+        };
+        let last = self.ids.len() - 1;
+        if i != last {
+            let moved = self.ids[last];
+            self.ids.swap(i, last);
+            self.payloads.swap(i, last);
+            let d = self.dimension;
+            self.data.copy_within(last * d..(last + 1) * d, i * d);
+            self.slots.insert(moved, i);
+        }
+        self.ids.pop();
+        self.payloads.pop();
+        self.data.truncate(last * self.dimension);
+    }
+}
+
+/// The partition a payload belongs to.
+fn part_of(p: &VectorPayload) -> String {
+    match &p.user_id {
+        Some(u) => format!("u:{u}"),
+        None => "-".to_owned(),
+    }
+}
+
+/// Vectors in SQLite, scanned exactly in process.
+#[derive(Debug)]
+pub struct SqliteVectorIndex {
+    db: SqliteDb,
+    cache: Mutex<HashMap<PartKey, Arc<RwLock<Partition>>>>,
+}
+
+#[derive(PartialEq)]
+struct Hit(f32, usize);
+impl Eq for Hit {}
+impl PartialOrd for Hit {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Hit {
+    // Reversed, so the heap's top is the worst kept hit.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.0.total_cmp(&self.0)
+    }
+}
+
+fn lock_err() -> Error {
+    Error::internal("vector cache lock poisoned").with_backend("sqlite")
+}
+
+/// The filter left to evaluate once the partition already pins the user.
+fn residual(filter: &Filter, pinned: bool) -> Option<Filter> {
+    let is_pin = |f: &Filter| matches!(f, Filter::Cond(c) if pinned && c.field == Field::UserId && c.op == Op::Eq);
+    match filter {
+        Filter::And(v) => {
+            let rest: Vec<Filter> = v.iter().filter(|f| !is_pin(f)).cloned().collect();
+            (!rest.is_empty()).then_some(Filter::And(rest))
+        }
+        f if is_pin(f) => None,
+        f => Some(f.clone()),
+    }
+}
+
+impl SqliteVectorIndex {
+    pub(crate) fn new(db: SqliteDb) -> Self {
+        Self {
+            db,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn spec(&self, name: &str) -> Result<CollectionSpec> {
+        self.describe(name).await?.ok_or_else(|| {
+            Error::not_found(format!("vector collection {name:?} does not exist"))
+                .with_backend("sqlite")
+        })
+    }
+
+    /// Bumps the epochs of these partitions; returns (key, new epoch).
+    async fn bump(
+        conn: &mut SqliteConnection,
+        collection: &str,
+        parts: &[(String, String)],
+    ) -> Result<Vec<(PartKey, i64)>> {
+        let mut out = Vec::with_capacity(parts.len());
+        for (tenant, part) in parts {
+            let epoch: i64 = sqlx::query_scalar(
+                "INSERT INTO vec_epochs (collection, tenant, part, epoch) VALUES (?, ?, ?, 1)
+                 ON CONFLICT (collection, tenant, part) DO UPDATE SET epoch = epoch + 1 RETURNING epoch",
+            )
+            .bind(collection)
+            .bind(tenant)
+            .bind(part)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| map(e, "bump epoch"))?;
+            out.push(((collection.to_owned(), tenant.clone(), part.clone()), epoch));
+        }
+        Ok(out)
+    }
+
+    /// Where these ids live now: id → (tenant, part).
+    async fn locate(
+        conn: &mut SqliteConnection,
+        collection: &str,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, (String, String)>> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT id, tenant, part FROM vec_items WHERE collection = ",
+            );
+            qb.push_bind(collection.to_owned()).push(" AND id IN (");
+            let mut s = qb.separated(", ");
+            for id in chunk {
+                s.push_bind(id.to_string());
+            }
+            qb.push(")");
+            for r in qb
+                .build()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| map(e, "locate"))?
+            {
+                out.insert(
+                    rows::uuid(&get::<String>(&r, "id")?)?,
+                    (get(&r, "tenant")?, get(&r, "part")?),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies a committed write to cached partitions that were current
+    /// before it; drops the ones that were not (they reload on next query).
+    fn patch_cache(
+        &self,
+        epochs: &[(PartKey, i64)],
+        apply: impl Fn(&PartKey, &mut Partition),
+    ) -> Result<()> {
+        let mut cache = self.cache.lock().map_err(|_| lock_err())?;
+        for (key, epoch) in epochs {
+            let Some(p) = cache.get(key).cloned() else {
+                continue;
+            };
+            let mut part = p.write().map_err(|_| lock_err())?;
+            if part.epoch == epoch - 1 {
+                apply(key, &mut part);
+                part.epoch = *epoch;
+            } else {
+                drop(part);
+                cache.remove(key);
+            }
+        }
+        Ok(())
+    }
+
+    async fn load(
+        &self,
+        key: &PartKey,
+        epoch: i64,
+        dimension: usize,
+    ) -> Result<Arc<RwLock<Partition>>> {
+        if let Some(p) = self.cache.lock().map_err(|_| lock_err())?.get(key).cloned() {
+            if p.read().map_err(|_| lock_err())?.epoch == epoch {
+                return Ok(p);
+            }
+        }
+        let rows = sqlx::query("SELECT id, payload, vector FROM vec_items WHERE collection = ? AND tenant = ? AND part = ?")
+            .bind(&key.0)
+            .bind(&key.1)
+            .bind(&key.2)
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "load partition"))?;
+        let parsed = tokio::task::spawn_blocking(move || -> Result<Partition> {
+            let mut part = Partition {
+                epoch,
+                dimension,
+                ..Partition::default()
+            };
+            part.data.reserve(rows.len() * dimension);
+            for r in &rows {
+                let id = rows::uuid(&get::<String>(r, "id")?)?;
+                let payload: VectorPayload = serde_json::from_str(&get::<String>(r, "payload")?)
+                    .map_err(|e| corrupt("vector payload", e))?;
+                let v = blob_to_vec(&get::<Vec<u8>>(r, "vector")?);
+                if v.len() != dimension {
+                    return Err(corrupt(
+                        "vector",
+                        format!("{} dimensions, expected {dimension}", v.len()),
+                    ));
+                }
+                part.upsert(id, &v, payload);
+            }
+            Ok(part)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("partition load task failed: {e}")))??;
+        let p = Arc::new(RwLock::new(parsed));
+        self.cache
+            .lock()
+            .map_err(|_| lock_err())?
+            .insert(key.clone(), p.clone());
+        Ok(p)
+    }
+}
+
+#[async_trait]
+impl VectorIndex for SqliteVectorIndex {
+    fn info(&self) -> BackendInfo {
+        self.db.info()
+    }
+
+    fn capabilities(&self) -> VectorCapabilities {
+        VectorCapabilities {
+            max_dimension: MAX_DIMENSION,
+            metrics: vec![Metric::Cosine, Metric::Dot, Metric::L2],
+            filter_ops: Op::ALL.to_vec(),
+            nested_filters: true,
+            exact: true,
+        }
+    }
+
+    async fn create_collection(&self, spec: &CollectionSpec) -> Result<CollectionSpec> {
+        if spec.dimension == 0 || spec.dimension > MAX_DIMENSION {
+            return Err(Error::invalid(format!(
+                "dimension: must be within 1 and {MAX_DIMENSION}, got {}",
+                spec.dimension
+            )));
+        }
+        memory_core::validate_id("collection", &spec.name)?;
+        sqlx::query("INSERT INTO vec_collections (name, dimension, metric) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(&spec.name)
+            .bind(i64::try_from(spec.dimension).unwrap_or(i64::MAX))
+            .bind(spec.metric.as_str())
+            .execute(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "create collection"))?;
+        let existing = self.spec(&spec.name).await?;
+        if existing.dimension != spec.dimension {
+            return Err(Error::new(
+                ErrorKind::DimensionMismatch,
+                format!(
+                    "collection {:?} exists with dimension {}, not {}",
+                    spec.name, existing.dimension, spec.dimension
+                ),
+            )
+            .with_backend("sqlite"));
+        }
+        if existing.metric != spec.metric {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "collection {:?} exists with metric {}, not {}",
+                    spec.name,
+                    existing.metric.as_str(),
+                    spec.metric.as_str()
+                ),
+            )
+            .with_backend("sqlite"));
+        }
+        Ok(existing)
+    }
+
+    async fn describe(&self, name: &str) -> Result<Option<CollectionSpec>> {
+        let row = sqlx::query("SELECT name, dimension, metric FROM vec_collections WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "describe collection"))?;
+        row.map(|r| {
+            Ok(CollectionSpec {
+                name: get(&r, "name")?,
+                dimension: usize::try_from(get::<i64>(&r, "dimension")?)
+                    .map_err(|e| corrupt("dimension", e))?,
+                metric: Metric::parse(&get::<String>(&r, "metric")?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn drop_collection(&self, name: &str) -> Result<()> {
+        let mut tx = self
+            .db
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| map(e, "begin"))?;
+        for sql in [
+            "DELETE FROM vec_items WHERE collection = ?",
+            "UPDATE vec_epochs SET epoch = epoch + 1 WHERE collection = ?",
+            "DELETE FROM vec_collections WHERE name = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map(e, "drop collection"))?;
+        }
+        tx.commit().await.map_err(|e| map(e, "commit"))?;
+        self.cache
+            .lock()
+            .map_err(|_| lock_err())?
+            .retain(|k, _| k.0 != name);
+        Ok(())
+    }
+
+    async fn upsert(&self, collection: &str, records: &[VectorRecord]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let spec = self.spec(collection).await?;
+        let mut prepared = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            check_vector(&r.vector, spec.dimension)
+                .map_err(|e| Error::new(e.kind(), format!("records[{i}]: {}", e.message())))?;
+            let mut v = r.vector.clone();
+            if spec.metric == Metric::Cosine {
+                vecmath::normalize(&mut v);
+            }
+            let payload = serde_json::to_string(&r.payload)
+                .map_err(|e| Error::invalid(format!("records[{i}].payload: {e}")))?;
+            prepared.push((r, v, payload));
+        }
+        let mut tx = self
+            .db
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| map(e, "begin"))?;
+        let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
+        let before = Self::locate(&mut tx, collection, &ids).await?;
+        for chunk in prepared.chunks(300) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT OR REPLACE INTO vec_items (collection, id, tenant, part, payload, vector) ",
+            );
+            qb.push_values(chunk, |mut b, (r, v, payload)| {
+                b.push_bind(collection.to_owned())
+                    .push_bind(r.id.to_string())
+                    .push_bind(r.payload.tenant.clone())
+                    .push_bind(part_of(&r.payload))
+                    .push_bind(payload.clone())
+                    .push_bind(vec_to_blob(v));
+            });
+            qb.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map(e, "upsert vectors"))?;
+        }
+        let mut parts: Vec<(String, String)> = records
+            .iter()
+            .map(|r| (r.payload.tenant.clone(), part_of(&r.payload)))
+            .collect();
+        parts.extend(before.values().cloned());
+        parts.sort();
+        parts.dedup();
+        let epochs = Self::bump(&mut tx, collection, &parts).await?;
+        tx.commit().await.map_err(|e| map(e, "commit"))?;
+        self.patch_cache(&epochs, |key, part| {
+            for (r, v, _) in &prepared {
+                let here = (r.payload.tenant.as_str(), part_of(&r.payload));
+                if (key.1.as_str(), key.2.clone()) == (here.0, here.1) {
+                    part.upsert(r.id, v, r.payload.clone());
+                } else if before
+                    .get(&r.id)
+                    .is_some_and(|(t, p)| (t, p) == (&key.1, &key.2))
+                {
+                    part.remove(&r.id);
+                }
+            }
+        })
+    }
+
+    async fn delete(&self, collection: &str, ids: &[Uuid]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.spec(collection).await?;
+        let mut tx = self
+            .db
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| map(e, "begin"))?;
+        let before = Self::locate(&mut tx, collection, ids).await?;
+        if before.is_empty() {
+            return Ok(());
+        }
+        for chunk in ids.chunks(500) {
+            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM vec_items WHERE collection = ");
+            qb.push_bind(collection.to_owned()).push(" AND id IN (");
+            let mut s = qb.separated(", ");
+            for id in chunk {
+                s.push_bind(id.to_string());
+            }
+            qb.push(")");
+            qb.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map(e, "delete vectors"))?;
+        }
+        let mut parts: Vec<(String, String)> = before.values().cloned().collect();
+        parts.sort();
+        parts.dedup();
+        let epochs = Self::bump(&mut tx, collection, &parts).await?;
+        tx.commit().await.map_err(|e| map(e, "commit"))?;
+        self.patch_cache(&epochs, |_, part| ids.iter().for_each(|id| part.remove(id)))
+    }
+
+    async fn query(&self, collection: &str, q: &VectorQuery) -> Result<Vec<ScoredId>> {
+        let spec = self.spec(collection).await?;
+        check_vector(&q.vector, spec.dimension)?;
+        if q.k == 0 {
+            return Ok(Vec::new());
+        }
+        let pinned = q
+            .filter
+            .as_ref()
+            .and_then(|f| f.pinned(&Field::UserId))
+            .and_then(|v| v.as_str())
+            .map(|u| format!("u:{u}"));
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("SELECT part, epoch FROM vec_epochs WHERE collection = ");
+        qb.push_bind(collection.to_owned())
+            .push(" AND tenant = ")
+            .push_bind(q.tenant.clone());
+        if let Some(p) = &pinned {
+            qb.push(" AND part = ").push_bind(p.clone());
+        }
+        let epochs = qb
+            .build()
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "query"))?;
+        let mut parts = Vec::with_capacity(epochs.len());
+        for r in &epochs {
+            let key = (
+                collection.to_owned(),
+                q.tenant.clone(),
+                get::<String>(r, "part")?,
+            );
+            parts.push(self.load(&key, get(r, "epoch")?, spec.dimension).await?);
+        }
+        let mut vector = q.vector.clone();
+        if spec.metric == Metric::Cosine {
+            vecmath::normalize(&mut vector);
+        }
+        let filter = q
+            .filter
+            .as_ref()
+            .and_then(|f| residual(f, pinned.is_some()));
+        let k = q.k;
+        let metric = spec.metric;
+        tokio::task::spawn_blocking(move || -> Result<Vec<ScoredId>> {
+            let mut all: Vec<ScoredId> = Vec::new();
+            for p in parts {
+                let part = p.read().map_err(|_| lock_err())?;
+                let d = part.dimension;
+                let mut heap: BinaryHeap<Hit> = BinaryHeap::with_capacity(k + 1);
+                for (i, row) in part.data.chunks_exact(d).enumerate() {
+                    let score = match metric {
+                        Metric::Cosine | Metric::Dot => vecmath::dot(&vector, row),
+                        Metric::L2 => vecmath::neg_l2(&vector, row),
+                    };
+                    if heap.len() == k && heap.peek().is_some_and(|w| score <= w.0) {
+                        continue;
+                    }
+                    if filter
+                        .as_ref()
+                        .is_some_and(|f| !f.matches(&part.payloads[i]))
+                    {
+                        continue;
+                    }
+                    heap.push(Hit(score, i));
+                    if heap.len() > k {
+                        heap.pop();
+                    }
+                }
+                all.extend(heap.into_iter().map(|Hit(score, i)| ScoredId {
+                    id: part.ids[i],
+                    score,
+                }));
+            }
+            all.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+            all.truncate(k);
+            Ok(all)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("vector scan task failed: {e}")))?
+    }
+
+    async fn count(&self, collection: &str, tenant: Option<&str>) -> Result<u64> {
+        self.spec(collection).await?;
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM vec_items WHERE collection = ");
+        qb.push_bind(collection.to_owned());
+        if let Some(t) = tenant {
+            qb.push(" AND tenant = ").push_bind(t.to_owned());
+        }
+        let n: i64 = qb
+            .build_query_scalar()
+            .fetch_one(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "count"))?;
+        Ok(rows::u64_of(n))
+    }
+
+    async fn list_ids(
+        &self,
+        collection: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<Uuid>> {
+        self.spec(collection).await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM vec_items WHERE collection = ? AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(collection)
+        .bind(after.map(|u| u.to_string()).unwrap_or_default())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "list ids"))?;
+        ids.iter().map(|s| rows::uuid(s)).collect()
+    }
+}

@@ -1,0 +1,138 @@
+//! The conformance suite on SQLite, in memory and on a file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use memory_sqlite::SqliteDb;
+use memory_testkit::engine::Backends;
+
+async fn backends(url: &str) -> Backends {
+    let db = SqliteDb::connect(url).await.expect("open sqlite");
+    let store = db.store();
+    Backends {
+        store: store.clone(),
+        vectors: db.vector_index(),
+        keywords: Some(store),
+    }
+}
+
+fn file_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}/conformance.db", dir.path().display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vector_index() {
+    let b = backends("sqlite::memory:").await;
+    memory_testkit::vector::run(b.vectors).await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backends(&file_url(&dir)).await;
+    memory_testkit::store::run(b.store).await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyword_index() {
+    let b = backends("sqlite::memory:").await;
+    memory_testkit::keyword::run(b.store, b.keywords.unwrap())
+        .await
+        .assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let factory = || {
+        let url = format!(
+            "sqlite://{}/engine-{}.db",
+            dir.path().display(),
+            n.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        async move { backends(&url).await }
+    };
+    memory_testkit::engine::run(factory).await.assert_ok();
+}
+
+/// Two handles on one file stand for two processes: a write through one is
+/// seen by the other's cached partitions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vector_cache_sees_other_writers() {
+    use memory_core::{
+        CollectionSpec, Metric, VectorIndex, VectorPayload, VectorQuery, VectorRecord,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = SqliteDb::connect(&file_url(&dir))
+        .await
+        .unwrap()
+        .vector_index();
+    let b = SqliteDb::connect(&file_url(&dir))
+        .await
+        .unwrap()
+        .vector_index();
+    a.create_collection(&CollectionSpec {
+        name: "c".into(),
+        dimension: 2,
+        metric: Metric::Cosine,
+    })
+    .await
+    .unwrap();
+    let payload = |user: &str| VectorPayload {
+        tenant: "t".into(),
+        user_id: Some(user.into()),
+        agent_id: None,
+        session_id: None,
+        kind: "fact".into(),
+        importance: 5.0,
+        confidence: 1.0,
+        created_at: 0,
+        updated_at: 0,
+        expires_at: None,
+        metadata: Default::default(),
+    };
+    let q = VectorQuery {
+        tenant: "t".into(),
+        vector: vec![1.0, 0.0],
+        k: 10,
+        filter: None,
+    };
+    let id1 = uuid::Uuid::now_v7();
+    a.upsert(
+        "c",
+        &[VectorRecord {
+            id: id1,
+            vector: vec![1.0, 0.0],
+            payload: payload("u"),
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        b.query("c", &q).await.unwrap().len(),
+        1,
+        "b misses a's first write"
+    );
+    let id2 = uuid::Uuid::now_v7();
+    a.upsert(
+        "c",
+        &[VectorRecord {
+            id: id2,
+            vector: vec![0.0, 1.0],
+            payload: payload("u"),
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        b.query("c", &q).await.unwrap().len(),
+        2,
+        "b's cache is stale after a's second write"
+    );
+    b.delete("c", &[id1]).await.unwrap();
+    let hits = a.query("c", &q).await.unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        vec![id2],
+        "a's cache is stale after b's delete"
+    );
+}

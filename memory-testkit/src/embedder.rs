@@ -1,0 +1,57 @@
+use async_trait::async_trait;
+use memory_core::{Embedder, Result, vecmath};
+use sha2::{Digest, Sha256};
+
+/// A deterministic bag-of-words embedder for tests: texts sharing words are
+/// similar, identical word sets are identical vectors. Not a language model.
+#[derive(Debug, Clone)]
+pub struct DeterministicEmbedder {
+    dimension: usize,
+    model: String,
+}
+
+impl DeterministicEmbedder {
+    /// An embedder making `dimension`-long vectors.
+    pub fn new(dimension: usize) -> Self {
+        Self {
+            dimension,
+            model: format!("test:bag-of-words-{dimension}"),
+        }
+    }
+
+    /// Embeds one text synchronously.
+    pub fn vector(&self, text: &str) -> Vec<f32> {
+        let mut v = vec![0.0f32; self.dimension];
+        for word in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            let w = word.to_lowercase();
+            let stem = w.strip_suffix('s').filter(|s| s.len() > 2).unwrap_or(&w);
+            let h = Sha256::digest(stem.as_bytes());
+            let i = usize::from(u16::from_le_bytes([h[0], h[1]])) % self.dimension;
+            v[i] += if h[2] & 1 == 0 { 1.0 } else { -1.0 };
+        }
+        vecmath::normalize(&mut v);
+        v
+    }
+}
+
+#[async_trait]
+impl Embedder for DeterministicEmbedder {
+    fn model_id(&self) -> &str {
+        &self.model
+    }
+
+    fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    fn max_batch(&self) -> usize {
+        64
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        Ok(texts.iter().map(|t| self.vector(t)).collect())
+    }
+}

@@ -1,0 +1,90 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use memory_core::{
+    BackendInfo, CollectionSpec, Error, ErrorKind, Result, ScoredId, VectorCapabilities,
+    VectorIndex, VectorQuery, VectorRecord,
+};
+use uuid::Uuid;
+
+/// Wraps a vector index and fails every call while switched down, as an
+/// unreachable server would: for testing the outbox and degraded search.
+#[derive(Debug)]
+pub struct FlakyIndex {
+    inner: Arc<dyn VectorIndex>,
+    down: AtomicBool,
+}
+
+impl FlakyIndex {
+    /// Wraps `inner`, up.
+    pub fn new(inner: Arc<dyn VectorIndex>) -> Self {
+        Self {
+            inner,
+            down: AtomicBool::new(false),
+        }
+    }
+
+    /// Switches failures on or off.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(
+                Error::new(ErrorKind::Unavailable, "vector index is down (test)")
+                    .with_backend("flaky"),
+            )
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl VectorIndex for FlakyIndex {
+    fn info(&self) -> BackendInfo {
+        self.inner.info()
+    }
+    fn capabilities(&self) -> VectorCapabilities {
+        self.inner.capabilities()
+    }
+    async fn create_collection(&self, spec: &CollectionSpec) -> Result<CollectionSpec> {
+        self.check()?;
+        self.inner.create_collection(spec).await
+    }
+    async fn describe(&self, name: &str) -> Result<Option<CollectionSpec>> {
+        self.check()?;
+        self.inner.describe(name).await
+    }
+    async fn drop_collection(&self, name: &str) -> Result<()> {
+        self.check()?;
+        self.inner.drop_collection(name).await
+    }
+    async fn upsert(&self, collection: &str, records: &[VectorRecord]) -> Result<()> {
+        self.check()?;
+        self.inner.upsert(collection, records).await
+    }
+    async fn delete(&self, collection: &str, ids: &[Uuid]) -> Result<()> {
+        self.check()?;
+        self.inner.delete(collection, ids).await
+    }
+    async fn query(&self, collection: &str, query: &VectorQuery) -> Result<Vec<ScoredId>> {
+        self.check()?;
+        self.inner.query(collection, query).await
+    }
+    async fn count(&self, collection: &str, tenant: Option<&str>) -> Result<u64> {
+        self.check()?;
+        self.inner.count(collection, tenant).await
+    }
+    async fn list_ids(
+        &self,
+        collection: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<Uuid>> {
+        self.check()?;
+        self.inner.list_ids(collection, after, limit).await
+    }
+}

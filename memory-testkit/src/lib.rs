@@ -1,0 +1,116 @@
+#![doc = include_str!("../README.md")]
+// A test-support crate: failing loudly is its job.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod embedder;
+pub mod engine;
+mod flaky;
+pub mod keyword;
+pub mod short_term;
+pub mod store;
+pub mod vector;
+
+pub use embedder::DeterministicEmbedder;
+pub use flaky::FlakyIndex;
+
+/// The outcome of one conformance case.
+pub type CaseResult = Result<(), String>;
+
+/// Fails the current case with a message unless the condition holds.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($arg:tt)+) => {
+        if !$cond {
+            return Err(format!("{} (at {}:{})", format!($($arg)+), file!(), line!()));
+        }
+    };
+}
+
+/// Turns a `Result` from the code under test into a case failure.
+pub trait OrFail<T> {
+    /// The value, or a case failure naming `what`.
+    fn or_fail(self, what: &str) -> Result<T, String>;
+}
+
+impl<T, E: std::fmt::Display> OrFail<T> for Result<T, E> {
+    fn or_fail(self, what: &str) -> Result<T, String> {
+        self.map_err(|e| format!("{what}: {e}"))
+    }
+}
+
+/// Results of a suite run.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Which suite.
+    pub suite: String,
+    /// Cases that passed.
+    pub passed: Vec<&'static str>,
+    /// Cases that failed, with why.
+    pub failed: Vec<(&'static str, String)>,
+    /// Cases not run, with why (a capability the backend lacks).
+    pub skipped: Vec<(&'static str, String)>,
+}
+
+impl Report {
+    /// A report for `suite`.
+    pub fn new(suite: impl Into<String>) -> Self {
+        Self {
+            suite: suite.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Records a case's outcome.
+    pub fn record(&mut self, name: &'static str, result: CaseResult) {
+        match result {
+            Ok(()) => {
+                println!("  {} / {name} ... ok", self.suite);
+                self.passed.push(name);
+            }
+            Err(e) => {
+                println!("  {} / {name} ... FAILED: {e}", self.suite);
+                self.failed.push((name, e));
+            }
+        }
+    }
+
+    /// Records a case that was not run.
+    pub fn skip(&mut self, name: &'static str, why: impl Into<String>) {
+        let why = why.into();
+        println!("  {} / {name} ... skipped: {why}", self.suite);
+        self.skipped.push((name, why));
+    }
+
+    /// Panics listing the failures, if any; also fails when nothing ran.
+    pub fn assert_ok(&self) {
+        println!(
+            "{}: {} passed, {} failed, {} skipped",
+            self.suite,
+            self.passed.len(),
+            self.failed.len(),
+            self.skipped.len()
+        );
+        assert!(!self.passed.is_empty(), "{}: no case ran", self.suite);
+        if !self.failed.is_empty() {
+            let list: Vec<String> = self
+                .failed
+                .iter()
+                .map(|(n, e)| format!("{n}: {e}"))
+                .collect();
+            panic!("{} failed:\n{}", self.suite, list.join("\n"));
+        }
+    }
+}
+
+/// A fresh random name, so runs never see each other's data.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Runs a case and records it.
+#[macro_export]
+macro_rules! case {
+    ($report:expr, $name:ident ( $($arg:expr),* )) => {
+        $report.record(stringify!($name), $name($($arg),*).await)
+    };
+}
