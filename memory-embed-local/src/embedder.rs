@@ -1,0 +1,195 @@
+//! The ONNX Runtime session, tokenisation, mean pooling and normalisation.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_trait::async_trait;
+use memory_core::{Embedder, Error, ErrorKind, Result, vecmath};
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::Tensor;
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+use crate::config::{MODEL_NAME, OnnxConfig};
+
+/// Output width of the model.
+pub const DIMENSION: usize = 384;
+
+static RUNTIME: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
+
+/// Loads the ONNX Runtime library and builds its environment, once per
+/// process (ONNX Runtime allows one environment).
+fn runtime(cfg: &OnnxConfig) -> Result<Environment> {
+    RUNTIME
+        .get_or_init(|| {
+            ort::init_from(&cfg.ort_library)
+                .map_err(|e| format!("cannot load {}: {e}", cfg.ort_library.display()))?
+                .with_name("memory")
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| Error::config(format!("local embedder: {e}")))
+}
+
+fn ort_err(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("ONNX Runtime: {e}")).with_backend("local")
+}
+
+/// all-MiniLM-L6-v2 on ONNX Runtime: 384 dimensions, mean pooling, unit length.
+///
+/// Runs on the blocking pool. Texts longer than `max_tokens` (256) tokens are
+/// truncated: the model was trained on that window.
+pub struct OnnxEmbedder {
+    inner: Arc<Inner>,
+    model_id: String,
+    batch: usize,
+}
+
+struct Inner {
+    session: Mutex<Session>,
+    tokenizer: Tokenizer,
+}
+
+impl std::fmt::Debug for OnnxEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnnxEmbedder")
+            .field("model", &self.model_id)
+            .finish()
+    }
+}
+
+impl OnnxEmbedder {
+    /// Loads the prepared model found by [`OnnxConfig::discover`].
+    pub fn load_default() -> Result<Self> {
+        Self::load(&OnnxConfig::discover()?)
+    }
+
+    /// Loads the model and tokenizer in `cfg`.
+    pub fn load(cfg: &OnnxConfig) -> Result<Self> {
+        cfg.check()?;
+        let env = runtime(cfg)?;
+        let mut tokenizer =
+            Tokenizer::from_file(cfg.model_dir.join("tokenizer.json")).map_err(|e| {
+                Error::config(format!("local embedder: tokenizer.json unreadable: {e}"))
+            })?;
+        // The shipped tokenizer pads every text to 128 tokens; padding to the
+        // longest text of the batch is several times faster.
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..PaddingParams::default()
+        }));
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: cfg.max_tokens,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| Error::config(format!("local embedder: truncation: {e}")))?;
+        let session = Session::builder(&env)
+            .map_err(ort_err)?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .and_then(|b| b.with_intra_threads(cfg.threads))
+            .and_then(|b| b.with_inter_threads(1))
+            .map_err(ort_err)?
+            .commit_from_file(cfg.model_dir.join("model.onnx"))
+            .map_err(ort_err)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                session: Mutex::new(session),
+                tokenizer,
+            }),
+            model_id: format!("local:{MODEL_NAME}"),
+            batch: cfg.batch,
+        })
+    }
+}
+
+impl Inner {
+    fn run(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let enc = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::internal(format!("tokenizer: {e}")))?;
+        let batch = enc.len();
+        let seq = enc.first().map(|e| e.get_ids().len()).unwrap_or(0);
+        let mut ids = Vec::with_capacity(batch * seq);
+        let mut mask = Vec::with_capacity(batch * seq);
+        for e in &enc {
+            ids.extend(e.get_ids().iter().map(|&x| i64::from(x)));
+            mask.extend(e.get_attention_mask().iter().map(|&x| i64::from(x)));
+        }
+        let shape = [batch, seq];
+        let types = vec![0i64; batch * seq];
+        let input_ids = Tensor::from_array((shape, ids)).map_err(ort_err)?;
+        let attention = Tensor::from_array((shape, mask.clone())).map_err(ort_err)?;
+        let token_types = Tensor::from_array((shape, types)).map_err(ort_err)?;
+        let mut session = self
+            .session
+            .lock()
+            .map_err(|_| Error::internal("embedder session lock poisoned"))?;
+        let outputs = session
+            .run(ort::inputs!["input_ids" => input_ids, "attention_mask" => attention, "token_type_ids" => token_types])
+            .map_err(ort_err)?;
+        let (out_shape, hidden) = outputs["last_hidden_state"]
+            .try_extract_tensor::<f32>()
+            .map_err(ort_err)?;
+        let dim = usize::try_from(out_shape.last().copied().unwrap_or(0)).unwrap_or(0);
+        if dim != DIMENSION || hidden.len() != batch * seq * dim {
+            return Err(Error::internal(format!(
+                "model output has shape {out_shape:?}, expected [{batch}, {seq}, {DIMENSION}]"
+            )));
+        }
+        let mut out = Vec::with_capacity(batch);
+        for b in 0..batch {
+            let mut v = vec![0.0f32; dim];
+            let mut count = 0.0f32;
+            for t in 0..seq {
+                if mask[b * seq + t] == 0 {
+                    continue;
+                }
+                count += 1.0;
+                let row = &hidden[(b * seq + t) * dim..(b * seq + t + 1) * dim];
+                v.iter_mut().zip(row).for_each(|(a, x)| *a += x);
+            }
+            if count > 0.0 {
+                v.iter_mut().for_each(|a| *a /= count);
+            }
+            vecmath::normalize(&mut v);
+            out.push(v);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Embedder for OnnxEmbedder {
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    fn dimension(&self) -> usize {
+        DIMENSION
+    }
+
+    fn max_batch(&self) -> usize {
+        self.batch
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inner = self.inner.clone();
+        let texts = texts.to_vec();
+        let batch = self.batch;
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::with_capacity(texts.len());
+            for chunk in texts.chunks(batch) {
+                out.extend(inner.run(chunk)?);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("embedding task failed: {e}")))?
+    }
+}

@@ -1,0 +1,45 @@
+//! The embedder reproduces sentence-transformers' published numbers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use memory_core::{Embedder, vecmath};
+use memory_embed_local::OnnxEmbedder;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reproduces_sentence_transformers_quickstart() {
+    let e = OnnxEmbedder::load_default().expect("model prepared by scripts/prepare-model");
+    let texts: Vec<String> = [
+        "The weather is lovely today.",
+        "It's so sunny outside!",
+        "He drove to the stadium.",
+    ]
+    .map(String::from)
+    .to_vec();
+    let v = e.embed(&texts).await.unwrap();
+    assert_eq!(v.len(), 3);
+    assert!(
+        v.iter()
+            .all(|x| x.len() == 384 && (vecmath::norm(x) - 1.0).abs() < 1e-5)
+    );
+    let sim = |a: usize, b: usize| vecmath::dot(&v[a], &v[b]);
+    assert!((sim(0, 1) - 0.6660).abs() < 1e-4, "0/1: {}", sim(0, 1));
+    assert!((sim(0, 2) - 0.1046).abs() < 1e-4, "0/2: {}", sim(0, 2));
+    assert!((sim(1, 2) - 0.1411).abs() < 1e-4, "1/2: {}", sim(1, 2));
+    // Golden value computed with Python onnxruntime on the same graph.
+    let sum: f32 = v.iter().flatten().sum();
+    assert!((sum - 0.096_179_79).abs() < 1e-3, "golden sum: {sum}");
+    // Batching and order: one at a time equals the batch.
+    for (i, t) in texts.iter().enumerate() {
+        let one = e.embed(std::slice::from_ref(t)).await.unwrap().remove(0);
+        assert!(
+            vecmath::dot(&one, &v[i]) > 0.99999,
+            "padding changed text {i}"
+        );
+    }
+    assert!(e.embed(&[]).await.unwrap().is_empty());
+    let long = "memory ".repeat(2000);
+    assert_eq!(
+        e.embed(&[long]).await.unwrap()[0].len(),
+        384,
+        "long text not truncated"
+    );
+}
