@@ -17,11 +17,9 @@ const MAX_TERMS: usize = 64;
 /// Turns free text into an FTS5 query: each word quoted, any may match.
 /// Quoting makes every word a literal, so no input is FTS5 syntax.
 pub(crate) fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(MAX_TERMS)
-        .map(|w| format!("\"{}\"", w.to_lowercase()))
+    let terms: Vec<String> = memory_core::text::keywords(text, MAX_TERMS)
+        .iter()
+        .map(|w| format!("\"{w}\""))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" OR "))
 }
@@ -78,7 +76,7 @@ mod tests {
     fn queries_are_quoted_words() {
         assert_eq!(
             fts_query("cats AND \"dogs\"*").as_deref(),
-            Some("\"cats\" OR \"and\" OR \"dogs\"")
+            Some("\"cats\" OR \"dogs\"")
         );
         assert_eq!(fts_query("?!"), None);
     }

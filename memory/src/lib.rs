@@ -1,1 +1,22 @@
-//! stub
+#![doc = include_str!("../../README.md")]
+
+mod config;
+mod registry;
+
+pub use config::{Config, Urls, redact};
+pub use memory_core::*;
+pub use registry::{
+    BackendRole, compiled_schemes, open, open_embedder, open_short_term, open_with,
+};
+
+/// The SQLite backend (feature `sqlite`).
+#[cfg(feature = "sqlite")]
+pub mod sqlite {
+    pub use memory_sqlite::*;
+}
+
+/// The local ONNX embedder (feature `embed-local`).
+#[cfg(feature = "embed-local")]
+pub mod embed_local {
+    pub use memory_embed_local::*;
+}

@@ -43,7 +43,8 @@ pub struct EngineConfig {
     pub dedup_threshold: Option<f32>,
     /// Score weights of hybrid search.
     pub weights: Weights,
-    /// Reciprocal-rank-fusion constant.
+    /// Reciprocal-rank-fusion constant; smaller values make rank matter more
+    /// against recency and importance (10: rank 1 scores 1.0, rank 5 0.73).
     pub rrf_k: f32,
     /// Candidates fetched per list, as a multiple of `k`.
     pub candidate_factor: usize,
@@ -75,7 +76,7 @@ impl Default for EngineConfig {
             default_k: 10,
             dedup_threshold: Some(0.95),
             weights: Weights::default(),
-            rrf_k: 60.0,
+            rrf_k: 10.0,
             candidate_factor: 4,
             recency_half_life_days: 30.0,
             decay_half_life_days: 30.0,

@@ -19,9 +19,9 @@ pub struct Weights {
 impl Default for Weights {
     fn default() -> Self {
         Self {
-            relevance: 0.7,
-            recency: 0.15,
-            importance: 0.15,
+            relevance: 0.8,
+            recency: 0.1,
+            importance: 0.1,
         }
     }
 }
@@ -53,7 +53,9 @@ pub struct ScoreParts {
     /// Rank in the keyword list (1 = best).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyword_rank: Option<usize>,
-    /// Fused relevance, 0–1 (1 = first in every list searched).
+    /// Relevance, 0–1: in hybrid mode the fused rank (1 = first in both
+    /// lists); in semantic mode the cosine similarity; in keyword mode the
+    /// keyword score relative to the best hit.
     pub relevance: f32,
     /// 0.5^(days since last access / half-life), 0–1.
     pub recency: f32,

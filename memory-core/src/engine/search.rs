@@ -250,6 +250,7 @@ impl Memory {
             p.keyword_score = Some(h.score);
             p.keyword_rank = Some(rank + 1);
         }
+        let best_keyword = keyword_hits.first().map_or(0.0, |h| h.score);
         let ids: Vec<Uuid> = parts.keys().copied().collect();
         let records = self.inner.store.get_memories(&tenant, &ids).await?;
         let now = crate::now();
@@ -259,7 +260,17 @@ impl Memory {
             .filter(|r| !r.is_expired(now) && filter.as_ref().is_none_or(|f| f.matches(r)))
             .filter_map(|r| {
                 let mut p = parts.remove(&r.id)?;
-                p.relevance = rrf(&[p.vector_rank, p.keyword_rank], lists, cfg.rrf_k);
+                p.relevance = match request.mode {
+                    SearchMode::Hybrid => rrf(&[p.vector_rank, p.keyword_rank], lists, cfg.rrf_k),
+                    SearchMode::Semantic => p.similarity.unwrap_or(0.0).clamp(0.0, 1.0),
+                    SearchMode::Keyword => p.keyword_score.map_or(0.0, |s| {
+                        if best_keyword > 0.0 {
+                            (s / best_keyword).clamp(0.0, 1.0)
+                        } else {
+                            1.0
+                        }
+                    }),
+                };
                 #[allow(clippy::cast_precision_loss)]
                 let age_days = (now - r.last_accessed_at).num_milliseconds() as f64 / 86_400_000.0;
                 p.recency = half_life(age_days, cfg.recency_half_life_days);

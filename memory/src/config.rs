@@ -1,0 +1,177 @@
+//! One TOML file plus environment variables; every backend is a URL.
+
+use std::path::Path;
+
+use memory_core::{EngineConfig, Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// A URL or an ordered list of URLs, the first reachable of which is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Urls {
+    /// One backend.
+    One(String),
+    /// Fallbacks, in order of preference.
+    Many(Vec<String>),
+}
+
+impl Urls {
+    /// The URLs in order.
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            Self::One(u) => vec![u.clone()],
+            Self::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// The whole configuration. Unknown keys are errors.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Source of truth: `sqlite://./memory.db`, `sqlite::memory:`, `postgres://…`.
+    pub store: String,
+    /// Vector index; defaults to the store's own database when it has one.
+    pub vectors: Option<Urls>,
+    /// Short-term tier: `memory://` (in-process) or `redis://…`.
+    pub short_term: String,
+    /// Embedder: `local:all-MiniLM-L6-v2` or `openai:text-embedding-3-small`.
+    pub embedder: String,
+    /// Engine tunables.
+    pub engine: EngineConfig,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("store", &redact(&self.store))
+            .field(
+                "vectors",
+                &self
+                    .vectors
+                    .as_ref()
+                    .map(|v| v.list().iter().map(|u| redact(u)).collect::<Vec<_>>()),
+            )
+            .field("short_term", &redact(&self.short_term))
+            .field("embedder", &self.embedder)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A URL with any password replaced by `***`, for logs and status.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            store: "sqlite://./memory.db".into(),
+            vectors: None,
+            short_term: "memory://".into(),
+            embedder: "local:all-MiniLM-L6-v2".into(),
+            engine: EngineConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses TOML; unknown keys name themselves.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::config(format!("configuration: {}", e.message())))
+    }
+
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::config(format!("configuration file {}: {e}", path.display())))?;
+        Self::from_toml(&text)
+            .map_err(|e| Error::config(format!("{}: {}", path.display(), e.message())))
+    }
+
+    /// Loads the file named by `path`, else `MEMORY_CONFIG`, else `./memory.toml`
+    /// if present, else the defaults; then applies the environment.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let from_env = std::env::var_os("MEMORY_CONFIG").map(std::path::PathBuf::from);
+        let mut cfg = match path.map(Path::to_path_buf).or(from_env) {
+            Some(p) => Self::from_file(&p)?,
+            None if Path::new("memory.toml").is_file() => {
+                Self::from_file(Path::new("memory.toml"))?
+            }
+            None => Self::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+        Ok(cfg)
+    }
+
+    /// Applies `MEMORY_STORE`, `DATABASE_URL`, `MEMORY_VECTORS`, `CHROMA_URL`,
+    /// `QDRANT_URL`, `MEMORY_SHORT_TERM`, `REDIS_URL`, `MEMORY_EMBEDDER`.
+    /// The `MEMORY_*` names win over the generic ones.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = get("MEMORY_STORE").or_else(|| get("DATABASE_URL")) {
+            self.store = v;
+        }
+        if let Some(v) = get("MEMORY_VECTORS") {
+            self.vectors = Some(Urls::Many(
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            ));
+        } else if let Some(v) = get("QDRANT_URL").map(|u| u.replacen("http://", "qdrant://", 1)) {
+            self.vectors = Some(Urls::One(v));
+        } else if let Some(v) = get("CHROMA_URL").map(|u| u.replacen("http://", "chroma://", 1)) {
+            self.vectors = Some(Urls::One(v));
+        }
+        if let Some(v) = get("MEMORY_SHORT_TERM").or_else(|| get("REDIS_URL")) {
+            self.short_term = v;
+        }
+        if let Some(v) = get("MEMORY_EMBEDDER") {
+            self.embedder = v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = Config::from_toml("stroe = \"sqlite::memory:\"").unwrap_err();
+        assert!(e.message().contains("stroe"), "{e}");
+        let e = Config::from_toml("[engine]\ndedup = 0.9").unwrap_err();
+        assert!(e.message().contains("dedup"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_and_fallbacks() {
+        let mut c = Config::from_toml(
+            "store = \"sqlite::memory:\"\nvectors = [\"chroma://h:8000/m\", \"sqlite::memory:\"]",
+        )
+        .unwrap();
+        assert_eq!(c.vectors.as_ref().unwrap().list().len(), 2);
+        c.apply_env(|k| (k == "DATABASE_URL").then(|| "postgres://u:secret@h/db".to_owned()));
+        assert_eq!(c.store, "postgres://u:secret@h/db");
+        assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://me:pw@host/db"),
+            "postgres://me:***@host/db"
+        );
+        assert_eq!(redact("sqlite://./a.db"), "sqlite://./a.db");
+    }
+}

@@ -1,0 +1,289 @@
+//! Opens backends from URLs: the schemes compiled into this build.
+
+use std::sync::Arc;
+
+use memory_core::{
+    Embedder, Error, ErrorKind, InProcessShortTerm, KeywordIndex, Memory, Result, ShortTerm, Store,
+    VectorIndex,
+};
+
+use crate::config::{Config, redact};
+
+/// A backend scheme, the role it serves and the cargo feature that adds it.
+struct Scheme {
+    name: &'static str,
+    roles: &'static [BackendRole],
+    feature: &'static str,
+    compiled: bool,
+}
+
+/// What a URL is opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendRole {
+    /// The source of truth.
+    Store,
+    /// The vector index.
+    Vectors,
+    /// The short-term tier.
+    ShortTerm,
+    /// The embedder.
+    Embedder,
+}
+
+impl BackendRole {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Store => "store",
+            Self::Vectors => "vectors",
+            Self::ShortTerm => "short_term",
+            Self::Embedder => "embedder",
+        }
+    }
+}
+
+const SCHEMES: &[Scheme] = &[
+    Scheme {
+        name: "sqlite",
+        roles: &[BackendRole::Store, BackendRole::Vectors],
+        feature: "sqlite",
+        compiled: cfg!(feature = "sqlite"),
+    },
+    Scheme {
+        name: "postgres",
+        roles: &[BackendRole::Store, BackendRole::Vectors],
+        feature: "postgres",
+        compiled: false,
+    },
+    Scheme {
+        name: "chroma",
+        roles: &[BackendRole::Vectors],
+        feature: "chroma",
+        compiled: false,
+    },
+    Scheme {
+        name: "qdrant",
+        roles: &[BackendRole::Vectors],
+        feature: "qdrant",
+        compiled: false,
+    },
+    Scheme {
+        name: "memory",
+        roles: &[BackendRole::ShortTerm],
+        feature: "(always)",
+        compiled: true,
+    },
+    Scheme {
+        name: "redis",
+        roles: &[BackendRole::ShortTerm],
+        feature: "redis",
+        compiled: false,
+    },
+    Scheme {
+        name: "local",
+        roles: &[BackendRole::Embedder],
+        feature: "embed-local",
+        compiled: cfg!(feature = "embed-local"),
+    },
+    Scheme {
+        name: "openai",
+        roles: &[BackendRole::Embedder],
+        feature: "embed-openai",
+        compiled: false,
+    },
+];
+
+/// The schemes compiled into this build for `role`.
+pub fn compiled_schemes(role: BackendRole) -> Vec<&'static str> {
+    SCHEMES
+        .iter()
+        .filter(|s| s.compiled && s.roles.contains(&role))
+        .map(|s| s.name)
+        .collect()
+}
+
+fn scheme_of(url: &str) -> &str {
+    let s = url.split(':').next().unwrap_or("");
+    if s == "postgresql" { "postgres" } else { s }
+}
+
+/// Checks that `url`'s scheme is compiled in and serves `role`.
+fn resolve(role: BackendRole, url: &str) -> Result<&'static str> {
+    let name = scheme_of(url);
+    let available = compiled_schemes(role).join(", ");
+    match SCHEMES.iter().find(|s| s.name == name) {
+        Some(s) if !s.roles.contains(&role) => Err(Error::config(format!(
+            "{}: {name}:// cannot serve as {} (schemes for it: {available})",
+            role.as_str(),
+            role.as_str()
+        ))),
+        Some(s) if !s.compiled => Err(Error::config(format!(
+            "{}: {name}:// is not compiled into this build (compiled in: {available}); enable the cargo feature `{}` of the `memory` crate",
+            role.as_str(),
+            s.feature
+        ))),
+        Some(s) => Ok(s.name),
+        None => Err(Error::config(format!(
+            "{}: unknown scheme in {:?} (compiled in: {available})",
+            role.as_str(),
+            redact(url)
+        ))),
+    }
+}
+
+/// A store and what else its database provides.
+struct OpenedStore {
+    store: Arc<dyn Store>,
+    keywords: Option<Arc<dyn KeywordIndex>>,
+    vectors: Option<Arc<dyn VectorIndex>>,
+    url: String,
+}
+
+async fn open_store(url: &str) -> Result<OpenedStore> {
+    match resolve(BackendRole::Store, url)? {
+        #[cfg(feature = "sqlite")]
+        "sqlite" => {
+            let db = memory_sqlite::SqliteDb::connect(url).await?;
+            let store = db.store();
+            Ok(OpenedStore {
+                store: store.clone(),
+                keywords: Some(store),
+                vectors: Some(db.vector_index()),
+                url: url.to_owned(),
+            })
+        }
+        other => Err(Error::config(format!(
+            "store: {other}:// has no opener in this build"
+        ))),
+    }
+}
+
+async fn open_vectors(url: &str, store: &OpenedStore) -> Result<Arc<dyn VectorIndex>> {
+    if url == store.url {
+        if let Some(v) = &store.vectors {
+            return Ok(v.clone());
+        }
+    }
+    match resolve(BackendRole::Vectors, url)? {
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Ok(memory_sqlite::SqliteDb::connect(url).await?.vector_index()),
+        other => Err(Error::config(format!(
+            "vectors: {other}:// has no opener in this build"
+        ))),
+    }
+}
+
+/// Opens the short-term tier at `url`.
+pub async fn open_short_term(url: &str) -> Result<Arc<dyn ShortTerm>> {
+    match resolve(BackendRole::ShortTerm, url)? {
+        "memory" => Ok(Arc::new(InProcessShortTerm::default())),
+        other => Err(Error::config(format!(
+            "short_term: {other}:// has no opener in this build"
+        ))),
+    }
+}
+
+/// Opens the embedder named by `spec` (`local:all-MiniLM-L6-v2`).
+pub async fn open_embedder(spec: &str) -> Result<Arc<dyn Embedder>> {
+    match resolve(BackendRole::Embedder, spec)? {
+        #[cfg(feature = "embed-local")]
+        "local" => {
+            let model = spec.strip_prefix("local:").unwrap_or("");
+            if model != memory_embed_local::MODEL_NAME {
+                return Err(Error::config(format!(
+                    "embedder: local model {model:?} is not available (available: {})",
+                    memory_embed_local::MODEL_NAME
+                )));
+            }
+            let e = tokio::task::spawn_blocking(memory_embed_local::OnnxEmbedder::load_default)
+                .await
+                .map_err(|e| Error::internal(format!("loading the embedder failed: {e}")))??;
+            Ok(Arc::new(e))
+        }
+        other => Err(Error::config(format!(
+            "embedder: {other}: has no opener in this build"
+        ))),
+    }
+}
+
+/// Opens every backend of `config` and builds the engine. A vector list is
+/// tried in order; the first reachable backend is used (`Memory::status` says which).
+pub async fn open(config: &Config) -> Result<Memory> {
+    open_with(config, None).await
+}
+
+/// Like [`open`], with an embedder given by the caller (tests, custom models).
+pub async fn open_with(config: &Config, embedder: Option<Arc<dyn Embedder>>) -> Result<Memory> {
+    config.engine.validate()?;
+    let store = open_store(&config.store).await?;
+    let vectors = match &config.vectors {
+        None => store.vectors.clone().ok_or_else(|| {
+            Error::config(format!(
+                "vectors: the store {} holds no vectors; configure `vectors`",
+                scheme_of(&config.store)
+            ))
+        })?,
+        Some(list) => {
+            let mut last = None;
+            let mut chosen = None;
+            for url in list.list() {
+                match open_vectors(&url, &store).await {
+                    Ok(v) => {
+                        chosen = Some(v);
+                        break;
+                    }
+                    Err(e) if e.kind() == ErrorKind::Unavailable => {
+                        tracing::warn!(url = %redact(&url), error = %e, "vector backend unreachable; trying the next");
+                        last = Some(e);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            chosen.ok_or_else(|| {
+                last.unwrap_or_else(|| Error::config("vectors: the list is empty"))
+            })?
+        }
+    };
+    let embedder = match embedder {
+        Some(e) => e,
+        None => open_embedder(&config.embedder).await?,
+    };
+    let short_term = open_short_term(&config.short_term).await?;
+    let mut builder = Memory::builder()
+        .store(store.store.clone())
+        .vectors(vectors)
+        .short_term(short_term)
+        .embedder(embedder)
+        .config(config.engine.clone());
+    if let Some(k) = store.keywords {
+        builder = builder.keywords(k);
+    }
+    builder.build().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_missing_schemes_say_what_exists() {
+        let e = resolve(BackendRole::Store, "mysql://x")
+            .err()
+            .map(|e| e.message().to_owned())
+            .unwrap_or_default();
+        assert!(e.contains("unknown scheme") && e.contains("sqlite"), "{e}");
+        let e = resolve(BackendRole::Store, "postgres://u:pw@h/db")
+            .err()
+            .map(|e| e.message().to_owned())
+            .unwrap_or_default();
+        assert!(e.contains("feature `postgres`"), "{e}");
+        let e = resolve(BackendRole::Store, "redis://h")
+            .err()
+            .map(|e| e.message().to_owned())
+            .unwrap_or_default();
+        assert!(e.contains("cannot serve as store"), "{e}");
+        assert_eq!(
+            resolve(BackendRole::Store, "sqlite::memory:").ok(),
+            Some("sqlite")
+        );
+    }
+}
