@@ -119,10 +119,9 @@ impl Inner {
         if self.sessions.get(k).is_some_and(|s| s.expires <= now) {
             self.sessions.remove(k);
         }
-        self.sessions.get_mut(k).inspect(|_| ()).map(|s| {
-            s.expires = now + s.ttl;
-            s
-        })
+        let s = self.sessions.get_mut(k)?;
+        s.expires = now + s.ttl;
+        Some(s)
     }
 
     fn evict_if_full(&mut self, max: usize, now: Instant) {
@@ -130,15 +129,14 @@ impl Inner {
             return;
         }
         self.sessions.retain(|_, s| s.expires > now);
-        if self.sessions.len() >= max {
-            if let Some(oldest) = self
+        if self.sessions.len() >= max
+            && let Some(oldest) = self
                 .sessions
                 .iter()
                 .min_by_key(|(_, s)| s.expires)
                 .map(|(k, _)| k.clone())
-            {
-                self.sessions.remove(&oldest);
-            }
+        {
+            self.sessions.remove(&oldest);
         }
     }
 }

@@ -88,8 +88,10 @@ impl OnnxEmbedder {
         let session = Session::builder(&env)
             .map_err(ort_err)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
-            .and_then(|b| b.with_intra_threads(cfg.threads))
-            .and_then(|b| b.with_inter_threads(1))
+            .map_err(ort_err)?
+            .with_intra_threads(cfg.threads)
+            .map_err(ort_err)?
+            .with_inter_threads(1)
             .map_err(ort_err)?
             .commit_from_file(cfg.model_dir.join("model.onnx"))
             .map_err(ort_err)?;

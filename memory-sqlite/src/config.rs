@@ -56,8 +56,7 @@ impl SqliteConfig {
             Some((t, q)) => (t, Some(q)),
             None => (rest, None),
         };
-        let mut cfg = Self::default();
-        cfg.path = match target {
+        let path = match target {
             ":memory:" | "//:memory:" => None,
             t => {
                 let p = t.strip_prefix("//").unwrap_or(t);
@@ -68,6 +67,10 @@ impl SqliteConfig {
                 }
                 Some(p.to_owned())
             }
+        };
+        let mut cfg = Self {
+            path,
+            ..Self::default()
         };
         if cfg.path.is_none() {
             cfg.max_connections = 1;

@@ -224,10 +224,10 @@ impl SqliteVectorIndex {
         epoch: i64,
         dimension: usize,
     ) -> Result<Arc<RwLock<Partition>>> {
-        if let Some(p) = self.cache.lock().map_err(|_| lock_err())?.get(key).cloned() {
-            if p.read().map_err(|_| lock_err())?.epoch == epoch {
-                return Ok(p);
-            }
+        if let Some(p) = self.cache.lock().map_err(|_| lock_err())?.get(key).cloned()
+            && p.read().map_err(|_| lock_err())?.epoch == epoch
+        {
+            return Ok(p);
         }
         let rows = sqlx::query("SELECT id, payload, vector FROM vec_items WHERE collection = ? AND tenant = ? AND part = ?")
             .bind(&key.0)

@@ -492,7 +492,7 @@ async fn check_finds_and_repairs_orphans(b: &Backends) -> CaseResult {
         ),
     };
     b.vectors
-        .upsert(&name, &[stray.clone()])
+        .upsert(&name, std::slice::from_ref(&stray))
         .await
         .or_fail("add an orphan")?;
     let c = m.check(false).await.or_fail("check")?;

@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 // A test-support crate: failing loudly is its job.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,7 +21,7 @@ pub type CaseResult = Result<(), String>;
 #[macro_export]
 macro_rules! ensure {
     ($cond:expr, $($arg:tt)+) => {
-        if !$cond {
+        if !($cond) {
             return Err(format!("{} (at {}:{})", format!($($arg)+), file!(), line!()));
         }
     };

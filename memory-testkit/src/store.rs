@@ -127,7 +127,10 @@ async fn insert_get_round_trip(store: &Arc<dyn Store>) -> CaseResult {
 async fn change_sets_are_atomic(store: &Arc<dyn Store>) -> CaseResult {
     let s = scope();
     let a = record(&s, "one");
-    store.apply(insert(&[a.clone()])).await.or_fail("apply")?;
+    store
+        .apply(insert(std::slice::from_ref(&a)))
+        .await
+        .or_fail("apply")?;
     let dup = record(&s, "one");
     let e = store.apply(insert(&[dup])).await.err();
     ensure!(
@@ -139,7 +142,7 @@ async fn change_sets_are_atomic(store: &Arc<dyn Store>) -> CaseResult {
     stale.content = "changed".into();
     stale.content_hash = content_hash("changed");
     stale.version = 3;
-    let mut changes = insert(&[fresh.clone()]);
+    let mut changes = insert(std::slice::from_ref(&fresh));
     changes.update.push(VersionedUpdate {
         memory: StoredMemory {
             record: stale,
@@ -193,7 +196,10 @@ async fn change_sets_are_atomic(store: &Arc<dyn Store>) -> CaseResult {
 async fn outbox_never_loses_a_newer_op(store: &Arc<dyn Store>) -> CaseResult {
     let s = scope();
     let a = record(&s, "outbox");
-    store.apply(insert(&[a.clone()])).await.or_fail("apply")?;
+    store
+        .apply(insert(std::slice::from_ref(&a)))
+        .await
+        .or_fail("apply")?;
     let pending = store.outbox_pending(10_000, 10).await.or_fail("pending")?;
     ensure!(
         pending
@@ -265,7 +271,10 @@ async fn outbox_never_loses_a_newer_op(store: &Arc<dyn Store>) -> CaseResult {
         .await
         .or_fail("ack delete")?;
     let b = record(&s, "synced");
-    store.apply(insert(&[b.clone()])).await.or_fail("apply")?;
+    store
+        .apply(insert(std::slice::from_ref(&b)))
+        .await
+        .or_fail("apply")?;
     store
         .outbox_done(&[(b.id, VectorOp::Upsert)])
         .await
@@ -370,7 +379,10 @@ async fn list_pages_and_filters(store: &Arc<dyn Store>) -> CaseResult {
 async fn history_and_touch(store: &Arc<dyn Store>) -> CaseResult {
     let s = scope();
     let a = record(&s, "h");
-    store.apply(insert(&[a.clone()])).await.or_fail("apply")?;
+    store
+        .apply(insert(std::slice::from_ref(&a)))
+        .await
+        .or_fail("apply")?;
     let mut changes = ChangeSet::default();
     changes.history.push(HistoryEvent::new(
         &a,

@@ -32,19 +32,19 @@ pub fn random_payload(rng: &mut StdRng, tenant: &str, i: usize) -> VectorPayload
         metadata.insert("topic".into(), json!(t));
     }
     metadata.insert("n".into(), json!(i % 7));
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         metadata.insert(
             "tags".into(),
-            json!(["a", if i % 4 == 0 { "b" } else { "c" }]),
+            json!(["a", if i.is_multiple_of(4) { "b" } else { "c" }]),
         );
     }
-    if i % 5 == 0 {
-        metadata.insert("nested".into(), json!({"flag": i % 10 == 0}));
+    if i.is_multiple_of(5) {
+        metadata.insert("nested".into(), json!({"flag": i.is_multiple_of(10)}));
     }
     VectorPayload {
         tenant: tenant.to_owned(),
         user_id: Some(format!("u{}", i % 4)),
-        agent_id: (i % 3 == 0).then(|| "agent".to_owned()),
+        agent_id: i.is_multiple_of(3).then(|| "agent".to_owned()),
         session_id: None,
         kind: kinds[i % 3].to_owned(),
         importance: f32::from(u8::try_from(1 + i % 10).unwrap_or(1)),

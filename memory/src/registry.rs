@@ -158,10 +158,10 @@ async fn open_store(url: &str) -> Result<OpenedStore> {
 }
 
 async fn open_vectors(url: &str, store: &OpenedStore) -> Result<Arc<dyn VectorIndex>> {
-    if url == store.url {
-        if let Some(v) = &store.vectors {
-            return Ok(v.clone());
-        }
+    if url == store.url
+        && let Some(v) = &store.vectors
+    {
+        return Ok(v.clone());
     }
     match resolve(BackendRole::Vectors, url)? {
         #[cfg(feature = "sqlite")]

@@ -105,12 +105,12 @@ impl EngineConfig {
         positive("rrf_k", self.rrf_k)?;
         positive("recency_half_life_days", self.recency_half_life_days)?;
         positive("decay_half_life_days", self.decay_half_life_days)?;
-        if let Some(t) = self.dedup_threshold {
-            if !(t.is_finite() && (0.0..=1.0).contains(&t)) {
-                return Err(Error::config(format!(
-                    "dedup_threshold: must be within 0 and 1, got {t}"
-                )));
-            }
+        if let Some(t) = self.dedup_threshold
+            && !(t.is_finite() && (0.0..=1.0).contains(&t))
+        {
+            return Err(Error::config(format!(
+                "dedup_threshold: must be within 0 and 1, got {t}"
+            )));
         }
         for (name, v) in [
             ("max_content_bytes", self.max_content_bytes),

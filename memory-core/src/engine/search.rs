@@ -145,12 +145,12 @@ impl Memory {
         }
         super::requests::validate_content(&request.query, cfg)
             .map_err(|e| Error::invalid(e.message().replacen("content", "query", 1)))?;
-        if let Some(m) = request.min_similarity {
-            if !m.is_finite() || !(-1.0..=1.0).contains(&m) {
-                return Err(Error::invalid(format!(
-                    "min_similarity: must be within -1 and 1, got {m}"
-                )));
-            }
+        if let Some(m) = request.min_similarity
+            && (!m.is_finite() || !(-1.0..=1.0).contains(&m))
+        {
+            return Err(Error::invalid(format!(
+                "min_similarity: must be within -1 and 1, got {m}"
+            )));
         }
         let weights = request.weights.unwrap_or(cfg.weights);
         weights.validate()?;

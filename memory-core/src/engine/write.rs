@@ -149,48 +149,48 @@ impl Memory {
         let mut new_ids: HashMap<usize, Uuid> = HashMap::new();
         for ((i, hash, _), embedding) in fresh.into_iter().zip(embeddings) {
             let r = &requests[*i];
-            if let Some((target, similarity)) = self.near_duplicate(r, &embedding).await {
-                if merged_into.insert(target.id) {
-                    let mut next = target.clone();
-                    next.content = r.content.clone();
-                    next.content_hash = hash.clone();
-                    next.importance = next.importance.max(r.importance);
-                    next.confidence = r.confidence;
-                    next.kind = r.kind.clone();
-                    for (k, v) in &r.metadata {
-                        next.metadata.insert(k.clone(), v.clone());
-                    }
-                    next.source_message_ids
-                        .extend(r.source_message_ids.iter().copied());
-                    next.expires_at = r.expires_at.map(crate::truncate_ms).or(target.expires_at);
-                    next.updated_at = now;
-                    next.version = target.version + 1;
-                    next.vector_state = VectorState::Pending;
-                    next.embedding_model = Some(self.inner.embedder.model_id().to_owned());
-                    changes.history.push(HistoryEvent::new(
-                        &target,
-                        HistoryOp::Merge,
-                        Some(target.content.clone()),
-                        Some(r.content.clone()),
-                        format!("near-duplicate added (similarity {similarity:.3})"),
-                    ));
-                    changes.outbox.push((target.id, VectorOp::Upsert));
-                    changes.update.push(VersionedUpdate {
-                        memory: StoredMemory {
-                            record: next,
-                            embedding: Some(embedding),
-                        },
-                        expected_version: target.version,
-                        replace_embedding: true,
-                    });
-                    outcomes[*i] = Some(AddOutcome {
-                        id: target.id,
-                        event: AddEvent::Merged,
-                        vector_state: VectorState::Pending,
-                        similarity: Some(similarity),
-                    });
-                    continue;
+            if let Some((target, similarity)) = self.near_duplicate(r, &embedding).await
+                && merged_into.insert(target.id)
+            {
+                let mut next = target.clone();
+                next.content = r.content.clone();
+                next.content_hash = hash.clone();
+                next.importance = next.importance.max(r.importance);
+                next.confidence = r.confidence;
+                next.kind = r.kind.clone();
+                for (k, v) in &r.metadata {
+                    next.metadata.insert(k.clone(), v.clone());
                 }
+                next.source_message_ids
+                    .extend(r.source_message_ids.iter().copied());
+                next.expires_at = r.expires_at.map(crate::truncate_ms).or(target.expires_at);
+                next.updated_at = now;
+                next.version = target.version + 1;
+                next.vector_state = VectorState::Pending;
+                next.embedding_model = Some(self.inner.embedder.model_id().to_owned());
+                changes.history.push(HistoryEvent::new(
+                    &target,
+                    HistoryOp::Merge,
+                    Some(target.content.clone()),
+                    Some(r.content.clone()),
+                    format!("near-duplicate added (similarity {similarity:.3})"),
+                ));
+                changes.outbox.push((target.id, VectorOp::Upsert));
+                changes.update.push(VersionedUpdate {
+                    memory: StoredMemory {
+                        record: next,
+                        embedding: Some(embedding),
+                    },
+                    expected_version: target.version,
+                    replace_embedding: true,
+                });
+                outcomes[*i] = Some(AddOutcome {
+                    id: target.id,
+                    event: AddEvent::Merged,
+                    vector_state: VectorState::Pending,
+                    similarity: Some(similarity),
+                });
+                continue;
             }
             let record = MemoryRecord {
                 id: Uuid::now_v7(),
@@ -341,32 +341,32 @@ impl Memory {
             .await?
             .pop()
             .ok_or_else(|| Error::not_found(format!("memory {id} not found")))?;
-        if let Some(v) = request.expected_version {
-            if v != current.version {
-                return Err(Error::new(
-                    ErrorKind::Conflict,
-                    format!("memory {id} is at version {}, not {v}", current.version),
-                ));
-            }
+        if let Some(v) = request.expected_version
+            && v != current.version
+        {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("memory {id} is at version {}, not {v}", current.version),
+            ));
         }
         let mut next = current.clone();
         let mut embedding = None;
-        if let Some(c) = &request.content {
-            if c != &current.content {
-                next.content = c.clone();
-                next.content_hash = content_hash(c);
-                embedding = Some(self.inner.embedder.embed_one(c).await?);
-                check_embeddings(
-                    std::slice::from_ref(
-                        embedding
-                            .as_ref()
-                            .ok_or_else(|| Error::internal("no embedding"))?,
-                    ),
-                    self.inner.collection.dimension,
-                    self.inner.embedder.model_id(),
-                )?;
-                next.embedding_model = Some(self.inner.embedder.model_id().to_owned());
-            }
+        if let Some(c) = &request.content
+            && c != &current.content
+        {
+            next.content = c.clone();
+            next.content_hash = content_hash(c);
+            embedding = Some(self.inner.embedder.embed_one(c).await?);
+            check_embeddings(
+                std::slice::from_ref(
+                    embedding
+                        .as_ref()
+                        .ok_or_else(|| Error::internal("no embedding"))?,
+                ),
+                self.inner.collection.dimension,
+                self.inner.embedder.model_id(),
+            )?;
+            next.embedding_model = Some(self.inner.embedder.model_id().to_owned());
         }
         if let Some(k) = &request.kind {
             next.kind = k.clone();

@@ -1,0 +1,191 @@
+//! Shared set-up for the benches: seeding a store at a given size and
+//! partition shape, and an embedder that costs nothing so seeding 100k
+//! memories measures the store, not the model.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use memory::{AddRequest, Config, EngineConfig, Memory, Result, Scope, vecmath};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Sentences like chat memories, 5–20 words, from a fixed vocabulary.
+pub fn sentences(n: usize, seed: u64) -> Vec<String> {
+    const WORDS: &[&str] = &[
+        "alice",
+        "bob",
+        "likes",
+        "coffee",
+        "tea",
+        "cats",
+        "dogs",
+        "works",
+        "as",
+        "a",
+        "nurse",
+        "teacher",
+        "in",
+        "paris",
+        "lyon",
+        "plays",
+        "chess",
+        "tennis",
+        "on",
+        "sundays",
+        "moved",
+        "to",
+        "berlin",
+        "last",
+        "year",
+        "allergic",
+        "peanuts",
+        "prefers",
+        "green",
+        "over",
+        "black",
+        "reads",
+        "science",
+        "fiction",
+        "every",
+        "night",
+        "her",
+        "his",
+        "sister",
+        "lives",
+        "near",
+        "the",
+        "river",
+        "birthday",
+        "is",
+        "march",
+        "favourite",
+        "band",
+        "plays",
+        "guitar",
+        "learning",
+        "japanese",
+        "for",
+        "trip",
+        "next",
+        "summer",
+        "vegetarian",
+        "since",
+        "2019",
+        "runs",
+        "marathons",
+    ];
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            let len = rng.random_range(5..=20);
+            let mut s: Vec<&str> = (0..len)
+                .map(|_| WORDS[rng.random_range(0..WORDS.len())])
+                .collect();
+            s[0] = WORDS[i % WORDS.len()];
+            format!("{} #{i}", s.join(" "))
+        })
+        .collect()
+}
+
+/// A free 384-d embedder: each text maps to a fixed pseudo-random unit vector.
+#[derive(Debug, Default)]
+pub struct HashEmbedder;
+
+impl HashEmbedder {
+    /// The vector of one text.
+    pub fn vector(text: &str) -> Vec<f32> {
+        let seed = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut v: Vec<f32> = (0..384).map(|_| rng.random_range(-1.0..1.0)).collect();
+        vecmath::normalize(&mut v);
+        v
+    }
+}
+
+#[async_trait]
+impl memory::Embedder for HashEmbedder {
+    fn model_id(&self) -> &str {
+        "bench:hash-384"
+    }
+    fn dimension(&self) -> usize {
+        384
+    }
+    fn max_batch(&self) -> usize {
+        1000
+    }
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        Ok(texts.iter().map(|t| Self::vector(t)).collect())
+    }
+}
+
+/// A SQLite engine in a fresh temporary file with `embedder`.
+pub async fn engine(
+    dir: &std::path::Path,
+    name: &str,
+    embedder: Option<Arc<dyn memory::Embedder>>,
+) -> Memory {
+    let config = Config {
+        store: format!("sqlite://{}/{name}.db", dir.display()),
+        engine: EngineConfig {
+            dedup_threshold: None,
+            track_access: false,
+            ..EngineConfig::default()
+        },
+        ..Config::default()
+    };
+    memory::open_with(
+        &config,
+        Some(embedder.unwrap_or_else(|| Arc::new(HashEmbedder))),
+    )
+    .await
+    .expect("open engine")
+}
+
+/// Adds `n` memories spread over `users` users (user ids `u0`…).
+pub async fn seed(m: &Memory, n: usize, users: usize) {
+    let texts = sentences(n, 7);
+    for (chunk_no, chunk) in texts.chunks(1000).enumerate() {
+        let reqs = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                AddRequest::new(
+                    Scope::user(format!("u{}", (chunk_no * 1000 + i) % users)),
+                    t.clone(),
+                )
+            })
+            .collect();
+        m.add_batch(reqs).await.expect("seed");
+    }
+}
+
+/// Latency percentiles of a sample, in milliseconds.
+pub fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
+    v.sort();
+    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0;
+    (at(0.5), at(0.99))
+}
+
+/// Times `n` runs of `f`.
+pub async fn time_n<F, Fut>(n: usize, mut f: F) -> Vec<Duration>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        f(i).await;
+        out.push(t.elapsed());
+    }
+    out
+}

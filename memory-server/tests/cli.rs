@@ -1,0 +1,221 @@
+//! The CLI on a temporary SQLite file with the real local model.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_memory"));
+        cmd.current_dir(self.dir.path())
+            .env_remove("MEMORY_CONFIG")
+            .env_remove("DATABASE_URL");
+        if !args.contains(&"--db") {
+            cmd.args([
+                "--db",
+                &format!("sqlite://{}/cli.db", self.dir.path().display()),
+            ]);
+        }
+        cmd.args(args).output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        assert!(
+            out.status.success(),
+            "memory {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    fn fails(&self, args: &[&str], needle: &str) {
+        let out = self.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "memory {args:?} succeeded");
+        assert!(
+            err.contains(needle),
+            "memory {args:?}: error does not mention {needle:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn remember_recall_update_forget() {
+    let c = Cli::new();
+    let cats = c.json(&[
+        "add",
+        "Alice has two cats named Tom and Luna",
+        "--user",
+        "alice",
+        "--importance",
+        "7",
+    ]);
+    assert_eq!(cats["event"], "added");
+    let id = cats["id"].as_str().unwrap().to_owned();
+    c.json(&[
+        "add",
+        "Alice prefers green tea",
+        "--user",
+        "alice",
+        "--kind",
+        "preference",
+        "--metadata",
+        r#"{"topic":"food"}"#,
+    ]);
+    c.json(&["add", "Bob plays chess", "--user", "bob"]);
+    assert_eq!(
+        c.json(&[
+            "add",
+            "Alice has two cats named Tom and Luna",
+            "--user",
+            "alice"
+        ])["event"],
+        "unchanged"
+    );
+
+    let found = c.json(&["search", "does she have pets", "--user", "alice", "-k", "1"]);
+    assert_eq!(
+        found["hits"][0]["memory"]["id"],
+        id.as_str(),
+        "semantic recall: {found}"
+    );
+    let kw = c.json(&["search", "chess", "--mode", "keyword"]);
+    assert_eq!(kw["hits"][0]["memory"]["content"], "Bob plays chess");
+    let filtered = c.json(&[
+        "search",
+        "Alice",
+        "--user",
+        "alice",
+        "--filter",
+        r#"{"metadata.topic":"food"}"#,
+    ]);
+    assert_eq!(filtered["hits"].as_array().unwrap().len(), 1);
+
+    let listed = c.json(&["list", "--user", "alice"]);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+    let updated = c.json(&[
+        "update",
+        &id,
+        "--content",
+        "Alice has three cats",
+        "--expected-version",
+        "1",
+    ]);
+    assert_eq!(updated["version"], 2);
+    c.fails(
+        &[
+            "update",
+            &id,
+            "--importance",
+            "3",
+            "--expected-version",
+            "1",
+        ],
+        "conflict",
+    );
+    let history = c.json(&["history", &id]);
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    let check = c.json(&["check"]);
+    assert_eq!(check["missing_vectors"].as_array().unwrap().len(), 0);
+    assert_eq!(check["index_count"], 3);
+
+    let forgot = c.json(&["forget", "--user", "alice"]);
+    assert_eq!(forgot["memories"].as_array().unwrap().len(), 2);
+    let stats = c.json(&["stats"]);
+    assert_eq!(stats["store"]["memories"], 1);
+    assert_eq!(stats["vectors"], 1);
+    c.fails(&["get", &id], "not found");
+}
+
+#[test]
+fn bad_input_is_named() {
+    let c = Cli::new();
+    c.json(&["add", "kept", "--user", "u"]);
+    c.fails(&["add", "   ", "--user", "u"], "content: must not be empty");
+    c.fails(
+        &["add", "x", "--user", "u", "--importance", "11"],
+        "importance",
+    );
+    c.fails(&["add", "x"], "scope");
+    c.fails(
+        &["search", "x", "--filter", r#"{"colour":"red"}"#],
+        "colour",
+    );
+    c.fails(
+        &["search", "x", "--filter", "{not json"],
+        "--filter is not JSON",
+    );
+    c.fails(&["--db", "mysql://h/db", "stats"], "unknown scheme");
+    c.fails(
+        &["--db", "postgres://u:secret@h/db", "stats"],
+        "feature `postgres`",
+    );
+    std::fs::write(
+        c.dir.path().join("memory.toml"),
+        "stroe = \"sqlite::memory:\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_memory"))
+        .current_dir(c.dir.path())
+        .env_remove("MEMORY_CONFIG")
+        .arg("stats")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("stroe"),
+        "unknown config key not named"
+    );
+    std::fs::remove_file(c.dir.path().join("memory.toml")).unwrap();
+    assert_eq!(
+        c.json(&["stats"])["store"]["memories"],
+        1,
+        "bad input lost what was stored"
+    );
+}
+
+#[test]
+fn import_jsonl_memories_and_messages() {
+    let c = Cli::new();
+    let file = c.dir.path().join("in.jsonl");
+    std::fs::write(
+        &file,
+        [
+            r#"{"user_id":"v1","content":"Viewer one loves horror games","kind":"preference","importance":6}"#,
+            r#"{"user_id":"v1","content":"Viewer one is from Osaka"}"#,
+            r#"{"user_id":"v1","content":"Viewer one is from Osaka"}"#,
+            r#"{"session_id":"stream-1","user_id":"v1","role":"user","content":"hello from chat","author_name":"V1"}"#,
+            "",
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let r = c.json(&["import", file.to_str().unwrap()]);
+    assert_eq!(
+        (
+            r["added"].as_u64(),
+            r["unchanged"].as_u64(),
+            r["messages"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{r}"
+    );
+    let recent = c.json(&["recent", "--session", "stream-1"]);
+    assert_eq!(recent[0]["content"], "hello from chat");
+    std::fs::write(&file, "{\"user_id\":\"v1\",\"content\":\"\"}\n").unwrap();
+    c.fails(&["import", file.to_str().unwrap()], "line 1");
+}
