@@ -22,24 +22,27 @@ CREATE TABLE IF NOT EXISTS memories (
     embedding BLOB,
     vector_state TEXT NOT NULL DEFAULT 'pending',
     vector_attempts INTEGER NOT NULL DEFAULT 0,
-    version INTEGER NOT NULL DEFAULT 1
+    version INTEGER NOT NULL DEFAULT 1,
+    -- A single token naming (tenant, user), indexed by FTS so a user's keyword
+    -- search intersects posting lists instead of filtering every match.
+    fts_owner TEXT NOT NULL DEFAULT ''
 );
 CREATE UNIQUE INDEX IF NOT EXISTS memories_owner_hash ON memories (tenant, owner_key, content_hash);
 CREATE INDEX IF NOT EXISTS memories_tenant_id ON memories (tenant, id);
 CREATE INDEX IF NOT EXISTS memories_tenant_user ON memories (tenant, user_id, id);
 
 CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5 (
-    content, content = 'memories', content_rowid = 'rowid', tokenize = 'porter unicode61'
+    content, fts_owner, content = 'memories', content_rowid = 'rowid', tokenize = 'porter unicode61'
 );
 CREATE TRIGGER IF NOT EXISTS memories_fts_ai AFTER INSERT ON memories BEGIN
-    INSERT INTO memories_fts (rowid, content) VALUES (new.rowid, new.content);
+    INSERT INTO memories_fts (rowid, content, fts_owner) VALUES (new.rowid, new.content, new.fts_owner);
 END;
 CREATE TRIGGER IF NOT EXISTS memories_fts_ad AFTER DELETE ON memories BEGIN
-    INSERT INTO memories_fts (memories_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+    INSERT INTO memories_fts (memories_fts, rowid, content, fts_owner) VALUES ('delete', old.rowid, old.content, old.fts_owner);
 END;
-CREATE TRIGGER IF NOT EXISTS memories_fts_au AFTER UPDATE OF content ON memories BEGIN
-    INSERT INTO memories_fts (memories_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
-    INSERT INTO memories_fts (rowid, content) VALUES (new.rowid, new.content);
+CREATE TRIGGER IF NOT EXISTS memories_fts_au AFTER UPDATE OF content, fts_owner ON memories BEGIN
+    INSERT INTO memories_fts (memories_fts, rowid, content, fts_owner) VALUES ('delete', old.rowid, old.content, old.fts_owner);
+    INSERT INTO memories_fts (rowid, content, fts_owner) VALUES (new.rowid, new.content, new.fts_owner);
 END;
 
 CREATE TABLE IF NOT EXISTS history (

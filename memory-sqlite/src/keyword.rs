@@ -10,18 +10,20 @@ use crate::SqliteStore;
 use crate::error::map;
 use crate::filter_sql::push_and;
 use crate::rows;
+use crate::store::owner_token;
 
 /// The most words of a query that are searched.
 const MAX_TERMS: usize = 64;
 
-/// Turns free text into an FTS5 query: each word quoted, any may match.
+/// Turns free text into an FTS5 query on the content column: each word
+/// quoted, any may match.
 /// Quoting makes every word a literal, so no input is FTS5 syntax.
 pub(crate) fn fts_query(text: &str) -> Option<String> {
     let terms: Vec<String> = memory_core::text::keywords(text, MAX_TERMS)
         .iter()
         .map(|w| format!("\"{w}\""))
         .collect();
-    (!terms.is_empty()).then(|| terms.join(" OR "))
+    (!terms.is_empty()).then(|| format!("content : ({})", terms.join(" OR ")))
 }
 
 #[async_trait]
@@ -38,11 +40,22 @@ impl KeywordIndex for SqliteStore {
     }
 
     async fn search(&self, query: &KeywordQuery) -> Result<Vec<ScoredId>> {
-        let Some(fts) = fts_query(&query.text) else {
+        let Some(mut fts) = fts_query(&query.text) else {
             return Ok(Vec::new());
         };
+        let pinned = query
+            .filter
+            .as_ref()
+            .and_then(|f| f.pinned(&memory_core::Field::UserId))
+            .and_then(|v| v.as_str());
+        if let Some(user) = pinned {
+            fts = format!(
+                "fts_owner : \"{}\" AND {fts}",
+                owner_token(&query.tenant, Some(user))
+            );
+        }
         let mut qb = QueryBuilder::<Sqlite>::new(
-            "SELECT m.id AS id, bm25(memories_fts) AS rank FROM memories_fts JOIN memories m ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH ",
+            "SELECT m.id AS id, bm25(memories_fts) AS rank FROM memories_fts CROSS JOIN memories m ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH ",
         );
         qb.push_bind(fts)
             .push(" AND m.tenant = ")
@@ -76,7 +89,7 @@ mod tests {
     fn queries_are_quoted_words() {
         assert_eq!(
             fts_query("cats AND \"dogs\"*").as_deref(),
-            Some("\"cats\" OR \"dogs\"")
+            Some("content : (\"cats\" OR \"dogs\")")
         );
         assert_eq!(fts_query("?!"), None);
     }

@@ -7,6 +7,7 @@ use memory_core::{
     Message, Op, OutboxEntry, Page, Result, Scope, Session, Store, StoreCapabilities, StoreStats,
     StoredMemory, User, UserTouch, VectorOp,
 };
+use sha2::Digest;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
@@ -53,10 +54,11 @@ fn push_memory_values(qb: &mut QueryBuilder<Sqlite>, m: &StoredMemory) {
         .push_bind(m.embedding.as_deref().map(vec_to_blob))
         .push_bind(r.vector_state.as_str())
         .push_bind(i64::from(r.vector_attempts))
-        .push_bind(i64_of(r.version));
+        .push_bind(i64_of(r.version))
+        .push_bind(owner_token(&r.scope.tenant, r.scope.user_id.as_deref()));
 }
 
-const INSERT_COLUMNS: &str = "INSERT INTO memories (id, tenant, user_id, agent_id, session_id, owner_key, content, kind, importance, confidence, metadata, source_message_ids, created_at, updated_at, last_accessed_at, access_count, expires_at, content_hash, embedding_model, embedding, vector_state, vector_attempts, version) ";
+const INSERT_COLUMNS: &str = "INSERT INTO memories (id, tenant, user_id, agent_id, session_id, owner_key, content, kind, importance, confidence, metadata, source_message_ids, created_at, updated_at, last_accessed_at, access_count, expires_at, content_hash, embedding_model, embedding, vector_state, vector_attempts, version, fts_owner) ";
 
 async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()> {
     if !changes.insert.is_empty() {
@@ -89,6 +91,8 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
             .push_bind_unseparated(r.scope.session_id.clone());
         s.push("owner_key = ")
             .push_bind_unseparated(r.scope.owner_key());
+        s.push("fts_owner = ")
+            .push_bind_unseparated(owner_token(&r.scope.tenant, r.scope.user_id.as_deref()));
         s.push("content = ")
             .push_bind_unseparated(r.content.clone());
         s.push("kind = ")
@@ -204,12 +208,8 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
         }
     }
     for chunk in changes.delete.chunks(400) {
-        let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM memories WHERE id IN (");
-        let mut s = qb.separated(", ");
-        for id in chunk {
-            s.push_bind(id.to_string());
-        }
-        qb.push(")");
+        let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM memories WHERE id IN ");
+        push_ids(&mut qb, chunk);
         qb.build()
             .execute(&mut *conn)
             .await
@@ -218,13 +218,23 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
     Ok(())
 }
 
-fn push_ids(qb: &mut QueryBuilder<Sqlite>, ids: &[Uuid]) {
-    qb.push("(");
-    let mut s = qb.separated(", ");
-    for id in ids {
-        s.push_bind(id.to_string());
-    }
-    qb.push(")");
+/// Appends `(SELECT value FROM json_each(?))` binding the ids as one JSON
+/// array, so the statement text (and its cached prepared form) does not
+/// change with the number of ids.
+pub(crate) fn push_ids(qb: &mut QueryBuilder<Sqlite>, ids: &[Uuid]) {
+    let list: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    qb.push("(SELECT value FROM json_each(")
+        .push_bind(serde_json::Value::from(list).to_string())
+        .push("))");
+}
+
+/// The FTS token naming a (tenant, user): letters and digits only, so the
+/// tokenizer keeps it whole, whatever characters the ids hold.
+pub(crate) fn owner_token(tenant: &str, user_id: Option<&str>) -> String {
+    let digest =
+        sha2::Sha256::digest(format!("{tenant}\u{1f}{}", user_id.unwrap_or("")).as_bytes());
+    let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    format!("own{hex}")
 }
 
 #[async_trait]

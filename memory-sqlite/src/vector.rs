@@ -26,6 +26,7 @@ use uuid::Uuid;
 use crate::SqliteDb;
 use crate::error::{corrupt, map};
 use crate::rows::{self, blob_to_vec, get, vec_to_blob};
+use crate::store::push_ids;
 
 /// The longest vector accepted.
 const MAX_DIMENSION: usize = 16_000;
@@ -452,12 +453,8 @@ impl VectorIndex for SqliteVectorIndex {
         }
         for chunk in ids.chunks(500) {
             let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM vec_items WHERE collection = ");
-            qb.push_bind(collection.to_owned()).push(" AND id IN (");
-            let mut s = qb.separated(", ");
-            for id in chunk {
-                s.push_bind(id.to_string());
-            }
-            qb.push(")");
+            qb.push_bind(collection.to_owned()).push(" AND id IN ");
+            push_ids(&mut qb, chunk);
             qb.build()
                 .execute(&mut *tx)
                 .await

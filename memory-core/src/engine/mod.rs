@@ -77,7 +77,7 @@ impl Default for EngineConfig {
             dedup_threshold: Some(0.95),
             weights: Weights::default(),
             rrf_k: 10.0,
-            candidate_factor: 4,
+            candidate_factor: 3,
             recency_half_life_days: 30.0,
             decay_half_life_days: 30.0,
             prune_below: 0.5,

@@ -171,7 +171,28 @@ impl Memory {
                 "cursor: pages past {MAX_CANDIDATES} results are not served; narrow the filter"
             )));
         }
-        let candidates = (want * cfg.candidate_factor).clamp(want, MAX_CANDIDATES);
+        // A single list whose index evaluates the filter itself needs one
+        // candidate past the page (to know whether another page exists);
+        // fusion needs a deeper pool from each list.
+        let native = |ops: &[crate::Op]| filter.as_ref().is_none_or(|f| f.uses_only(ops));
+        let single = match request.mode {
+            SearchMode::Semantic => self
+                .inner
+                .vectors
+                .capabilities()
+                .supports_filter_opt(filter.as_ref()),
+            SearchMode::Keyword => self
+                .inner
+                .keywords
+                .as_ref()
+                .is_some_and(|k| native(&k.capabilities().filter_ops)),
+            SearchMode::Hybrid => false,
+        };
+        let candidates = if single {
+            want + 1
+        } else {
+            (want * cfg.candidate_factor).clamp(want + 1, MAX_CANDIDATES)
+        };
         let tenant = request.scope.tenant.clone();
 
         let use_vector = request.mode != SearchMode::Keyword;

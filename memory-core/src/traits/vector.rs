@@ -160,6 +160,11 @@ pub struct VectorCapabilities {
 }
 
 impl VectorCapabilities {
+    /// [`Self::supports_filter`], where no filter is always supported.
+    pub fn supports_filter_opt(&self, filter: Option<&Filter>) -> bool {
+        filter.is_none_or(|f| self.supports_filter(f))
+    }
+
     /// Whether the index evaluates `filter` itself (otherwise the engine post-filters).
     pub fn supports_filter(&self, filter: &Filter) -> bool {
         filter.uses_only(&self.filter_ops)
