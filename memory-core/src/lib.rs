@@ -14,9 +14,9 @@ mod vector_check;
 
 pub use cached::CachedEmbedder;
 pub use engine::{
-    AddEvent, AddOutcome, AddRequest, CheckReport, DecayReport, EngineConfig, EngineStats, Memory,
-    MemoryBuilder, MessageOutcome, RecordMessage, ScoreParts, SearchHit, SearchMode, SearchRequest,
-    SearchResponse, SyncReport, UpdateRequest, Weights,
+    AddEvent, AddOutcome, AddRequest, CheckReport, Context, DecayReport, EngineConfig, EngineStats,
+    Memory, MemoryBuilder, MessageOutcome, RecordMessage, ScoreParts, SearchHit, SearchMode,
+    SearchRequest, SearchResponse, SyncReport, UpdateRequest, Weights,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use filter::{Field, Filter, Op};

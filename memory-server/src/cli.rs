@@ -169,6 +169,16 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Prompt context: profile facts, relevant memories, recent messages.
+    Context {
+        /// What the prompt is about.
+        query: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Token budget (about 4 characters a token).
+        #[arg(long, default_value_t = 1000)]
+        budget: usize,
+    },
     /// Import JSONL: memories (default) or messages (lines with "role").
     Import {
         /// The file ("-" for standard input).
@@ -246,6 +256,9 @@ impl Cli {
         let mut cfg = Config::load(self.config.as_deref())?;
         if let Some(db) = &self.db {
             cfg.store = db.clone();
+        }
+        if matches!(self.command, Command::Reindex) {
+            return Ok(memory::open_for_reindex(&cfg).await?);
         }
         Ok(memory::open(&cfg).await?)
     }
@@ -346,6 +359,20 @@ impl Cli {
                     ..RecordMessage::user(session.clone(), String::new(), content.clone())
                 };
                 out.value(&m.record_message(req).await?)
+            }
+            Command::Context {
+                query,
+                scope,
+                budget,
+            } => {
+                let ctx = m
+                    .context(&scope.scope(t), scope.session.as_deref(), query, *budget)
+                    .await?;
+                if self.json {
+                    out.value(&ctx)
+                } else {
+                    out.line(&ctx.text)
+                }
             }
             Command::Recent { session, limit } => out.value(&m.recent(t, session, *limit).await?),
             Command::Import { file, batch } => crate::import::run(&m, t, file, *batch, &out).await,

@@ -690,6 +690,128 @@ async fn messages_window_and_recovery(b: &Backends) -> CaseResult {
     Ok(())
 }
 
+async fn context_respects_priority_and_budget(b: &Backends) -> CaseResult {
+    let r = rig(b, EngineConfig::default()).await?;
+    let m = &r.memory;
+    let s = r.scope.clone();
+    m.add(AddRequest::new(s.clone(), "Alice is a nurse").kind(MemoryKind::Profile))
+        .await
+        .or_fail("add")?;
+    m.add(AddRequest::new(s.clone(), "Alice is allergic to peanuts"))
+        .await
+        .or_fail("add")?;
+    m.add(AddRequest::new(s.clone(), "Alice climbs on weekends"))
+        .await
+        .or_fail("add")?;
+    for text in [
+        "what should I cook tonight?",
+        "something with peanuts maybe",
+    ] {
+        let mut msg = RecordMessage::user("chat", "alice", text);
+        msg.tenant = s.tenant.clone();
+        m.record_message(msg).await.or_fail("message")?;
+    }
+    let ctx = m
+        .context(&s, Some("chat"), "peanuts", 1000)
+        .await
+        .or_fail("context")?;
+    ensure!(
+        ctx.text.contains("## About the user\n- Alice is a nurse"),
+        "profile missing: {}",
+        ctx.text
+    );
+    ensure!(
+        ctx.text.contains("allergic to peanuts"),
+        "relevant memory missing: {}",
+        ctx.text
+    );
+    ensure!(
+        ctx.text.contains("user: something with peanuts maybe"),
+        "recent window missing: {}",
+        ctx.text
+    );
+    ensure!(
+        ctx.memories
+            .iter()
+            .all(|h| h.memory.kind != MemoryKind::Profile),
+        "profile repeated among memories"
+    );
+    let small = m
+        .context(&s, Some("chat"), "peanuts", 12)
+        .await
+        .or_fail("small context")?;
+    ensure!(
+        small.tokens <= 12 && small.text.contains("nurse") && !small.text.contains("cook"),
+        "budget not respected: {:?}",
+        small.text
+    );
+    ensure!(
+        ctx.enhance("You are helpful.")
+            .starts_with("You are helpful.\n\n## About"),
+        "enhance"
+    );
+    Ok(())
+}
+
+async fn reindex_after_model_change(b: &Backends) -> CaseResult {
+    let r = rig(b, EngineConfig::default()).await?;
+    let collection = r.memory.collection().name.clone();
+    for t in ["one fact", "two facts", "three facts"] {
+        r.memory
+            .add(AddRequest::new(r.scope.clone(), t))
+            .await
+            .or_fail("add")?;
+    }
+    let new_model = || {
+        let mut builder = Memory::builder()
+            .store(b.store.clone())
+            .vectors(b.vectors.clone())
+            .embedder(Arc::new(DeterministicEmbedder::new(32)))
+            .config(EngineConfig {
+                collection: collection.clone(),
+                ..EngineConfig::default()
+            });
+        if let Some(k) = &b.keywords {
+            builder = builder.keywords(k.clone());
+        }
+        builder
+    };
+    let e = new_model().build().await.err();
+    ensure!(
+        e.as_ref().map(|e| e.kind()) == Some(ErrorKind::DimensionMismatch),
+        "a new dimension was accepted silently: {e:?}"
+    );
+    let m2 = new_model()
+        .allow_dimension_change(true)
+        .build()
+        .await
+        .or_fail("build for reindex")?;
+    let n = m2.reindex().await.or_fail("reindex")?;
+    ensure!(n == 3, "reindexed {n} of 3");
+    let spec = b.vectors.describe(&collection).await.or_fail("describe")?;
+    ensure!(
+        spec.map(|s| s.dimension) == Some(32),
+        "collection dimension not changed"
+    );
+    let again = new_model().build().await.or_fail("build after reindex")?;
+    let hits = again
+        .search(
+            SearchRequest::new(r.scope.clone(), "two facts")
+                .mode(SearchMode::Semantic)
+                .k(1),
+        )
+        .await
+        .or_fail("search")?;
+    ensure!(
+        hits.hits.first().map(|h| h.memory.content.as_str()) == Some("two facts"),
+        "search after reindex: {:?}",
+        hits.hits.first().map(|h| &h.memory.content)
+    );
+    let c = again.check(false).await.or_fail("check")?;
+    ensure!(c.is_consistent() && c.pending == 0, "after reindex: {c:?}");
+    Ok(())
+}
+
 /// Runs every engine case, each on fresh backends from `factory` (a store
 /// serves one vector collection, so cases must not share a store).
 pub async fn run<F, Fut>(factory: F) -> Report
@@ -715,5 +837,7 @@ where
     );
     case!(r, forget_and_concurrent_adds(&factory().await));
     case!(r, messages_window_and_recovery(&factory().await));
+    case!(r, context_respects_priority_and_budget(&factory().await));
+    case!(r, reindex_after_model_change(&factory().await));
     r
 }

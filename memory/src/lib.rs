@@ -6,7 +6,8 @@ mod registry;
 pub use config::{Config, Urls, redact};
 pub use memory_core::*;
 pub use registry::{
-    BackendRole, compiled_schemes, open, open_embedder, open_short_term, open_with,
+    BackendRole, compiled_schemes, open, open_embedder, open_for_reindex, open_short_term,
+    open_with,
 };
 
 /// The SQLite backend (feature `sqlite`).

@@ -213,6 +213,20 @@ pub async fn open(config: &Config) -> Result<Memory> {
 
 /// Like [`open`], with an embedder given by the caller (tests, custom models).
 pub async fn open_with(config: &Config, embedder: Option<Arc<dyn Embedder>>) -> Result<Memory> {
+    open_inner(config, embedder, false).await
+}
+
+/// Like [`open`], accepting a vector collection of another dimension so that
+/// `Memory::reindex` can rebuild it for a new embedder.
+pub async fn open_for_reindex(config: &Config) -> Result<Memory> {
+    open_inner(config, None, true).await
+}
+
+async fn open_inner(
+    config: &Config,
+    embedder: Option<Arc<dyn Embedder>>,
+    reindex: bool,
+) -> Result<Memory> {
     config.engine.validate()?;
     let store = open_store(&config.store).await?;
     let vectors = match &config.vectors {
@@ -253,7 +267,8 @@ pub async fn open_with(config: &Config, embedder: Option<Arc<dyn Embedder>>) -> 
         .vectors(vectors)
         .short_term(short_term)
         .embedder(embedder)
-        .config(config.engine.clone());
+        .config(config.engine.clone())
+        .allow_dimension_change(reindex);
     if let Some(k) = store.keywords {
         builder = builder.keywords(k);
     }

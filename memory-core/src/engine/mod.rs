@@ -1,6 +1,7 @@
 //! The engine: [`Memory`] ties a store, a vector index, a keyword index, a
 //! short-term tier and an embedder together behind one API.
 
+mod context;
 mod maintenance;
 mod messages;
 mod requests;
@@ -18,6 +19,7 @@ use crate::traits::{
 };
 use crate::{Error, Result};
 
+pub use context::Context;
 pub use maintenance::{CheckReport, DecayReport, EngineStats, SyncReport};
 pub use messages::{MessageOutcome, RecordMessage};
 pub use requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
@@ -211,9 +213,18 @@ pub struct MemoryBuilder {
     embedder: Option<Arc<dyn Embedder>>,
     llm: Option<Arc<dyn LanguageModel>>,
     config: EngineConfig,
+    allow_dimension_change: bool,
 }
 
 impl MemoryBuilder {
+    /// Accepts a vector collection whose dimension differs from the
+    /// embedder's, so `reindex` can rebuild it after a model change. Searches
+    /// fail with `DimensionMismatch` until it has.
+    pub fn allow_dimension_change(mut self, allow: bool) -> Self {
+        self.allow_dimension_change = allow;
+        self
+    }
+
     /// The source of truth (required).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
@@ -276,6 +287,12 @@ impl MemoryBuilder {
             metric: Metric::Cosine,
         };
         let collection = match vectors.describe(&wanted.name).await? {
+            Some(existing)
+                if existing.dimension != wanted.dimension && self.allow_dimension_change =>
+            {
+                tracing::warn!(collection = %existing.name, from = existing.dimension, to = wanted.dimension, "collection dimension will change on reindex");
+                wanted
+            }
             Some(existing) if existing.dimension != wanted.dimension => {
                 return Err(Error::new(
                     crate::ErrorKind::DimensionMismatch,

@@ -1,0 +1,164 @@
+//! Prompt context: profile facts, relevant memories and the recent window,
+//! rendered within a token budget (seed 003's `enhance_system_prompt`).
+
+use serde::{Deserialize, Serialize};
+
+use super::Memory;
+use super::search::{SearchHit, SearchRequest};
+use crate::{Error, Filter, MemoryRecord, Message, Result, Scope};
+
+/// What goes into a prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    /// Profile memories of the scope (always included first).
+    pub profile: Vec<MemoryRecord>,
+    /// Memories relevant to the query.
+    pub memories: Vec<SearchHit>,
+    /// The session's recent messages, oldest first.
+    pub recent: Vec<Message>,
+    /// Everything above rendered as prompt text, within the budget.
+    pub text: String,
+    /// Estimated tokens of `text` (4 characters a token).
+    pub tokens: usize,
+}
+
+impl Context {
+    /// The base system prompt followed by the context.
+    pub fn enhance(&self, base_prompt: &str) -> String {
+        if self.text.is_empty() {
+            base_prompt.to_owned()
+        } else {
+            format!("{base_prompt}\n\n{}", self.text)
+        }
+    }
+}
+
+fn tokens(s: &str) -> usize {
+    s.chars().count().div_ceil(4)
+}
+
+/// Appends lines under a heading while the budget lasts.
+fn section(
+    out: &mut String,
+    used: &mut usize,
+    budget: usize,
+    heading: &str,
+    lines: impl IntoIterator<Item = String>,
+) {
+    let mut body = String::new();
+    let mut cost = tokens(heading) + 1;
+    for line in lines {
+        let c = tokens(&line) + 1;
+        if *used + cost + c > budget {
+            break;
+        }
+        cost += c;
+        body.push_str(&line);
+        body.push('\n');
+    }
+    if !body.is_empty() {
+        out.push_str(heading);
+        out.push('\n');
+        out.push_str(&body);
+        *used += cost;
+    }
+}
+
+impl Memory {
+    /// Builds prompt context for `scope`: profile facts, the memories most
+    /// relevant to `query`, and `session_id`'s recent window, in that order of
+    /// priority, within `token_budget` (estimated at 4 characters a token).
+    pub async fn context(
+        &self,
+        scope: &Scope,
+        session_id: Option<&str>,
+        query: &str,
+        token_budget: usize,
+    ) -> Result<Context> {
+        if token_budget == 0 {
+            return Err(Error::invalid("token_budget: must be at least 1"));
+        }
+        let profile = self
+            .list(
+                scope,
+                Some(Filter::eq(crate::Field::Kind, "profile")),
+                50,
+                None,
+            )
+            .await?
+            .items;
+        let memories = if query.trim().is_empty() {
+            Vec::new()
+        } else {
+            let res = self
+                .search(SearchRequest::new(scope.clone(), query).k(10))
+                .await?;
+            res.hits
+                .into_iter()
+                .filter(|h| h.memory.kind.as_str() != "profile")
+                .collect()
+        };
+        let recent = match session_id {
+            Some(s) => {
+                self.recent(&scope.tenant, s, self.inner.config.window.min(20))
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let mut text = String::new();
+        let mut used = 0;
+        section(
+            &mut text,
+            &mut used,
+            token_budget,
+            "## About the user",
+            profile.iter().map(|m| format!("- {}", m.content)),
+        );
+        section(
+            &mut text,
+            &mut used,
+            token_budget,
+            "## Relevant memories",
+            memories.iter().map(|h| {
+                format!(
+                    "- {} ({}, {})",
+                    h.memory.content,
+                    h.memory.kind,
+                    h.memory.created_at.format("%Y-%m-%d")
+                )
+            }),
+        );
+        // The newest messages matter most: fill from the end, print in order.
+        let mut kept: Vec<String> = Vec::new();
+        let mut recent_used = tokens("## Recent conversation") + 1;
+        for m in recent.iter().rev() {
+            let who = m
+                .author_name
+                .clone()
+                .unwrap_or_else(|| m.role.as_str().to_owned());
+            let line = format!("{who}: {}", m.content);
+            let c = tokens(&line) + 1;
+            if used + recent_used + c > token_budget {
+                break;
+            }
+            recent_used += c;
+            kept.push(line);
+        }
+        kept.reverse();
+        section(
+            &mut text,
+            &mut used,
+            token_budget,
+            "## Recent conversation",
+            kept,
+        );
+        let text = text.trim_end().to_owned();
+        Ok(Context {
+            tokens: tokens(&text),
+            profile,
+            memories,
+            recent,
+            text,
+        })
+    }
+}
