@@ -37,6 +37,8 @@ pub struct Config {
     pub short_term: String,
     /// Embedder: `local:all-MiniLM-L6-v2` or `openai:text-embedding-3-small`.
     pub embedder: String,
+    /// Language model for extraction (`openai:gpt-4o-mini`); none by default.
+    pub language_model: Option<String>,
     /// Engine tunables.
     pub engine: EngineConfig,
 }
@@ -79,6 +81,7 @@ impl Default for Config {
             vectors: None,
             short_term: "memory://".into(),
             embedder: "local:all-MiniLM-L6-v2".into(),
+            language_model: None,
             engine: EngineConfig::default(),
         }
     }
@@ -137,6 +140,9 @@ impl Config {
         }
         if let Some(v) = get("MEMORY_EMBEDDER") {
             self.embedder = v;
+        }
+        if let Some(v) = get("MEMORY_LANGUAGE_MODEL") {
+            self.language_model = Some(v);
         }
     }
 }

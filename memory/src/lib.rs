@@ -6,14 +6,20 @@ mod registry;
 pub use config::{Config, Urls, redact};
 pub use memory_core::*;
 pub use registry::{
-    BackendRole, compiled_schemes, open, open_embedder, open_for_reindex, open_short_term,
-    open_with,
+    BackendRole, compiled_schemes, open, open_embedder, open_for_reindex, open_language_model,
+    open_short_term, open_with,
 };
 
 /// The SQLite backend (feature `sqlite`).
 #[cfg(feature = "sqlite")]
 pub mod sqlite {
     pub use memory_sqlite::*;
+}
+
+/// The OpenAI embedder and chat model (feature `embed-openai`).
+#[cfg(feature = "embed-openai")]
+pub mod embed_openai {
+    pub use memory_embed_openai::*;
 }
 
 /// The local ONNX embedder (feature `embed-local`).

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use memory_core::{
-    Embedder, Error, ErrorKind, InProcessShortTerm, KeywordIndex, Memory, Result, ShortTerm, Store,
-    VectorIndex,
+    Embedder, Error, ErrorKind, InProcessShortTerm, KeywordIndex, LanguageModel, Memory, Result,
+    ShortTerm, Store, VectorIndex,
 };
 
 use crate::config::{Config, redact};
@@ -88,7 +88,7 @@ const SCHEMES: &[Scheme] = &[
         name: "openai",
         roles: &[BackendRole::Embedder],
         feature: "embed-openai",
-        compiled: false,
+        compiled: cfg!(feature = "embed-openai"),
     },
 ];
 
@@ -199,8 +199,29 @@ pub async fn open_embedder(spec: &str) -> Result<Arc<dyn Embedder>> {
                 .map_err(|e| Error::internal(format!("loading the embedder failed: {e}")))??;
             Ok(Arc::new(e))
         }
+        #[cfg(feature = "embed-openai")]
+        "openai" => {
+            let cfg = memory_embed_openai::OpenAiConfig::from_spec(spec)?;
+            Ok(Arc::new(
+                memory_embed_openai::OpenAiEmbedder::connect(cfg).await?,
+            ))
+        }
         other => Err(Error::config(format!(
             "embedder: {other}: has no opener in this build"
+        ))),
+    }
+}
+
+/// Opens the language model named by `spec` (`openai:gpt-4o-mini`).
+pub fn open_language_model(spec: &str) -> Result<Arc<dyn LanguageModel>> {
+    match resolve(BackendRole::Embedder, spec)? {
+        #[cfg(feature = "embed-openai")]
+        "openai" => {
+            let cfg = memory_embed_openai::OpenAiConfig::from_spec(spec)?;
+            Ok(Arc::new(memory_embed_openai::OpenAiChat::new(cfg)?))
+        }
+        other => Err(Error::config(format!(
+            "language_model: {other}: is not a language model scheme (compiled in: openai with feature `embed-openai`)"
         ))),
     }
 }
@@ -271,6 +292,9 @@ async fn open_inner(
         .allow_dimension_change(reindex);
     if let Some(k) = store.keywords {
         builder = builder.keywords(k);
+    }
+    if let Some(spec) = &config.language_model {
+        builder = builder.language_model(open_language_model(spec)?);
     }
     builder.build().await
 }

@@ -1,0 +1,126 @@
+//! Local embedding throughput and latency, Rust against Python onnxruntime on
+//! the same ONNX file, sentences, threads and batch sizes, in the same run.
+//!
+//! `cargo run --release -p memory-benches --bin embed_report`
+//! (`MEMORY_BENCH_SENTENCES=1000`, `MEMORY_BENCH_THREADS=1,2`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
+
+use std::time::Instant;
+
+use memory::Embedder;
+use memory::embed_local::{OnnxConfig, OnnxEmbedder, cache_dir};
+use memory_benches::{percentiles, sentences};
+
+const BATCHES: [usize; 3] = [1, 32, 256];
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::var("MEMORY_BENCH_SENTENCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let threads: Vec<usize> = std::env::var("MEMORY_BENCH_THREADS")
+        .unwrap_or_else(|_| "1,2".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let singles = 200.min(n);
+    // Chat-like: 5–20 words, without the numeric suffix the store benches add.
+    let texts: Vec<String> = sentences(n, 11)
+        .into_iter()
+        .map(|s| s.split(" #").next().unwrap_or("").to_owned())
+        .collect();
+    let base = OnnxConfig::discover()?;
+    let mut rust = std::collections::BTreeMap::new();
+    for &t in &threads {
+        for b in BATCHES {
+            let e = OnnxEmbedder::load(&OnnxConfig {
+                threads: t,
+                batch: b,
+                ..base.clone()
+            })?;
+            e.embed(&texts[..32.min(n)]).await?;
+            let start = Instant::now();
+            for chunk in texts.chunks(b) {
+                e.embed(chunk).await?;
+            }
+            rust.insert(
+                format!("t{t}_b{b}"),
+                n as f64 / start.elapsed().as_secs_f64(),
+            );
+            if b == 1 {
+                let mut lat = Vec::with_capacity(singles);
+                for text in &texts[..singles] {
+                    let s = Instant::now();
+                    e.embed(std::slice::from_ref(text)).await?;
+                    lat.push(s.elapsed());
+                }
+                let (p50, p99) = percentiles(lat);
+                rust.insert(format!("t{t}_p50"), p50);
+                rust.insert(format!("t{t}_p99"), p99);
+            }
+        }
+    }
+    let file = std::env::temp_dir().join(format!("memory-embed-bench-{}.txt", std::process::id()));
+    std::fs::write(&file, texts.join("\n"))?;
+    let python = cache_dir().join("venv").join("bin").join("python");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/bench_embed.py");
+    let list = |v: &[usize]| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let out = std::process::Command::new(&python)
+        .args([
+            script,
+            &base.model_dir.display().to_string(),
+            &file.display().to_string(),
+            &list(&threads),
+            &list(&BATCHES),
+            &singles.to_string(),
+        ])
+        .output();
+    let _ = std::fs::remove_file(&file);
+    let py: std::collections::BTreeMap<String, f64> = match out {
+        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout)?,
+        Ok(o) => anyhow::bail!(
+            "python reference failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => anyhow::bail!(
+            "cannot run {} (run scripts/prepare-model): {e}",
+            python.display()
+        ),
+    };
+    println!("{n} chat-like sentences of 5–20 words; all-MiniLM-L6-v2 fp32; same ONNX file");
+    println!(
+        "{:<28} {:>12} {:>12} {:>12}",
+        "case", "rust", "python ort", "rust/python"
+    );
+    for &t in &threads {
+        for b in BATCHES {
+            let k = format!("t{t}_b{b}");
+            println!(
+                "{:<28} {:>12.1} {:>12.1} {:>11.2}x",
+                format!("{t} thread(s), batch {b}, sent/s"),
+                rust[&k],
+                py[&k],
+                rust[&k] / py[&k]
+            );
+        }
+        for q in ["p50", "p99"] {
+            let k = format!("t{t}_{q}");
+            // For latency, lower is better: the ratio is python/rust.
+            println!(
+                "{:<28} {:>12.2} {:>12.2} {:>11.2}x",
+                format!("{t} thread(s), single {q} ms"),
+                rust[&k],
+                py[&k],
+                py[&k] / rust[&k]
+            );
+        }
+    }
+    println!("fp32 ceiling here: ~190 sentences/s per core (RECIPES.md)");
+    Ok(())
+}
