@@ -22,6 +22,12 @@ pub mod embed_openai {
     pub use memory_embed_openai::*;
 }
 
+/// The Redis short-term tier (feature `redis`).
+#[cfg(feature = "redis")]
+pub mod redis {
+    pub use memory_redis::*;
+}
+
 /// The local ONNX embedder (feature `embed-local`).
 #[cfg(feature = "embed-local")]
 pub mod embed_local {

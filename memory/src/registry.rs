@@ -76,7 +76,7 @@ const SCHEMES: &[Scheme] = &[
         name: "redis",
         roles: &[BackendRole::ShortTerm],
         feature: "redis",
-        compiled: false,
+        compiled: cfg!(feature = "redis"),
     },
     Scheme {
         name: "local",
@@ -102,8 +102,11 @@ pub fn compiled_schemes(role: BackendRole) -> Vec<&'static str> {
 }
 
 fn scheme_of(url: &str) -> &str {
-    let s = url.split(':').next().unwrap_or("");
-    if s == "postgresql" { "postgres" } else { s }
+    match url.split(':').next().unwrap_or("") {
+        "postgresql" => "postgres",
+        "rediss" => "redis",
+        s => s,
+    }
 }
 
 /// Checks that `url`'s scheme is compiled in and serves `role`.
@@ -176,6 +179,8 @@ async fn open_vectors(url: &str, store: &OpenedStore) -> Result<Arc<dyn VectorIn
 pub async fn open_short_term(url: &str) -> Result<Arc<dyn ShortTerm>> {
     match resolve(BackendRole::ShortTerm, url)? {
         "memory" => Ok(Arc::new(InProcessShortTerm::default())),
+        #[cfg(feature = "redis")]
+        "redis" => Ok(Arc::new(memory_redis::RedisShortTerm::from_url(url)?)),
         other => Err(Error::config(format!(
             "short_term: {other}:// has no opener in this build"
         ))),

@@ -70,8 +70,10 @@ pub struct EngineStats {
     pub store: StoreStats,
     /// Vectors in the index.
     pub vectors: Option<u64>,
-    /// Short-term sizes.
+    /// Short-term sizes (`None` when the tier did not answer).
     pub short_term: Option<ShortTermStats>,
+    /// Short-term calls that failed since start and were survived.
+    pub short_term_failures: u64,
     /// Embedder model.
     pub embedder: String,
     /// Vector dimension.
@@ -314,6 +316,10 @@ impl Memory {
             store,
             vectors,
             short_term,
+            short_term_failures: self
+                .inner
+                .short_term_failures
+                .load(std::sync::atomic::Ordering::Relaxed),
             embedder: self.inner.embedder.model_id().to_owned(),
             dimension: self.inner.collection.dimension,
             backends: self.status(),

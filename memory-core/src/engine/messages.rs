@@ -152,7 +152,7 @@ impl Memory {
         let short_term_ok = match self.inner.short_term.push(&message, cfg.window).await {
             Ok(()) => true,
             Err(e) => {
-                tracing::warn!(error = %e, "short-term push failed; long-term write kept");
+                self.short_term_failed("push", &e);
                 false
             }
         };
@@ -188,7 +188,7 @@ impl Memory {
         match self.inner.short_term.recent(&key, limit).await {
             Ok(v) if !v.is_empty() => return Ok(v),
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "short-term read failed; reading the store"),
+            Err(e) => self.short_term_failed("read", &e),
         }
         let restored = self.recover(tenant, session_id).await?;
         let skip = restored.len().saturating_sub(limit);
@@ -210,7 +210,7 @@ impl Memory {
                 session_id: session_id.to_owned(),
             };
             if let Err(e) = self.inner.short_term.restore(&key, &messages, window).await {
-                tracing::warn!(error = %e, "recovery could not write the short-term tier");
+                self.short_term_failed("restore", &e);
             }
         }
         Ok(messages)

@@ -145,6 +145,8 @@ pub(crate) struct Inner {
     pub(crate) llm: Option<Arc<dyn LanguageModel>>,
     pub(crate) config: EngineConfig,
     pub(crate) collection: CollectionSpec,
+    /// Short-term calls that failed and were survived, for `stats`.
+    pub(crate) short_term_failures: std::sync::atomic::AtomicU64,
 }
 
 /// The memory layer: long-term memories with hybrid search, messages,
@@ -195,6 +197,14 @@ impl Memory {
     /// The embedder.
     pub fn embedder(&self) -> &Arc<dyn Embedder> {
         &self.inner.embedder
+    }
+
+    /// Logs a short-term failure and counts it; long-term work goes on.
+    pub(crate) fn short_term_failed(&self, what: &str, e: &crate::Error) {
+        self.inner
+            .short_term_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(error = %e, "short-term {what} failed; long-term memory carries on");
     }
 
     /// The vector collection in use.
@@ -320,6 +330,7 @@ impl MemoryBuilder {
                 llm: self.llm,
                 config: self.config,
                 collection,
+                short_term_failures: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }

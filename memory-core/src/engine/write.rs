@@ -456,7 +456,7 @@ impl Memory {
             self.flush(chunk, Vec::new()).await;
         }
         if let Err(e) = self.inner.short_term.clear(scope).await {
-            tracing::warn!(error = %e, "forget: short-term keys not cleared");
+            self.short_term_failed("clear", &e);
         }
         Ok(report)
     }
