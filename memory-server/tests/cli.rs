@@ -162,8 +162,8 @@ fn bad_input_is_named() {
     );
     c.fails(&["--db", "mysql://h/db", "stats"], "unknown scheme");
     c.fails(
-        &["--db", "postgres://u:secret@h/db", "stats"],
-        "feature `postgres`",
+        &["--db", "postgres://u:secret@127.0.0.1:9/db", "stats"],
+        "cannot connect to PostgreSQL",
     );
     std::fs::write(
         c.dir.path().join("memory.toml"),
@@ -179,6 +179,21 @@ fn bad_input_is_named() {
     assert!(
         !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("stroe"),
         "unknown config key not named"
+    );
+    std::fs::write(
+        c.dir.path().join("memory.toml"),
+        "vectors = \"chroma://127.0.0.1:8000/c\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_memory"))
+        .current_dir(c.dir.path())
+        .env_remove("MEMORY_CONFIG")
+        .arg("stats")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("feature `chroma`"),
+        "missing backend does not name its feature"
     );
     std::fs::remove_file(c.dir.path().join("memory.toml")).unwrap();
     assert_eq!(

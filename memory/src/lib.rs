@@ -22,6 +22,12 @@ pub mod embed_openai {
     pub use memory_embed_openai::*;
 }
 
+/// The PostgreSQL + pgvector backend (feature `postgres`).
+#[cfg(feature = "postgres")]
+pub mod postgres {
+    pub use memory_postgres::*;
+}
+
 /// The Redis short-term tier (feature `redis`).
 #[cfg(feature = "redis")]
 pub mod redis {

@@ -52,7 +52,7 @@ const SCHEMES: &[Scheme] = &[
         name: "postgres",
         roles: &[BackendRole::Store, BackendRole::Vectors],
         feature: "postgres",
-        compiled: false,
+        compiled: cfg!(feature = "postgres"),
     },
     Scheme {
         name: "chroma",
@@ -154,6 +154,17 @@ async fn open_store(url: &str) -> Result<OpenedStore> {
                 url: url.to_owned(),
             })
         }
+        #[cfg(feature = "postgres")]
+        "postgres" => {
+            let db = memory_postgres::PgDb::connect(url).await?;
+            let store = db.store();
+            Ok(OpenedStore {
+                store: store.clone(),
+                keywords: Some(store),
+                vectors: Some(db.vector_index()),
+                url: url.to_owned(),
+            })
+        }
         other => Err(Error::config(format!(
             "store: {other}:// has no opener in this build"
         ))),
@@ -169,6 +180,8 @@ async fn open_vectors(url: &str, store: &OpenedStore) -> Result<Arc<dyn VectorIn
     match resolve(BackendRole::Vectors, url)? {
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(memory_sqlite::SqliteDb::connect(url).await?.vector_index()),
+        #[cfg(feature = "postgres")]
+        "postgres" => Ok(memory_postgres::PgDb::connect(url).await?.vector_index()),
         other => Err(Error::config(format!(
             "vectors: {other}:// has no opener in this build"
         ))),

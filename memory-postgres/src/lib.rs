@@ -1,0 +1,118 @@
+#![doc = include_str!("../README.md")]
+
+mod config;
+mod error;
+mod filter_sql;
+mod keyword;
+mod rows;
+mod store;
+mod vector;
+
+use std::sync::Arc;
+
+use memory_core::{Error, Result};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+pub use config::PgConfig;
+pub use store::PgStore;
+pub use vector::PgVectorIndex;
+
+/// The URL schemes this crate serves.
+pub const SCHEMES: &[&str] = &["postgres", "postgresql"];
+
+/// An open PostgreSQL database: one pool shared by store, keyword index and vector index.
+#[derive(Clone)]
+pub struct PgDb {
+    pool: PgPool,
+    cfg: PgConfig,
+}
+
+impl std::fmt::Debug for PgDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgDb").field("cfg", &self.cfg).finish()
+    }
+}
+
+impl PgDb {
+    /// Connects and migrates (`postgres://…`, see [`PgConfig::from_url`]).
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::open(PgConfig::from_url(url)?).await
+    }
+
+    /// Connects and migrates. Migrations hold a PostgreSQL advisory lock, so
+    /// several server instances may start at once.
+    pub async fn open(cfg: PgConfig) -> Result<Self> {
+        let unavailable = |e: sqlx::Error| {
+            Error::new(
+                memory_core::ErrorKind::Unavailable,
+                format!(
+                    "cannot connect to PostgreSQL at {}",
+                    config::redact(&cfg.url)
+                ),
+            )
+            .with_backend("postgres")
+            .with_temporary(true)
+            .with_source(e)
+        };
+        let mut opts: PgConnectOptions = cfg
+            .url
+            .parse()
+            .map_err(|e| Error::config(format!("postgres URL: {e}")))?;
+        if let Some(schema) = &cfg.schema {
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.clone())
+                .await
+                .map_err(unavailable)?;
+            // The schema name is a checked identifier (PgConfig::from_url).
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}"
+            )))
+            .execute(&admin)
+            .await
+            .map_err(|e| error::map(e, "create schema"))?;
+            admin.close().await;
+            opts = opts.options([("search_path", format!("{schema},public"))]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(cfg.max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query("CREATE EXTENSION IF NOT EXISTS vector").execute(&pool).await.map_err(|e| {
+            Error::config("postgres: the pgvector extension is not available (CREATE EXTENSION vector failed)").with_backend("postgres").with_source(e)
+        })?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| {
+                Error::internal("migrating the PostgreSQL schema failed")
+                    .with_backend("postgres")
+                    .with_source(e)
+            })?;
+        Ok(Self { pool, cfg })
+    }
+
+    /// The store (and keyword index).
+    pub fn store(&self) -> Arc<PgStore> {
+        Arc::new(PgStore::new(self.clone()))
+    }
+
+    /// The pgvector index.
+    pub fn vector_index(&self) -> Arc<PgVectorIndex> {
+        Arc::new(PgVectorIndex::new(self.clone()))
+    }
+
+    /// The pool, for benches comparing raw queries.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn info(&self) -> memory_core::BackendInfo {
+        memory_core::BackendInfo {
+            scheme: "postgres",
+            location: config::redact(&self.cfg.url),
+        }
+    }
+}
