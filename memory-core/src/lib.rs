@@ -6,6 +6,7 @@ mod error;
 pub mod filter;
 mod hash;
 mod in_process;
+pub mod retry;
 pub mod text;
 pub mod traits;
 mod types;

@@ -7,6 +7,8 @@ use memory_core::{
     ShortTerm, Store, VectorIndex,
 };
 
+use memory_core::retry::{RetryPolicy, Retrying};
+
 use crate::config::{Config, redact};
 
 /// A backend scheme, the role it serves and the cargo feature that adds it.
@@ -133,6 +135,12 @@ fn resolve(role: BackendRole, url: &str) -> Result<&'static str> {
     }
 }
 
+/// Wraps a backend so temporary errors (busy, serialization failure,
+/// dropped connection) are retried before they reach the engine.
+fn retrying<T: ?Sized>(inner: Arc<T>) -> Arc<Retrying<T>> {
+    Arc::new(Retrying::new(inner, RetryPolicy::default()))
+}
+
 /// A store and what else its database provides.
 struct OpenedStore {
     store: Arc<dyn Store>,
@@ -146,22 +154,22 @@ async fn open_store(url: &str) -> Result<OpenedStore> {
         #[cfg(feature = "sqlite")]
         "sqlite" => {
             let db = memory_sqlite::SqliteDb::connect(url).await?;
-            let store = db.store();
+            let store = retrying(db.store());
             Ok(OpenedStore {
                 store: store.clone(),
                 keywords: Some(store),
-                vectors: Some(db.vector_index()),
+                vectors: Some(retrying(db.vector_index())),
                 url: url.to_owned(),
             })
         }
         #[cfg(feature = "postgres")]
         "postgres" => {
             let db = memory_postgres::PgDb::connect(url).await?;
-            let store = db.store();
+            let store = retrying(db.store());
             Ok(OpenedStore {
                 store: store.clone(),
                 keywords: Some(store),
-                vectors: Some(db.vector_index()),
+                vectors: Some(retrying(db.vector_index())),
                 url: url.to_owned(),
             })
         }
@@ -179,9 +187,13 @@ async fn open_vectors(url: &str, store: &OpenedStore) -> Result<Arc<dyn VectorIn
     }
     match resolve(BackendRole::Vectors, url)? {
         #[cfg(feature = "sqlite")]
-        "sqlite" => Ok(memory_sqlite::SqliteDb::connect(url).await?.vector_index()),
+        "sqlite" => Ok(retrying(
+            memory_sqlite::SqliteDb::connect(url).await?.vector_index(),
+        )),
         #[cfg(feature = "postgres")]
-        "postgres" => Ok(memory_postgres::PgDb::connect(url).await?.vector_index()),
+        "postgres" => Ok(retrying(
+            memory_postgres::PgDb::connect(url).await?.vector_index(),
+        )),
         other => Err(Error::config(format!(
             "vectors: {other}:// has no opener in this build"
         ))),
@@ -328,11 +340,11 @@ mod tests {
             .map(|e| e.message().to_owned())
             .unwrap_or_default();
         assert!(e.contains("unknown scheme") && e.contains("sqlite"), "{e}");
-        let e = resolve(BackendRole::Store, "postgres://u:pw@h/db")
+        let e = resolve(BackendRole::Vectors, "chroma://h:8000/c")
             .err()
             .map(|e| e.message().to_owned())
             .unwrap_or_default();
-        assert!(e.contains("feature `postgres`"), "{e}");
+        assert!(e.contains("feature `chroma`"), "{e}");
         let e = resolve(BackendRole::Store, "redis://h")
             .err()
             .map(|e| e.message().to_owned())

@@ -1,0 +1,154 @@
+//! Search and add on PostgreSQL + pgvector: the engine against the same work
+//! written as raw SQL through sqlx, in the same run, at several sizes.
+//!
+//! Needs `eval "$(scripts/services start postgres)"`; then
+//! `cargo run --release -p memory-benches --bin postgres_report`
+//! (`MEMORY_BENCH_SIZES=1000,10000`, `MEMORY_BENCH_QUERIES=200`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
+
+use std::sync::Arc;
+
+use memory::{AddRequest, Config, EngineConfig, Scope, SearchMode, SearchRequest};
+use memory_benches::{HashEmbedder, percentiles, seed, sentences, time_n};
+use sqlx::Row;
+
+fn env_list(name: &str, default: &str) -> Vec<usize> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let base = std::env::var("MEMORY_TEST_POSTGRES_URL").map_err(|_| {
+        anyhow::anyhow!("set MEMORY_TEST_POSTGRES_URL: eval \"$(scripts/services start postgres)\"")
+    })?;
+    let q = env_list("MEMORY_BENCH_QUERIES", "200")
+        .first()
+        .copied()
+        .unwrap_or(200);
+    println!(
+        "{:<40} {:>9} {:>9} {:>10}",
+        "case", "p50 ms", "p99 ms", "vs raw"
+    );
+    for n in env_list("MEMORY_BENCH_SIZES", "1000,10000") {
+        let users = 100;
+        let schema = format!("bench_{n}_{}", std::process::id());
+        let config = Config {
+            store: format!("{base}?schema={schema}"),
+            engine: EngineConfig {
+                dedup_threshold: None,
+                track_access: false,
+                ..EngineConfig::default()
+            },
+            ..Config::default()
+        };
+        let m = memory::open_with(&config, Some(Arc::new(HashEmbedder))).await?;
+        seed(&m, n, users).await;
+        let db = memory::postgres::PgDb::connect(&config.store).await?;
+        let pool = db.pool().clone();
+        let tbl: String = sqlx::query_scalar("SELECT tbl FROM vec_collections WHERE name = $1")
+            .bind(&m.collection().name)
+            .fetch_one(&pool)
+            .await?;
+        let raw_sql = format!(
+            "WITH c AS MATERIALIZED (SELECT v.id, v.embedding FROM {tbl} v WHERE v.tenant = $1 AND v.user_id = $2), \
+             h AS (SELECT id, (embedding <=> $3)::float8 AS d FROM c ORDER BY d LIMIT 10) \
+             SELECT m.id, m.content, m.metadata, h.d FROM h JOIN memories m ON m.id = h.id ORDER BY h.d"
+        );
+        let queries = sentences(q, 99);
+        let vectors: Vec<pgvector::Vector> = queries
+            .iter()
+            .map(|t| pgvector::Vector::from(HashEmbedder::vector(t)))
+            .collect();
+        let raw = time_n(q, |i| {
+            let (pool, sql, v) = (pool.clone(), raw_sql.clone(), vectors[i].clone());
+            async move {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind("default")
+                    .bind("u0")
+                    .bind(v)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+                assert!(
+                    rows.first()
+                        .is_some_and(|r| r.try_get::<String, _>("content").is_ok())
+                );
+            }
+        })
+        .await;
+        let (r50, r99) = percentiles(raw);
+        println!(
+            "{:<40} {r50:>9.3} {r99:>9.3} {:>10}",
+            format!("raw SQL search n={n} part={}", n / users),
+            "1.00x"
+        );
+        for mode in [SearchMode::Semantic, SearchMode::Hybrid] {
+            let d = time_n(q, |i| {
+                let m = m.clone();
+                let req = SearchRequest::new(Scope::user("u0"), queries[i].clone())
+                    .k(10)
+                    .mode(mode);
+                async move {
+                    m.search(req).await.unwrap();
+                }
+            })
+            .await;
+            let (p50, p99) = percentiles(d);
+            let ratio = if mode == SearchMode::Semantic {
+                format!("{:.2}x", p50 / r50)
+            } else {
+                String::new()
+            };
+            println!(
+                "{:<40} {p50:>9.3} {p99:>9.3} {ratio:>10}",
+                format!("engine {mode:?} n={n}").to_lowercase()
+            );
+        }
+        let adds = sentences(100, 4242);
+        let raw_add = time_n(adds.len(), |i| {
+            let (pool, tbl, text) = (pool.clone(), tbl.clone(), adds[i].clone());
+            async move {
+                let id = uuid::Uuid::now_v7();
+                let mut tx = pool.begin().await.unwrap();
+                sqlx::query("INSERT INTO memories (id, tenant, user_id, owner_key, content, kind, importance, confidence, created_at, updated_at, last_accessed_at, content_hash, tsv) VALUES ($1, 'default', 'raw', 'raw', $2, 'fact', 5, 1, 0, 0, 0, $1::text, to_tsvector('english', $2))")
+                    .bind(id).bind(&text).execute(&mut *tx).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO {tbl} (id, tenant, user_id, kind, importance, confidence, created_at, updated_at, metadata, embedding) VALUES ($1, 'default', 'raw', 'fact', 5, 1, 0, 0, '{{}}', $2)")))
+                    .bind(id).bind(pgvector::Vector::from(HashEmbedder::vector(&text))).execute(&mut *tx).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+        })
+        .await;
+        let (a50, a99) = percentiles(raw_add);
+        println!(
+            "{:<40} {a50:>9.3} {a99:>9.3} {:>10}",
+            format!("raw SQL add n={n}"),
+            "1.00x"
+        );
+        let eng_add = time_n(adds.len(), |i| {
+            let m = m.clone();
+            let req = AddRequest::new(Scope::user("u1"), format!("engine {}", adds[i]));
+            async move {
+                m.add(req).await.unwrap();
+            }
+        })
+        .await;
+        let (e50, e99) = percentiles(eng_add);
+        println!(
+            "{:<40} {e50:>9.3} {e99:>9.3} {:>9.2}x",
+            format!("engine add n={n}"),
+            e50 / a50
+        );
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&pool)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! Retrying temporary backend errors, as a wrapper implementing the same
+//! traits (a tower-style layer), not code repeated inside each backend.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::traits::*;
+use crate::{
+    ErrorKind, HistoryEvent, MemoryRecord, Message, Page, Result, Scope, ScoredId, Session,
+    StoredMemory, User,
+};
+
+/// How temporary errors are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First pause; doubled each retry, with jitter.
+    pub base: Duration,
+    /// Longest pause.
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            base: Duration::from_millis(25),
+            max: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Runs `f` until it succeeds, fails permanently, or retries run out.
+    /// Rate limits are not retried here: the caller decides how to wait.
+    pub async fn run<T, F, Fut>(&self, mut f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match f().await {
+                Err(e)
+                    if e.is_temporary()
+                        && e.kind() != ErrorKind::RateLimited
+                        && attempt < self.max_retries =>
+                {
+                    let exp = self
+                        .base
+                        .saturating_mul(2u32.saturating_pow(attempt))
+                        .min(self.max);
+                    // Jitter without a random source: spread by the sub-second clock.
+                    let jitter =
+                        f64::from(crate::now().timestamp_subsec_nanos() % 500) / 1000.0 + 0.5;
+                    tracing::debug!(error = %e, attempt, "retrying a temporary error");
+                    tokio::time::sleep(exp.mul_f64(jitter)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// A backend wrapped so temporary errors are retried by [`RetryPolicy`].
+#[derive(Debug)]
+pub struct Retrying<T: ?Sized> {
+    inner: Arc<T>,
+    policy: RetryPolicy,
+}
+
+impl<T: ?Sized> Retrying<T> {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<T>, policy: RetryPolicy) -> Self {
+        Self { inner, policy }
+    }
+}
+
+/// Implements a backend trait for `Retrying<T>`: `info` and `capabilities`
+/// delegate, every async method runs through the retry policy. The whole
+/// impl is generated so `#[async_trait]` sees the expanded methods.
+macro_rules! retrying {
+    ($trait:ident, $caps:ty, { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )* }) => {
+        #[async_trait]
+        impl<T: $trait + ?Sized> $trait for Retrying<T> {
+            fn info(&self) -> BackendInfo {
+                self.inner.info()
+            }
+            fn capabilities(&self) -> $caps {
+                self.inner.capabilities()
+            }
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    self.policy.run(|| self.inner.$name($(Clone::clone(&$arg)),*)).await
+                }
+            )*
+        }
+    };
+}
+
+retrying!(Store, StoreCapabilities, {
+    fn apply(&self, changes: ChangeSet) -> Result<()>;
+    fn get_memories(&self, tenant: &str, ids: &[Uuid]) -> Result<Vec<MemoryRecord>>;
+    fn get_stored(&self, ids: &[Uuid]) -> Result<Vec<StoredMemory>>;
+    fn find_by_hash(&self, scope: &Scope, hash: &str) -> Result<Option<MemoryRecord>>;
+    fn list_memories(&self, tenant: &str, query: &ListQuery) -> Result<Page<MemoryRecord>>;
+    fn scan_memories(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<StoredMemory>>;
+    fn touch_memories(&self, tenant: &str, ids: &[Uuid], at: DateTime<Utc>) -> Result<()>;
+    fn history(&self, tenant: &str, memory_id: Uuid) -> Result<Vec<HistoryEvent>>;
+    fn outbox_pending(&self, limit: usize, max_attempts: u32) -> Result<Vec<OutboxEntry>>;
+    fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<()>;
+    fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()>;
+    fn insert_messages(&self, messages: &[Message]) -> Result<()>;
+    fn recent_messages(&self, tenant: &str, session_id: &str, limit: usize)
+    -> Result<Vec<Message>>;
+    fn unextracted_messages(
+        &self,
+        tenant: &str,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Message>>;
+    fn count_unextracted(&self, tenant: &str, session_id: &str) -> Result<u64>;
+    fn mark_extracted(&self, tenant: &str, ids: &[Uuid]) -> Result<()>;
+    fn upsert_session(&self, session: &Session) -> Result<()>;
+    fn get_session(&self, tenant: &str, id: &str) -> Result<Option<Session>>;
+    fn touch_user(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        touch: &UserTouch,
+        at: DateTime<Utc>,
+    ) -> Result<User>;
+    fn get_user(&self, tenant: &str, user_id: &str) -> Result<Option<User>>;
+    fn forget(&self, scope: &Scope) -> Result<ForgetReport>;
+    fn stats(&self, tenant: Option<&str>) -> Result<StoreStats>;
+});
+
+retrying!(VectorIndex, VectorCapabilities, {
+    fn create_collection(&self, spec: &CollectionSpec) -> Result<CollectionSpec>;
+    fn describe(&self, name: &str) -> Result<Option<CollectionSpec>>;
+    fn drop_collection(&self, name: &str) -> Result<()>;
+    fn upsert(&self, collection: &str, records: &[VectorRecord]) -> Result<()>;
+    fn delete(&self, collection: &str, ids: &[Uuid]) -> Result<()>;
+    fn query(&self, collection: &str, query: &VectorQuery) -> Result<Vec<ScoredId>>;
+    fn count(&self, collection: &str, tenant: Option<&str>) -> Result<u64>;
+    fn list_ids(&self, collection: &str, after: Option<Uuid>, limit: usize) -> Result<Vec<Uuid>>;
+});
+
+retrying!(KeywordIndex, KeywordCapabilities, {
+    fn search(&self, query: &KeywordQuery) -> Result<Vec<ScoredId>>;
+});
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::Error;
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_temporary_errors_only() {
+        let p = RetryPolicy::default();
+        let calls = AtomicU32::new(0);
+        let r: Result<u32> = p
+            .run(|| async {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                if n < 2 {
+                    Err(Error::new(ErrorKind::Unavailable, "busy"))
+                } else {
+                    Ok(n)
+                }
+            })
+            .await;
+        assert_eq!(r.unwrap(), 2);
+        let calls = AtomicU32::new(0);
+        let r: Result<()> = p
+            .run(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(Error::invalid("bad"))
+            })
+            .await;
+        assert!(
+            r.is_err() && calls.load(Ordering::SeqCst) == 1,
+            "a permanent error was retried"
+        );
+        let calls = AtomicU32::new(0);
+        let r: Result<()> = p
+            .run(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(Error::new(ErrorKind::Unavailable, "down"))
+            })
+            .await;
+        assert!(
+            r.is_err() && calls.load(Ordering::SeqCst) == 4,
+            "retries not bounded"
+        );
+    }
+}
