@@ -10,14 +10,15 @@ pub mod retry;
 pub mod text;
 pub mod traits;
 mod types;
+mod url;
 pub mod vecmath;
 mod vector_check;
 
 pub use cached::CachedEmbedder;
 pub use engine::{
     AddEvent, AddOutcome, AddRequest, CheckReport, Context, DecayReport, EngineConfig, EngineStats,
-    Memory, MemoryBuilder, MessageOutcome, RecordMessage, ScoreParts, SearchHit, SearchMode,
-    SearchRequest, SearchResponse, SyncReport, UpdateRequest, Weights,
+    Memory, MemoryBuilder, MessageOutcome, RateLimits, RecordMessage, ScoreParts, SearchHit,
+    SearchMode, SearchRequest, SearchResponse, SyncReport, UpdateRequest, Weights,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use filter::{Field, Filter, Op};
@@ -25,3 +26,4 @@ pub use hash::{content_hash, normalize_content};
 pub use in_process::{InProcessShortTerm, TtlTiers};
 pub use traits::*;
 pub use types::*;
+pub use url::redact_url;

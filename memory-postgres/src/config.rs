@@ -27,19 +27,7 @@ impl std::fmt::Debug for PgConfig {
     }
 }
 
-/// The URL with any password replaced.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+pub(crate) use memory_core::redact_url as redact;
 
 fn is_ident(s: &str) -> bool {
     !s.is_empty()

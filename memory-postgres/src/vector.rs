@@ -9,8 +9,8 @@
 use async_trait::async_trait;
 use memory_core::filter::Field;
 use memory_core::{
-    BackendInfo, CollectionSpec, Error, ErrorKind, Metric, Op, Result, ScoredId,
-    VectorCapabilities, VectorIndex, VectorQuery, VectorRecord, check_vector,
+    BackendInfo, CollectionSpec, Error, Metric, Op, Result, ScoredId, VectorCapabilities,
+    VectorIndex, VectorQuery, VectorRecord, check_vector,
 };
 use pgvector::Vector;
 use sha2::{Digest, Sha256};
@@ -112,30 +112,14 @@ impl VectorIndex for PgVectorIndex {
             .await
             .map_err(|e| map(e, "create collection"))?;
         if let Some(row) = existing {
-            let dimension = usize::try_from(get::<i32>(&row, "dimension")?).unwrap_or(0);
-            let metric = Metric::parse(&get::<String>(&row, "metric")?)?;
-            if dimension != spec.dimension {
-                return Err(Error::new(
-                    ErrorKind::DimensionMismatch,
-                    format!(
-                        "collection {:?} exists with dimension {dimension}, not {}",
-                        spec.name, spec.dimension
-                    ),
-                )
-                .with_backend("postgres"));
-            }
-            if metric != spec.metric {
-                return Err(Error::new(
-                    ErrorKind::Conflict,
-                    format!(
-                        "collection {:?} exists with metric {}, not {}",
-                        spec.name,
-                        metric.as_str(),
-                        spec.metric.as_str()
-                    ),
-                )
-                .with_backend("postgres"));
-            }
+            let existing = CollectionSpec {
+                name: spec.name.clone(),
+                dimension: usize::try_from(get::<i32>(&row, "dimension")?).unwrap_or(0),
+                metric: Metric::parse(&get::<String>(&row, "metric")?)?,
+            };
+            existing
+                .ensure_compatible(spec)
+                .map_err(|e| e.with_backend("postgres"))?;
             return Ok(spec.clone());
         }
         // Identifiers are generated (table) or fixed (opclass); the dimension is a checked number.

@@ -27,13 +27,7 @@ impl std::fmt::Debug for RedisConfig {
     }
 }
 
-/// The URL with any password replaced.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
-        _ => url.to_owned(),
-    }
-}
+pub(crate) use memory_core::redact_url as redact;
 
 impl RedisConfig {
     /// Parses `redis://[user:pass@]host:port/db?prefix=memory&active_ttl=86400&inactive_ttl=3600&active_within=86400&timeout_ms=500`.

@@ -16,9 +16,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use async_trait::async_trait;
 use memory_core::filter::{Field, Filter};
 use memory_core::{
-    BackendInfo, CollectionSpec, Error, ErrorKind, Metric, Op, Result, ScoredId,
-    VectorCapabilities, VectorIndex, VectorPayload, VectorQuery, VectorRecord, check_vector,
-    vecmath,
+    BackendInfo, CollectionSpec, Error, Metric, Op, Result, ScoredId, VectorCapabilities,
+    VectorIndex, VectorPayload, VectorQuery, VectorRecord, check_vector, vecmath,
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use uuid::Uuid;
@@ -302,28 +301,9 @@ impl VectorIndex for SqliteVectorIndex {
             .await
             .map_err(|e| map(e, "create collection"))?;
         let existing = self.spec(&spec.name).await?;
-        if existing.dimension != spec.dimension {
-            return Err(Error::new(
-                ErrorKind::DimensionMismatch,
-                format!(
-                    "collection {:?} exists with dimension {}, not {}",
-                    spec.name, existing.dimension, spec.dimension
-                ),
-            )
-            .with_backend("sqlite"));
-        }
-        if existing.metric != spec.metric {
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!(
-                    "collection {:?} exists with metric {}, not {}",
-                    spec.name,
-                    existing.metric.as_str(),
-                    spec.metric.as_str()
-                ),
-            )
-            .with_backend("sqlite"));
-        }
+        existing
+            .ensure_compatible(spec)
+            .map_err(|e| e.with_backend("sqlite"))?;
         Ok(existing)
     }
 

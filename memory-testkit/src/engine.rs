@@ -812,6 +812,45 @@ async fn reindex_after_model_change(b: &Backends) -> CaseResult {
     Ok(())
 }
 
+async fn rate_limits_per_user_and_global(b: &Backends) -> CaseResult {
+    let limits = memory_core::RateLimits {
+        per_user_per_minute: 3,
+        global_per_minute: 5,
+    };
+    let r = rig(
+        b,
+        EngineConfig {
+            rate_limits: limits,
+            ..EngineConfig::default()
+        },
+    )
+    .await?;
+    let t = &r.scope.tenant;
+    for _ in 0..3 {
+        r.memory
+            .check_rate(t, "alice")
+            .await
+            .or_fail("within the user limit")?;
+    }
+    let e = r.memory.check_rate(t, "alice").await.err();
+    ensure!(
+        e.as_ref()
+            .is_some_and(|e| e.kind() == ErrorKind::RateLimited
+                && e.retry_after().is_some()
+                && e.message().contains("per-user")),
+        "fourth call: {e:?}"
+    );
+    r.memory.check_rate(t, "bob").await.or_fail("bob")?;
+    r.memory.check_rate(t, "carol").await.or_fail("carol")?;
+    let e = r.memory.check_rate(t, "dave").await.err();
+    ensure!(
+        e.as_ref()
+            .is_some_and(|e| e.kind() == ErrorKind::RateLimited && e.message().contains("global")),
+        "global limit: {e:?}"
+    );
+    Ok(())
+}
+
 /// Runs every engine case, each on fresh backends from `factory` (a store
 /// serves one vector collection, so cases must not share a store).
 pub async fn run<F, Fut>(factory: F) -> Report
@@ -839,5 +878,6 @@ where
     case!(r, messages_window_and_recovery(&factory().await));
     case!(r, context_respects_priority_and_budget(&factory().await));
     case!(r, reindex_after_model_change(&factory().await));
+    case!(r, rate_limits_per_user_and_global(&factory().await));
     r
 }

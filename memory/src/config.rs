@@ -60,19 +60,7 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// A URL with any password replaced by `***`, for logs and status.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+pub use memory_core::redact_url as redact;
 
 impl Default for Config {
     fn default() -> Self {
@@ -170,14 +158,5 @@ mod tests {
         c.apply_env(|k| (k == "DATABASE_URL").then(|| "postgres://u:secret@h/db".to_owned()));
         assert_eq!(c.store, "postgres://u:secret@h/db");
         assert!(!format!("{c:?}").contains("secret"));
-    }
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact("postgres://me:pw@host/db"),
-            "postgres://me:***@host/db"
-        );
-        assert_eq!(redact("sqlite://./a.db"), "sqlite://./a.db");
     }
 }

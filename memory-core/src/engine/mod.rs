@@ -2,6 +2,7 @@
 //! short-term tier and an embedder together behind one API.
 
 mod context;
+mod limits;
 mod maintenance;
 mod messages;
 mod requests;
@@ -20,6 +21,7 @@ use crate::traits::{
 use crate::{Error, Result};
 
 pub use context::Context;
+pub use limits::RateLimits;
 pub use maintenance::{CheckReport, DecayReport, EngineStats, SyncReport};
 pub use messages::{MessageOutcome, RecordMessage};
 pub use requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
@@ -66,6 +68,8 @@ pub struct EngineConfig {
     pub max_vector_attempts: u32,
     /// Entries of the query-embedding cache (0 turns it off).
     pub embed_cache: usize,
+    /// Rate limits checked by [`Memory::check_rate`].
+    pub rate_limits: RateLimits,
 }
 
 impl Default for EngineConfig {
@@ -88,6 +92,7 @@ impl Default for EngineConfig {
             track_access: true,
             max_vector_attempts: 10,
             embed_cache: 1024,
+            rate_limits: RateLimits::default(),
         }
     }
 }

@@ -311,6 +311,16 @@ impl Memory {
         (record.scope == r.scope).then_some((record, best.score))
     }
 
+    /// The stored memory, or `NotFound`.
+    async fn current(&self, tenant: &str, id: Uuid) -> Result<MemoryRecord> {
+        self.inner
+            .store
+            .get_memories(tenant, &[id])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found(format!("memory {id} not found")))
+    }
+
     /// A memory by id; touches its access time.
     pub async fn get(&self, tenant: &str, id: Uuid) -> Result<MemoryRecord> {
         let mut found = self.inner.store.get_memories(tenant, &[id]).await?;
@@ -334,13 +344,7 @@ impl Memory {
         request: UpdateRequest,
     ) -> Result<MemoryRecord> {
         request.validate(&self.inner.config)?;
-        let current = self
-            .inner
-            .store
-            .get_memories(tenant, &[id])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::not_found(format!("memory {id} not found")))?;
+        let current = self.current(tenant, id).await?;
         if let Some(v) = request.expected_version
             && v != current.version
         {
@@ -418,13 +422,7 @@ impl Memory {
 
     /// Deletes a memory and its vector.
     pub async fn delete(&self, tenant: &str, id: Uuid) -> Result<()> {
-        let current = self
-            .inner
-            .store
-            .get_memories(tenant, &[id])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::not_found(format!("memory {id} not found")))?;
+        let current = self.current(tenant, id).await?;
         let changes = ChangeSet {
             delete: vec![id],
             history: vec![HistoryEvent::new(

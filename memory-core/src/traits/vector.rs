@@ -53,6 +53,34 @@ pub struct CollectionSpec {
     pub metric: Metric,
 }
 
+impl CollectionSpec {
+    /// Checks that an existing collection can serve `wanted`: another
+    /// dimension is `DimensionMismatch`, another metric `Conflict`.
+    pub fn ensure_compatible(&self, wanted: &CollectionSpec) -> crate::Result<()> {
+        if self.dimension != wanted.dimension {
+            return Err(crate::Error::new(
+                crate::ErrorKind::DimensionMismatch,
+                format!(
+                    "collection {:?} exists with dimension {}, not {}",
+                    self.name, self.dimension, wanted.dimension
+                ),
+            ));
+        }
+        if self.metric != wanted.metric {
+            return Err(crate::Error::new(
+                crate::ErrorKind::Conflict,
+                format!(
+                    "collection {:?} exists with metric {}, not {}",
+                    self.name,
+                    self.metric.as_str(),
+                    wanted.metric.as_str()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The filterable copy of a memory's attributes stored beside its vector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VectorPayload {
