@@ -62,15 +62,37 @@ impl Columns for VectorColumns {
     }
 }
 
-/// Appends ` AND (<filter>)`.
+/// Appends ` AND <condition>` for each part of the filter's top-level `and`.
+/// Those are never negated, so NULL already means false there and a column
+/// equality can be a plain comparison the planner can use an index for;
+/// nested conditions keep their NULL-proof form so `not` stays exact.
 pub(crate) fn push_and(
     qb: &mut QueryBuilder<Postgres>,
     cols: &dyn Columns,
     filter: Option<&Filter>,
 ) {
-    if let Some(f) = filter {
+    let parts: Vec<&Filter> = match filter {
+        None => Vec::new(),
+        Some(Filter::And(v)) => v.iter().collect(),
+        Some(other) => vec![other],
+    };
+    for part in parts {
         qb.push(" AND ");
-        push(qb, cols, f);
+        match (part, part_column(cols, part)) {
+            (Filter::Cond(c), Some(col)) => {
+                qb.push(col).push(" = ");
+                bind_col_value(qb, &c.value);
+            }
+            _ => push(qb, cols, part),
+        }
+    }
+}
+
+/// The column of a top-level text equality, which can be compared plainly.
+fn part_column(cols: &dyn Columns, part: &Filter) -> Option<&'static str> {
+    match part {
+        Filter::Cond(c) if c.op == Op::Eq && c.value.is_string() => cols.column(&c.field),
+        _ => None,
     }
 }
 

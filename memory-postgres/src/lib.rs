@@ -65,12 +65,18 @@ impl PgDb {
                 .await
                 .map_err(unavailable)?;
             // The schema name is a checked identifier (PgConfig::from_url).
-            sqlx::query(sqlx::AssertSqlSafe(format!(
+            let created = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "CREATE SCHEMA IF NOT EXISTS {schema}"
             )))
             .execute(&admin)
             .await
-            .map_err(|e| error::map(e, "create schema"))?;
+            .map_err(|e| error::map(e, "create schema"));
+            // Two connections creating the same schema at once can still clash
+            // on the catalog's unique index; either way the schema now exists.
+            match created {
+                Err(e) if e.kind() != memory_core::ErrorKind::Conflict => return Err(e),
+                _ => {}
+            }
             admin.close().await;
             opts = opts.options([("search_path", format!("{schema},public"))]);
         }
@@ -80,9 +86,17 @@ impl PgDb {
             .connect_with(opts)
             .await
             .map_err(unavailable)?;
-        sqlx::query("CREATE EXTENSION IF NOT EXISTS vector").execute(&pool).await.map_err(|e| {
+        let ext = sqlx::query("CREATE EXTENSION IF NOT EXISTS vector")
+            .execute(&pool)
+            .await;
+        // A concurrent creator clashing on the catalog means it exists too.
+        let clash =
+            matches!(&ext, Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("23505"));
+        if !clash {
+            ext.map_err(|e| {
             Error::config("postgres: the pgvector extension is not available (CREATE EXTENSION vector failed)").with_backend("postgres").with_source(e)
         })?;
+        }
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await

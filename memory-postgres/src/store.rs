@@ -27,6 +27,18 @@ impl PgStore {
     }
 }
 
+/// Locks memory rows in id order. Every transaction that touches both
+/// memories and outbox rows calls this first, so all take their locks in the
+/// order memories → outbox; the reverse deadlocks against a concurrent merge.
+async fn lock_memories(conn: &mut PgConnection, ids: &[Uuid]) -> Result<()> {
+    sqlx::query("SELECT 1 FROM memories WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(ids)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| map(e, "lock memories"))?;
+    Ok(())
+}
+
 fn json(m: &memory_core::Metadata) -> serde_json::Value {
     serde_json::Value::Object(m.clone())
 }
@@ -135,6 +147,8 @@ async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> R
         }
     }
     if !changes.outbox.is_empty() {
+        let ids: Vec<Uuid> = changes.outbox.iter().map(|(id, _)| *id).collect();
+        lock_memories(conn, &ids).await?;
         let known: std::collections::HashMap<Uuid, String> = changes
             .insert
             .iter()
@@ -366,6 +380,7 @@ impl Store for PgStore {
         let (ids, ops): (Vec<Uuid>, Vec<&str>) =
             done.iter().map(|(id, op)| (*id, op.as_str())).unzip();
         let mut tx = self.db.pool.begin().await.map_err(|e| map(e, "begin"))?;
+        lock_memories(&mut tx, &ids).await?;
         let removed: Vec<Option<Uuid>> = sqlx::query_scalar(
             "DELETE FROM outbox o USING UNNEST($1::uuid[], $2::text[]) AS d(id, op)
              WHERE o.memory_id = d.id AND o.op = d.op RETURNING CASE WHEN o.op = 'upsert' THEN o.memory_id END",
@@ -391,6 +406,7 @@ impl Store for PgStore {
             return Ok(());
         }
         let mut tx = self.db.pool.begin().await.map_err(|e| map(e, "begin"))?;
+        lock_memories(&mut tx, ids).await?;
         sqlx::query(
             "UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE memory_id = ANY($2)",
         )

@@ -29,6 +29,10 @@ const MAX_DIMENSION: usize = 2000;
 #[derive(Debug)]
 pub struct PgVectorIndex {
     db: PgDb,
+    // Specs never change while a collection exists; dropping evicts. A
+    // collection recreated elsewhere with another dimension still fails
+    // safely: PostgreSQL rejects the vectors (`DimensionMismatch`).
+    specs: std::sync::Mutex<std::collections::HashMap<String, CollectionSpec>>,
 }
 
 /// The table of a collection: a fixed prefix and a hash, so any name is a safe identifier.
@@ -61,14 +65,23 @@ fn score(metric: Metric, distance: f64) -> f32 {
 
 impl PgVectorIndex {
     pub(crate) fn new(db: PgDb) -> Self {
-        Self { db }
+        Self {
+            db,
+            specs: std::sync::Mutex::default(),
+        }
     }
 
     async fn spec(&self, name: &str) -> Result<(CollectionSpec, String)> {
+        if let Some(s) = self.specs.lock().ok().and_then(|m| m.get(name).cloned()) {
+            return Ok((s, table(name)));
+        }
         let spec = self.describe(name).await?.ok_or_else(|| {
             Error::not_found(format!("vector collection {name:?} does not exist"))
                 .with_backend("postgres")
         })?;
+        if let Ok(mut m) = self.specs.lock() {
+            m.insert(name.to_owned(), spec.clone());
+        }
         Ok((spec, table(name)))
     }
 }
@@ -169,6 +182,9 @@ impl VectorIndex for PgVectorIndex {
     }
 
     async fn drop_collection(&self, name: &str) -> Result<()> {
+        if let Ok(mut m) = self.specs.lock() {
+            m.remove(name);
+        }
         let mut tx = self.db.pool.begin().await.map_err(|e| map(e, "begin"))?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP TABLE IF EXISTS {}",
@@ -255,7 +271,8 @@ impl VectorIndex for PgVectorIndex {
             .is_some();
         let vector = Vector::from(q.vector.clone());
         let k = i64::try_from(q.k).unwrap_or(i64::MAX);
-        let mut tx = self.db.pool.begin().await.map_err(|e| map(e, "begin"))?;
+        // Only the HNSW path needs a transaction, for its SET LOCAL options.
+        let mut tx = None;
         let mut qb;
         if pinned {
             // One user's partition: an exact scan is cheap and never misses.
@@ -269,6 +286,7 @@ impl VectorIndex for PgVectorIndex {
                 .push(")::float8 AS d FROM c ORDER BY d, id LIMIT ")
                 .push_bind(k);
         } else {
+            let mut t = self.db.pool.begin().await.map_err(|e| map(e, "begin"))?;
             let ef = self
                 .db
                 .cfg
@@ -278,13 +296,14 @@ impl VectorIndex for PgVectorIndex {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SET LOCAL hnsw.ef_search = {ef}"
             )))
-            .execute(&mut *tx)
+            .execute(&mut *t)
             .await
             .map_err(|e| map(e, "query"))?;
             sqlx::query("SET LOCAL hnsw.iterative_scan = strict_order")
-                .execute(&mut *tx)
+                .execute(&mut *t)
                 .await
                 .map_err(|e| map(e, "query"))?;
+            tx = Some(t);
             qb = QueryBuilder::<Postgres>::new(format!("SELECT v.id, (v.embedding {dist} "));
             qb.push_bind(vector.clone())
                 .push(format!(")::float8 AS d FROM {tbl} v WHERE v.tenant = "))
@@ -295,12 +314,22 @@ impl VectorIndex for PgVectorIndex {
                 .push(" LIMIT ")
                 .push_bind(k);
         }
-        let rows = qb
-            .build()
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| map(e, "query"))?;
-        tx.commit().await.map_err(|e| map(e, "commit"))?;
+        let rows = match tx {
+            Some(mut t) => {
+                let rows = qb
+                    .build()
+                    .fetch_all(&mut *t)
+                    .await
+                    .map_err(|e| map(e, "query"))?;
+                t.commit().await.map_err(|e| map(e, "commit"))?;
+                rows
+            }
+            None => qb
+                .build()
+                .fetch_all(&self.db.pool)
+                .await
+                .map_err(|e| map(e, "query"))?,
+        };
         let mut hits = rows
             .iter()
             .map(|r| {

@@ -34,11 +34,27 @@ fn json_path(path: &[String]) -> String {
     s
 }
 
-/// Appends ` AND (<filter>)`.
+/// Appends ` AND <condition>` for each part of the filter's top-level `and`.
+/// Those are never negated, so NULL already means false there and a column
+/// equality can be a plain comparison SQLite can use an index for; nested
+/// conditions keep their NULL-proof form so `not` stays exact.
 pub(crate) fn push_and(qb: &mut QueryBuilder<Sqlite>, filter: Option<&Filter>) {
-    if let Some(f) = filter {
+    let parts: Vec<&Filter> = match filter {
+        None => Vec::new(),
+        Some(Filter::And(v)) => v.iter().collect(),
+        Some(other) => vec![other],
+    };
+    for part in parts {
         qb.push(" AND ");
-        push(qb, f);
+        match part {
+            Filter::Cond(c)
+                if c.op == Op::Eq && c.value.is_string() && column(&c.field).is_some() =>
+            {
+                qb.push(column(&c.field).unwrap_or("NULL")).push(" = ");
+                bind_scalar(qb, &c.value);
+            }
+            _ => push(qb, part),
+        }
     }
 }
 
