@@ -65,6 +65,14 @@ impl Embedder for CachedEmbedder {
         self.inner.max_batch()
     }
 
+    fn max_tokens(&self) -> Option<usize> {
+        self.inner.max_tokens()
+    }
+
+    fn count_tokens(&self, text: &str) -> Option<usize> {
+        self.inner.count_tokens(text)
+    }
+
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
         let mut missing = Vec::new();

@@ -49,6 +49,9 @@ pub struct OnnxEmbedder {
 struct Inner {
     session: Mutex<Session>,
     tokenizer: Tokenizer,
+    /// The same tokenizer without truncation or padding, for counting.
+    counter: Tokenizer,
+    max_tokens: usize,
 }
 
 impl std::fmt::Debug for OnnxEmbedder {
@@ -73,6 +76,11 @@ impl OnnxEmbedder {
             Tokenizer::from_file(cfg.model_dir.join("tokenizer.json")).map_err(|e| {
                 Error::config(format!("local embedder: tokenizer.json unreadable: {e}"))
             })?;
+        let mut counter = tokenizer.clone();
+        counter.with_padding(None);
+        counter
+            .with_truncation(None)
+            .map_err(|e| Error::config(format!("local embedder: truncation: {e}")))?;
         // The shipped tokenizer pads every text to 128 tokens; padding to the
         // longest text of the batch is several times faster.
         tokenizer.with_padding(Some(PaddingParams {
@@ -99,6 +107,8 @@ impl OnnxEmbedder {
             inner: Arc::new(Inner {
                 session: Mutex::new(session),
                 tokenizer,
+                counter,
+                max_tokens: cfg.max_tokens,
             }),
             model_id: format!("local:{MODEL_NAME}"),
             batch: cfg.batch,
@@ -175,6 +185,18 @@ impl Embedder for OnnxEmbedder {
 
     fn max_batch(&self) -> usize {
         self.batch
+    }
+
+    fn max_tokens(&self) -> Option<usize> {
+        Some(self.inner.max_tokens)
+    }
+
+    fn count_tokens(&self, text: &str) -> Option<usize> {
+        self.inner
+            .counter
+            .encode(text, true)
+            .ok()
+            .map(|e| e.get_ids().len())
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {

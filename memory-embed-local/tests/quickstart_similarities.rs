@@ -38,8 +38,15 @@ async fn reproduces_sentence_transformers_quickstart() {
     assert!(e.embed(&[]).await.unwrap().is_empty());
     let long = "memory ".repeat(2000);
     assert_eq!(
-        e.embed(&[long]).await.unwrap()[0].len(),
+        e.embed(std::slice::from_ref(&long)).await.unwrap()[0].len(),
         384,
         "long text not truncated"
     );
+    assert_eq!(e.max_tokens(), Some(256));
+    assert_eq!(
+        e.count_tokens("The weather is lovely today."),
+        Some(8),
+        "[CLS] + 6 tokens + [SEP]"
+    );
+    assert!(e.count_tokens(&long).unwrap() > 2000);
 }

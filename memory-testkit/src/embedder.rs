@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 pub struct DeterministicEmbedder {
     dimension: usize,
     model: String,
+    max_words: Option<usize>,
 }
 
 impl DeterministicEmbedder {
@@ -16,7 +17,14 @@ impl DeterministicEmbedder {
         Self {
             dimension,
             model: format!("test:bag-of-words-{dimension}"),
+            max_words: None,
         }
+    }
+
+    /// Declares a window of `max` words (one word, one token), as real models have.
+    pub fn with_max_words(mut self, max: usize) -> Self {
+        self.max_words = Some(max);
+        self
     }
 
     /// Embeds one text synchronously.
@@ -49,6 +57,14 @@ impl Embedder for DeterministicEmbedder {
 
     fn max_batch(&self) -> usize {
         64
+    }
+
+    fn max_tokens(&self) -> Option<usize> {
+        self.max_words
+    }
+
+    fn count_tokens(&self, text: &str) -> Option<usize> {
+        self.max_words.map(|_| text.split_whitespace().count())
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {

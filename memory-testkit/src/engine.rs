@@ -34,7 +34,7 @@ async fn rig(b: &Backends, config: EngineConfig) -> Result<Rig, String> {
     let mut builder = Memory::builder()
         .store(b.store.clone())
         .vectors(flaky.clone())
-        .embedder(Arc::new(DeterministicEmbedder::new(64)))
+        .embedder(Arc::new(DeterministicEmbedder::new(64).with_max_words(200)))
         .config(EngineConfig {
             collection: unique("eng"),
             ..config
@@ -174,6 +174,20 @@ async fn bad_input_is_named_and_stores_nothing(b: &Backends) -> CaseResult {
             "expected an error naming {word}, got {e:?}"
         );
     }
+    let long = "word ".repeat(201);
+    let wide = rig(b, EngineConfig::default()).await?;
+    let e = wide
+        .memory
+        .add(AddRequest::new(wide.scope.clone(), long))
+        .await
+        .err();
+    ensure!(
+        e.as_ref()
+            .is_some_and(|e| e.kind() == ErrorKind::InvalidInput
+                && e.message().contains("201 tokens")
+                && e.message().contains("at most 200")),
+        "content over the model window: {e:?}"
+    );
     let e = m
         .add_batch(vec![
             AddRequest::new(r.scope.clone(), "fine"),

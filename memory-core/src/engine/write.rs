@@ -86,13 +86,15 @@ impl Memory {
 
     async fn add_inner(&self, requests: Vec<AddRequest>, batch: bool) -> Result<Vec<AddOutcome>> {
         for (i, r) in requests.iter().enumerate() {
-            r.validate(&self.inner.config).map_err(|e| {
-                if batch {
-                    Error::new(e.kind(), format!("items[{i}].{}", e.message()))
-                } else {
-                    e
-                }
-            })?;
+            r.validate(&self.inner.config)
+                .and_then(|()| self.check_window(&r.content))
+                .map_err(|e| {
+                    if batch {
+                        Error::new(e.kind(), format!("items[{i}].{}", e.message()))
+                    } else {
+                        e
+                    }
+                })?;
         }
         // A concurrent writer may insert the same content between our hash
         // check and our insert; the unique index turns that into Conflict,
@@ -311,6 +313,20 @@ impl Memory {
         (record.scope == r.scope).then_some((record, best.score))
     }
 
+    /// Refuses content longer than the embedder's window: its vector would
+    /// silently cover only the beginning.
+    fn check_window(&self, content: &str) -> Result<()> {
+        let e = &self.inner.embedder;
+        match (e.max_tokens(), e.count_tokens(content)) {
+            (Some(max), Some(n)) if n > max => Err(Error::invalid(format!(
+                "content: {n} tokens, but the embedder {} reads at most {max} (about {} characters); split it into several memories",
+                e.model_id(),
+                max * 4
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// The stored memory, or `NotFound`.
     async fn current(&self, tenant: &str, id: Uuid) -> Result<MemoryRecord> {
         self.inner
@@ -344,6 +360,9 @@ impl Memory {
         request: UpdateRequest,
     ) -> Result<MemoryRecord> {
         request.validate(&self.inner.config)?;
+        if let Some(c) = &request.content {
+            self.check_window(c)?;
+        }
         let current = self.current(tenant, id).await?;
         if let Some(v) = request.expected_version
             && v != current.version

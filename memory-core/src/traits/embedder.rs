@@ -9,8 +9,9 @@ use crate::{Error, ErrorKind, Result};
 /// - `embed` returns one vector per input, in input order, each of
 ///   `dimension()` finite values.
 /// - An empty input returns an empty output.
-/// - Inputs longer than the model's window are truncated (documented per
-///   embedder); inputs are never silently dropped.
+/// - Inputs longer than the model's window (`max_tokens`) are truncated; the
+///   engine refuses to *store* such texts, so a memory's vector always covers
+///   all of it. Inputs are never silently dropped.
 #[async_trait]
 pub trait Embedder: Send + Sync + std::fmt::Debug {
     /// A stable id of the model, recorded on every memory it embeds.
@@ -19,6 +20,14 @@ pub trait Embedder: Send + Sync + std::fmt::Debug {
     fn dimension(&self) -> usize;
     /// Most texts per call the backend takes; callers split larger batches.
     fn max_batch(&self) -> usize;
+    /// The tokens the model reads per text, if it has such a window.
+    fn max_tokens(&self) -> Option<usize> {
+        None
+    }
+    /// How many tokens `text` takes, if the embedder can count them.
+    fn count_tokens(&self, _text: &str) -> Option<usize> {
+        None
+    }
     /// Embeds texts, keeping order.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
 }
