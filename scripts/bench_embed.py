@@ -3,7 +3,7 @@
 settings, sentences, thread counts and batch sizes as the Rust side, through
 onnxruntime. Prints one JSON object.
 
-Usage: bench_embed.py MODEL_DIR SENTENCES_FILE THREADS,.. BATCHES,.. SINGLES
+Usage: bench_embed.py MODEL_FILE TOKENIZER_FILE SENTENCES_FILE THREADS,.. BATCHES,.. SINGLES
 """
 import json
 import sys
@@ -15,9 +15,9 @@ from tokenizers import Tokenizer
 
 
 def main():
-    model_dir, path, threads, batches, singles = sys.argv[1:6]
+    model_file, tokenizer_file, path, threads, batches, singles = sys.argv[1:7]
     sentences = [l.rstrip("\n") for l in open(path, encoding="utf-8")]
-    tok = Tokenizer.from_file(f"{model_dir}/tokenizer.json")
+    tok = Tokenizer.from_file(tokenizer_file)
     tok.enable_padding(pad_id=0, pad_token="[PAD]")
     tok.enable_truncation(256)
     out = {}
@@ -25,7 +25,7 @@ def main():
         so = ort.SessionOptions()
         so.intra_op_num_threads = t
         so.inter_op_num_threads = 1
-        s = ort.InferenceSession(f"{model_dir}/model.onnx", so, providers=["CPUExecutionProvider"])
+        s = ort.InferenceSession(model_file, so, providers=["CPUExecutionProvider"])
 
         def embed(texts):
             enc = tok.encode_batch(texts)

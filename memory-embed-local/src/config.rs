@@ -16,8 +16,11 @@ const ORT_LIBRARY: &str = "libonnxruntime.so";
 /// Settings of the local embedder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OnnxConfig {
-    /// Folder with `model.onnx` and `tokenizer.json`.
-    pub model_dir: PathBuf,
+    /// The ONNX graph (inputs `input_ids`, `attention_mask`, `token_type_ids`;
+    /// output `last_hidden_state`).
+    pub model_file: PathBuf,
+    /// The tokenizer (`tokenizer.json`).
+    pub tokenizer_file: PathBuf,
     /// The ONNX Runtime shared library.
     pub ort_library: PathBuf,
     /// Intra-op threads of ONNX Runtime (1 is fastest on a busy 2-core machine).
@@ -28,40 +31,133 @@ pub struct OnnxConfig {
     pub max_tokens: usize,
 }
 
+/// Hugging Face repositories holding the same model as ONNX, and the graph's path in each.
+const HF_REPOS: &[(&str, &str)] = &[
+    ("sentence-transformers/all-MiniLM-L6-v2", "onnx/model.onnx"),
+    ("Qdrant/all-MiniLM-L6-v2-onnx", "model.onnx"),
+];
+
 /// The cache folder: `$MEMORY_HOME`, else `$XDG_CACHE_HOME/memory`, else `~/.cache/memory`.
 pub fn cache_dir() -> PathBuf {
-    if let Some(h) = std::env::var_os("MEMORY_HOME").filter(|v| !v.is_empty()) {
+    cache_dir_with(&env)
+}
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.is_empty())
+}
+
+fn cache_dir_with(get: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    if let Some(h) = get("MEMORY_HOME") {
         return PathBuf::from(h);
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
+    let base = get("XDG_CACHE_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(|| PathBuf::from(".cache"));
     base.join("memory")
 }
 
+/// The model's files in a Hugging Face cache (`$HF_HUB_CACHE`, `$HF_HOME/hub`
+/// or `~/.cache/huggingface/hub`), newest snapshot first.
+fn from_hf_cache(get: &dyn Fn(&str) -> Option<String>) -> Option<(PathBuf, PathBuf)> {
+    let hub = get("HF_HUB_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| get("HF_HOME").map(|h| PathBuf::from(h).join("hub")))
+        .or_else(|| {
+            get("HOME").map(|h| {
+                PathBuf::from(h)
+                    .join(".cache")
+                    .join("huggingface")
+                    .join("hub")
+            })
+        })?;
+    for (repo, graph) in HF_REPOS {
+        let snapshots = hub
+            .join(format!("models--{}", repo.replace('/', "--")))
+            .join("snapshots");
+        let Ok(entries) = std::fs::read_dir(&snapshots) else {
+            continue;
+        };
+        let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = entries
+            .flatten()
+            .map(|e| {
+                (
+                    e.metadata()
+                        .and_then(|m| m.modified())
+                        .unwrap_or(std::time::UNIX_EPOCH),
+                    e.path(),
+                )
+            })
+            .collect();
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.0));
+        for (_, dir) in dirs {
+            let (model, tokenizer) = (dir.join(graph), dir.join("tokenizer.json"));
+            if model.is_file() && tokenizer.is_file() {
+                return Some((model, tokenizer));
+            }
+        }
+    }
+    None
+}
+
+/// Downloads the model's files into the Hugging Face cache (feature `hf-hub`).
+#[cfg(feature = "hf-hub")]
+fn from_hf_download() -> Result<(PathBuf, PathBuf)> {
+    let (repo, graph) = HF_REPOS[0];
+    let api = hf_hub::api::sync::Api::new()
+        .map_err(|e| Error::config(format!("local embedder: Hugging Face client: {e}")))?;
+    let model = api.model(repo.to_owned());
+    let fetch = |f: &str| {
+        model.get(f).map_err(|e| {
+            Error::new(
+                memory_core::ErrorKind::Unavailable,
+                format!("local embedder: downloading {repo}/{f}: {e}"),
+            )
+        })
+    };
+    Ok((fetch(graph)?, fetch("tokenizer.json")?))
+}
+
 impl OnnxConfig {
-    /// The prepared files: `MEMORY_MODEL_DIR` and `ORT_DYLIB_PATH` override the cache folder;
-    /// `MEMORY_EMBED_THREADS` sets the thread count.
+    /// Finds the model and runtime from the environment, in order:
+    /// `MEMORY_MODEL_DIR`; the prepared cache (`scripts/prepare-model`); a
+    /// Hugging Face cache; with feature `hf-hub`, a download. The runtime
+    /// library is `ORT_DYLIB_PATH` or the prepared cache's. `MEMORY_EMBED_THREADS`
+    /// sets the thread count.
     pub fn discover() -> Result<Self> {
-        let cache = cache_dir();
-        let model_dir = std::env::var_os("MEMORY_MODEL_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| cache.join("models").join(MODEL_NAME));
-        let ort_library = std::env::var_os("ORT_DYLIB_PATH")
+        Self::discover_with(&env)
+    }
+
+    /// [`Self::discover`] with the environment read through `get`.
+    pub fn discover_with(get: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
+        let cache = cache_dir_with(get);
+        let prepared = cache.join("models").join(MODEL_NAME);
+        let from_dir = |d: PathBuf| (d.join("model.onnx"), d.join("tokenizer.json"));
+        let (model_file, tokenizer_file) = match get("MEMORY_MODEL_DIR") {
+            Some(d) => from_dir(PathBuf::from(d)),
+            None if prepared.join("model.onnx").is_file() => from_dir(prepared),
+            None => match from_hf_cache(get) {
+                Some(found) => found,
+                #[cfg(feature = "hf-hub")]
+                None => from_hf_download()?,
+                #[cfg(not(feature = "hf-hub"))]
+                None => from_dir(prepared),
+            },
+        };
+        let ort_library = get("ORT_DYLIB_PATH")
             .map(PathBuf::from)
             .unwrap_or_else(|| cache.join("onnxruntime").join(ORT_LIBRARY));
-        let threads = match std::env::var("MEMORY_EMBED_THREADS") {
-            Ok(v) => v.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+        let threads = match get("MEMORY_EMBED_THREADS") {
+            Some(v) => v.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
                 Error::config(format!(
                     "MEMORY_EMBED_THREADS={v:?} is not a whole number ≥ 1"
                 ))
             })?,
-            Err(_) => 1,
+            None => 1,
         };
         let cfg = Self {
-            model_dir,
+            model_file,
+            tokenizer_file,
             ort_library,
             threads,
             batch: 32,
@@ -83,8 +179,8 @@ impl OnnxConfig {
                 )))
             }
         };
-        need(&self.model_dir.join("model.onnx"), "the ONNX model")?;
-        need(&self.model_dir.join("tokenizer.json"), "the tokenizer")?;
+        need(&self.model_file, "the ONNX model")?;
+        need(&self.tokenizer_file, "the tokenizer")?;
         need(&self.ort_library, "the ONNX Runtime library")?;
         if self.threads == 0 || self.batch == 0 || self.max_tokens == 0 {
             return Err(Error::config(

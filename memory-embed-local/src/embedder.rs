@@ -72,10 +72,9 @@ impl OnnxEmbedder {
     pub fn load(cfg: &OnnxConfig) -> Result<Self> {
         cfg.check()?;
         let env = runtime(cfg)?;
-        let mut tokenizer =
-            Tokenizer::from_file(cfg.model_dir.join("tokenizer.json")).map_err(|e| {
-                Error::config(format!("local embedder: tokenizer.json unreadable: {e}"))
-            })?;
+        let mut tokenizer = Tokenizer::from_file(&cfg.tokenizer_file).map_err(|e| {
+            Error::config(format!("local embedder: tokenizer.json unreadable: {e}"))
+        })?;
         let mut counter = tokenizer.clone();
         counter.with_padding(None);
         counter
@@ -101,7 +100,7 @@ impl OnnxEmbedder {
             .map_err(ort_err)?
             .with_inter_threads(1)
             .map_err(ort_err)?
-            .commit_from_file(cfg.model_dir.join("model.onnx"))
+            .commit_from_file(&cfg.model_file)
             .map_err(ort_err)?;
         Ok(Self {
             inner: Arc::new(Inner {

@@ -74,7 +74,8 @@ async fn main() -> anyhow::Result<()> {
     let out = std::process::Command::new(&python)
         .args([
             script,
-            &base.model_dir.display().to_string(),
+            &base.model_file.display().to_string(),
+            &base.tokenizer_file.display().to_string(),
             &file.display().to_string(),
             &list(&threads),
             &list(&BATCHES),

@@ -1,0 +1,58 @@
+//! The model is found in a Hugging Face cache laid out as `hf-hub` leaves it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use memory_core::{Embedder, vecmath};
+use memory_embed_local::{OnnxConfig, OnnxEmbedder};
+
+#[tokio::test]
+async fn loads_from_a_hugging_face_cache() {
+    let prepared = OnnxConfig::discover().expect("model prepared by scripts/prepare-model");
+    let hub = tempfile::tempdir().unwrap();
+    let snapshot = hub
+        .path()
+        .join("models--sentence-transformers--all-MiniLM-L6-v2")
+        .join("snapshots")
+        .join("abc123");
+    std::fs::create_dir_all(snapshot.join("onnx")).unwrap();
+    std::os::unix::fs::symlink(
+        &prepared.model_file,
+        snapshot.join("onnx").join("model.onnx"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&prepared.tokenizer_file, snapshot.join("tokenizer.json")).unwrap();
+    let empty_home = tempfile::tempdir().unwrap();
+    let env = |k: &str| -> Option<String> {
+        match k {
+            "MEMORY_HOME" => Some(empty_home.path().display().to_string()),
+            "HF_HUB_CACHE" => Some(hub.path().display().to_string()),
+            "ORT_DYLIB_PATH" => Some(prepared.ort_library.display().to_string()),
+            _ => None,
+        }
+    };
+    let cfg = OnnxConfig::discover_with(&env).unwrap();
+    assert_eq!(cfg.model_file, snapshot.join("onnx").join("model.onnx"));
+    let e = OnnxEmbedder::load(&cfg).unwrap();
+    let v = e
+        .embed(&[
+            "The weather is lovely today.".into(),
+            "It's so sunny outside!".into(),
+        ])
+        .await
+        .unwrap();
+    assert!((vecmath::dot(&v[0], &v[1]) - 0.6660).abs() < 1e-4);
+
+    let nothing = |k: &str| -> Option<String> {
+        match k {
+            "MEMORY_HOME" | "HF_HUB_CACHE" => Some(empty_home.path().display().to_string()),
+            _ => None,
+        }
+    };
+    let err = OnnxConfig::discover_with(&nothing).unwrap_err();
+    assert!(
+        err.message().contains("scripts/prepare-model"),
+        "the error does not name the command: {err}"
+    );
+    let _: PathBuf = cfg.tokenizer_file;
+}
