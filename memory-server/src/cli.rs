@@ -207,6 +207,15 @@ enum Command {
     Reindex,
     /// Which backend serves which role.
     Status,
+    /// Run the REST server.
+    Serve {
+        /// Address to listen on (default from the configuration: 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Admit requests without an API key (loopback addresses only).
+        #[arg(long)]
+        no_auth: bool,
+    },
     /// The local embedding model.
     Model {
         #[command(subcommand)]
@@ -252,11 +261,16 @@ fn parse_object(
 }
 
 impl Cli {
-    async fn open(&self) -> Result<Memory> {
+    fn load_config(&self) -> Result<Config> {
         let mut cfg = Config::load(self.config.as_deref())?;
         if let Some(db) = &self.db {
             cfg.store = db.clone();
         }
+        Ok(cfg)
+    }
+
+    async fn open(&self) -> Result<Memory> {
+        let cfg = self.load_config()?;
         if matches!(self.command, Command::Reindex) {
             return Ok(memory::open_for_reindex(&cfg).await?);
         }
@@ -273,6 +287,26 @@ impl Cli {
             return crate::model::install();
         }
         let m = self.open().await?;
+        if let Command::Serve { listen, no_auth } = &self.command {
+            let cfg = self.load_config()?.server;
+            let addr = match listen {
+                Some(a) => *a,
+                None => cfg
+                    .listen
+                    .parse()
+                    .with_context(|| format!("server.listen {:?} is not an address", cfg.listen))?,
+            };
+            if *no_auth && !addr.ip().is_loopback() {
+                bail!("--no-auth is only allowed on a loopback address, not {addr}");
+            }
+            if cfg.api_keys.is_empty() && !no_auth {
+                bail!(
+                    "no API keys configured ([[server.api_keys]] in memory.toml); pass --no-auth to serve on loopback without keys"
+                );
+            }
+            let state = memory_server::server::AppState::new(m, &cfg.api_keys, *no_auth);
+            return memory_server::server::serve(state, addr, cfg.max_body_bytes).await;
+        }
         match &self.command {
             Command::Add {
                 content,
@@ -389,7 +423,7 @@ impl Cli {
             Command::Decay => out.value(&m.decay(memory::now()).await?),
             Command::Reindex => out.value(&serde_json::json!({ "reindexed": m.reindex().await? })),
             Command::Status => out.value(&m.status()),
-            Command::Model { .. } => Ok(()),
+            Command::Model { .. } | Command::Serve { .. } => Ok(()),
         }
     }
 }

@@ -41,6 +41,58 @@ pub struct Config {
     pub language_model: Option<String>,
     /// Engine tunables.
     pub engine: EngineConfig,
+    /// The HTTP server (`memory serve`).
+    pub server: ServerConfig,
+}
+
+/// Settings of `memory serve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// API keys, each bound to a tenant and optionally to one user.
+    pub api_keys: Vec<ApiKey>,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            api_keys: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// An API key and what it may touch. `Debug` never shows the key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// The secret the client sends (`Authorization: Bearer …` or `x-api-key`).
+    pub key: String,
+    /// The only tenant it reads and writes.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// If set, the only user it reads and writes.
+    #[serde(default)]
+    pub user_id: Option<String>,
+}
+
+fn default_tenant() -> String {
+    memory_core::DEFAULT_TENANT.to_owned()
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("key", &"***")
+            .field("tenant", &self.tenant)
+            .field("user_id", &self.user_id)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -71,6 +123,7 @@ impl Default for Config {
             embedder: "local:all-MiniLM-L6-v2".into(),
             language_model: None,
             engine: EngineConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
