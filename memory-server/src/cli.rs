@@ -207,6 +207,25 @@ enum Command {
     Reindex,
     /// Which backend serves which role.
     Status,
+    /// Copy every memory (ids, embeddings, history) to another store, resumably,
+    /// then verify counts and checksums.
+    Migrate {
+        /// Source store URL.
+        #[arg(long)]
+        from: String,
+        /// Target store URL.
+        #[arg(long)]
+        to: String,
+        /// Report what would be copied without writing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Re-embed with the configured embedder instead of copying vectors.
+        #[arg(long)]
+        re_embed: bool,
+        /// Memories per batch.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
     /// Run the REST server.
     Serve {
         /// Address to listen on (default from the configuration: 127.0.0.1:8080).
@@ -285,6 +304,25 @@ impl Cli {
         } = &self.command
         {
             return crate::model::install();
+        }
+        if let Command::Migrate {
+            from,
+            to,
+            dry_run,
+            re_embed,
+            batch,
+        } = &self.command
+        {
+            return crate::migrate::run(
+                self.load_config()?,
+                from,
+                to,
+                *dry_run,
+                *re_embed,
+                *batch,
+                &out,
+            )
+            .await;
         }
         let m = self.open().await?;
         if let Command::Serve { listen, no_auth } = &self.command {
@@ -423,7 +461,7 @@ impl Cli {
             Command::Decay => out.value(&m.decay(memory::now()).await?),
             Command::Reindex => out.value(&serde_json::json!({ "reindexed": m.reindex().await? })),
             Command::Status => out.value(&m.status()),
-            Command::Model { .. } | Command::Serve { .. } => Ok(()),
+            Command::Model { .. } | Command::Serve { .. } | Command::Migrate { .. } => Ok(()),
         }
     }
 }

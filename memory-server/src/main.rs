@@ -2,6 +2,7 @@
 
 mod cli;
 mod import;
+mod migrate;
 mod model;
 mod output;
 

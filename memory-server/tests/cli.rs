@@ -234,3 +234,106 @@ fn import_jsonl_memories_and_messages() {
     std::fs::write(&file, "{\"user_id\":\"v1\",\"content\":\"\"}\n").unwrap();
     c.fails(&["import", file.to_str().unwrap()], "line 1");
 }
+
+/// SQLite → PostgreSQL → SQLite loses nothing; a second run skips what is
+/// there (resumable); a dry run writes nothing.
+#[test]
+fn migrate_round_trip_through_postgres() {
+    let pg = std::env::var("MEMORY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:55432/memory_test".into());
+    let host = pg
+        .split('@')
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        std::net::TcpStream::connect(&host).is_ok(),
+        "PostgreSQL is not reachable at {pg}: eval \"$(scripts/services start postgres)\""
+    );
+    let c = Cli::new();
+    let a = c.json(&[
+        "add",
+        "Alice has two cats",
+        "--user",
+        "alice",
+        "--importance",
+        "7",
+    ]);
+    c.json(&[
+        "update",
+        a["id"].as_str().unwrap(),
+        "--content",
+        "Alice has three cats",
+    ]);
+    c.json(&[
+        "add",
+        "Bob plays chess",
+        "--user",
+        "bob",
+        "--metadata",
+        r#"{"topic":"games"}"#,
+    ]);
+    let src = format!("sqlite://{}/cli.db", c.dir.path().display());
+    let schema = format!("mig{}", std::process::id());
+    let mid = format!("{pg}?schema={schema}");
+    let back = format!("sqlite://{}/back.db", c.dir.path().display());
+
+    let r = c.json(&["migrate", "--from", &src, "--to", &mid]);
+    assert_eq!(
+        (
+            r["copied"].as_u64(),
+            r["verified"].as_bool(),
+            r["vectors_written"].as_u64()
+        ),
+        (Some(2), Some(true), Some(2)),
+        "{r}"
+    );
+    let r = c.json(&["migrate", "--from", &src, "--to", &mid]);
+    assert_eq!(
+        (
+            r["copied"].as_u64(),
+            r["skipped_existing"].as_u64(),
+            r["verified"].as_bool()
+        ),
+        (Some(0), Some(2), Some(true)),
+        "resume: {r}"
+    );
+    let r = c.json(&["migrate", "--from", &mid, "--to", &back]);
+    assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(r["source_checksum"], r["target_checksum"]);
+
+    let found = c.json(&[
+        "--db",
+        &back,
+        "search",
+        "how many cats",
+        "--user",
+        "alice",
+        "-k",
+        "1",
+    ]);
+    assert_eq!(
+        found["hits"][0]["memory"]["content"], "Alice has three cats",
+        "{found}"
+    );
+    let history = c.json(&["--db", &back, "history", a["id"].as_str().unwrap()]);
+    assert_eq!(
+        history.as_array().unwrap().len(),
+        2,
+        "history lost in migration"
+    );
+    let check = c.json(&["--db", &back, "check"]);
+    assert_eq!(
+        (check["store_count"].as_u64(), check["index_count"].as_u64()),
+        (Some(2), Some(2))
+    );
+
+    let dry = format!("sqlite://{}/dry.db", c.dir.path().display());
+    let r = c.json(&["migrate", "--from", &src, "--to", &dry, "--dry-run"]);
+    assert_eq!(
+        (r["copied"].as_u64(), r["target_count"].as_u64()),
+        (Some(2), Some(0)),
+        "dry run wrote: {r}"
+    );
+}

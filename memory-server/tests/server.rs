@@ -159,7 +159,9 @@ async fn keys_never_cross_their_binding() {
     .await;
     let hits = found["hits"].as_array().unwrap();
     assert!(
-        hits.iter().all(|h| h["memory"]["scope"]["user_id"] == "alice") && !hits.is_empty(),
+        hits.iter()
+            .all(|h| h["memory"]["scope"]["user_id"] == "alice")
+            && !hits.is_empty(),
         "{found}"
     );
     let (_, found) = call(

@@ -7,7 +7,7 @@ pub use config::{ApiKey, Config, ServerConfig, Urls, redact};
 pub use memory_core::*;
 pub use registry::{
     BackendRole, compiled_schemes, open, open_embedder, open_for_reindex, open_language_model,
-    open_short_term, open_with,
+    open_short_term, open_store_url, open_with,
 };
 
 /// The SQLite backend (feature `sqlite`).

@@ -200,6 +200,11 @@ async fn open_vectors(url: &str, store: &OpenedStore) -> Result<Arc<dyn VectorIn
     }
 }
 
+/// Opens only the store at `url` (for operator tools such as `migrate`).
+pub async fn open_store_url(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(open_store(url).await?.store)
+}
+
 /// Opens the short-term tier at `url`.
 pub async fn open_short_term(url: &str) -> Result<Arc<dyn ShortTerm>> {
     match resolve(BackendRole::ShortTerm, url)? {
