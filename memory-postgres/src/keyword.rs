@@ -33,15 +33,36 @@ impl KeywordIndex for PgStore {
         if words.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb = QueryBuilder::<Postgres>::new(
-            "SELECT m.id, ts_rank_cd(m.tsv, q) AS rank FROM memories m, to_tsquery(",
-        );
-        qb.push_bind(self.db.cfg.ts_config.clone())
-            .push("::regconfig, ")
-            .push_bind(words.join(" | "))
-            .push(") q WHERE m.tsv @@ q AND m.tenant = ")
-            .push_bind(query.tenant.clone());
-        push_and(&mut qb, &MemoryColumns, query.filter.as_ref());
+        let pinned = query
+            .filter
+            .as_ref()
+            .and_then(|f| f.pinned(&memory_core::Field::UserId))
+            .is_some();
+        let mut qb;
+        if pinned {
+            // One user's rows first (B-tree), then match and rank only those:
+            // a GIN match across every tenant's rows would rank far more.
+            qb = QueryBuilder::<Postgres>::new(
+                "WITH m AS MATERIALIZED (SELECT m.id, m.tsv FROM memories m WHERE m.tenant = ",
+            );
+            qb.push_bind(query.tenant.clone());
+            push_and(&mut qb, &MemoryColumns, query.filter.as_ref());
+            qb.push(") SELECT m.id, ts_rank_cd(m.tsv, q) AS rank FROM m, to_tsquery(")
+                .push_bind(self.db.cfg.ts_config.clone())
+                .push("::regconfig, ")
+                .push_bind(words.join(" | "))
+                .push(") q WHERE m.tsv @@ q");
+        } else {
+            qb = QueryBuilder::<Postgres>::new(
+                "SELECT m.id, ts_rank_cd(m.tsv, q) AS rank FROM memories m, to_tsquery(",
+            );
+            qb.push_bind(self.db.cfg.ts_config.clone())
+                .push("::regconfig, ")
+                .push_bind(words.join(" | "))
+                .push(") q WHERE m.tsv @@ q AND m.tenant = ")
+                .push_bind(query.tenant.clone());
+            push_and(&mut qb, &MemoryColumns, query.filter.as_ref());
+        }
         qb.push(" ORDER BY rank DESC, m.id LIMIT ")
             .push_bind(i64::try_from(query.k).unwrap_or(i64::MAX));
         let rows = qb
