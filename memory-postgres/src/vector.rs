@@ -103,13 +103,7 @@ impl VectorIndex for PgVectorIndex {
     }
 
     async fn create_collection(&self, spec: &CollectionSpec) -> Result<CollectionSpec> {
-        if spec.dimension == 0 || spec.dimension > MAX_DIMENSION {
-            return Err(Error::invalid(format!(
-                "dimension: must be within 1 and {MAX_DIMENSION}, got {}",
-                spec.dimension
-            )));
-        }
-        memory_core::validate_id("collection", &spec.name)?;
+        spec.validate(MAX_DIMENSION)?;
         let tbl = table(&spec.name);
         let (opclass, _) = ops(spec.metric);
         let mut tx = self.db.pool.begin().await.map_err(|e| map(e, "begin"))?;

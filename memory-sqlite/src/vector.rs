@@ -286,13 +286,7 @@ impl VectorIndex for SqliteVectorIndex {
     }
 
     async fn create_collection(&self, spec: &CollectionSpec) -> Result<CollectionSpec> {
-        if spec.dimension == 0 || spec.dimension > MAX_DIMENSION {
-            return Err(Error::invalid(format!(
-                "dimension: must be within 1 and {MAX_DIMENSION}, got {}",
-                spec.dimension
-            )));
-        }
-        memory_core::validate_id("collection", &spec.name)?;
+        spec.validate(MAX_DIMENSION)?;
         sqlx::query("INSERT INTO vec_collections (name, dimension, metric) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
             .bind(&spec.name)
             .bind(i64::try_from(spec.dimension).unwrap_or(i64::MAX))

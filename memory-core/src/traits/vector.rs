@@ -54,6 +54,18 @@ pub struct CollectionSpec {
 }
 
 impl CollectionSpec {
+    /// Checks a spec before a collection is created: a valid name and a
+    /// dimension within 1 and `max_dimension`.
+    pub fn validate(&self, max_dimension: usize) -> crate::Result<()> {
+        if self.dimension == 0 || self.dimension > max_dimension {
+            return Err(crate::Error::invalid(format!(
+                "dimension: must be within 1 and {max_dimension}, got {}",
+                self.dimension
+            )));
+        }
+        crate::validate_id("collection", &self.name)
+    }
+
     /// Checks that an existing collection can serve `wanted`: another
     /// dimension is `DimensionMismatch`, another metric `Conflict`.
     pub fn ensure_compatible(&self, wanted: &CollectionSpec) -> crate::Result<()> {
