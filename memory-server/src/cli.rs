@@ -187,6 +187,14 @@ enum Command {
         #[arg(long, default_value_t = 256)]
         batch: usize,
     },
+    /// Write every memory of the tenant as JSONL (ids, history; vectors with --vectors).
+    Export {
+        /// The file ("-" for standard output).
+        file: PathBuf,
+        /// Include embeddings (restored without re-embedding).
+        #[arg(long)]
+        vectors: bool,
+    },
     /// Counts of every backend.
     Stats,
     /// Compare store and vector index; --repair fixes what differs.
@@ -448,6 +456,9 @@ impl Cli {
             }
             Command::Recent { session, limit } => out.value(&m.recent(t, session, *limit).await?),
             Command::Import { file, batch } => crate::import::run(&m, t, file, *batch, &out).await,
+            Command::Export { file, vectors } => {
+                crate::export::run(&m, t, file, *vectors, &out).await
+            }
             Command::Stats => out.value(&m.stats(Some(t)).await?),
             Command::Check { repair } => {
                 let r = m.check(*repair).await?;

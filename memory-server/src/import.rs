@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use memory::{AddRequest, Memory, RecordMessage};
+use memory::{AddRequest, HistoryEvent, Memory, RecordMessage, StoredMemory};
 
 use crate::output::Out;
 
@@ -37,6 +37,7 @@ pub(crate) async fn run(
     );
     let (mut memories, mut messages, mut added, mut unchanged, mut merged) =
         (Vec::new(), 0u64, 0u64, 0u64, 0u64);
+    let (mut exported, mut restored) = (Vec::new(), 0u64);
     for (n, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("reading line {}", n + 1))?;
         if line.trim().is_empty() {
@@ -47,6 +48,34 @@ pub(crate) async fn run(
         let obj = value
             .as_object_mut()
             .with_context(|| format!("line {}: not a JSON object", n + 1))?;
+        if obj.get("type").and_then(|t| t.as_str()) == Some("memory") {
+            // A line of `memory export`: restored exactly, ids and history included.
+            let memory = obj
+                .remove("memory")
+                .with_context(|| format!("line {}: exported line without \"memory\"", n + 1))?;
+            let stored: StoredMemory = serde_json::from_value(memory)
+                .with_context(|| format!("line {}: not an exported memory", n + 1))?;
+            let history: Vec<HistoryEvent> = obj
+                .remove("history")
+                .map(serde_json::from_value)
+                .transpose()
+                .with_context(|| format!("line {}: history", n + 1))?
+                .unwrap_or_default();
+            exported.push((stored, history));
+            if exported.len() >= batch {
+                let (w, s) = crate::migrate::restore(
+                    m.store().as_ref(),
+                    std::mem::take(&mut exported),
+                    false,
+                    false,
+                )
+                .await?;
+                restored += w;
+                unchanged += s;
+            }
+            bar.set_position((n + 1) as u64);
+            continue;
+        }
         obj.entry("tenant").or_insert_with(|| tenant.into());
         if obj.contains_key("role") {
             let msg: RecordMessage = serde_json::from_value(value)
@@ -66,8 +95,16 @@ pub(crate) async fn run(
         bar.set_position((n + 1) as u64);
     }
     flush(m, &mut memories, (&mut added, &mut unchanged, &mut merged)).await?;
+    if !exported.is_empty() {
+        let (w, s) = crate::migrate::restore(m.store().as_ref(), exported, false, false).await?;
+        restored += w;
+        unchanged += s;
+    }
+    if restored > 0 {
+        m.sync(true).await?;
+    }
     bar.finish_and_clear();
-    out.value(&serde_json::json!({ "added": added, "unchanged": unchanged, "merged": merged, "messages": messages }))
+    out.value(&serde_json::json!({ "added": added, "unchanged": unchanged, "merged": merged, "restored": restored, "messages": messages }))
 }
 
 async fn flush(

@@ -1,6 +1,7 @@
 //! The `memory` binary: the operator CLI (and, later, the server).
 
 mod cli;
+mod export;
 mod import;
 mod migrate;
 mod model;

@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use memory::{ChangeSet, Config, Store, StoredMemory, VectorOp};
+use memory::{ChangeSet, Config, HistoryEvent, Store, StoredMemory, VectorOp};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -47,6 +47,46 @@ async fn fingerprint(store: &dyn Store) -> Result<(u64, String)> {
 
 fn hex_digest(h: Sha256) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes memories (with their ids, embeddings and history) that `dst` does
+/// not hold yet and queues their vectors; returns (written, already there).
+/// Rows already present were written by an earlier, interrupted run.
+pub(crate) async fn restore(
+    dst: &dyn Store,
+    items: Vec<(StoredMemory, Vec<HistoryEvent>)>,
+    re_embed: bool,
+    dry_run: bool,
+) -> Result<(u64, u64)> {
+    let ids: Vec<Uuid> = items.iter().map(|(m, _)| m.record.id).collect();
+    let present: std::collections::HashSet<Uuid> = dst
+        .get_stored(&ids)
+        .await?
+        .into_iter()
+        .map(|m| m.record.id)
+        .collect();
+    let mut changes = ChangeSet::default();
+    for (m, history) in items
+        .into_iter()
+        .filter(|(m, _)| !present.contains(&m.record.id))
+    {
+        let mut record = m.record;
+        let embedding = if re_embed {
+            // Vectors missing or from another model are (re-)embedded by sync.
+            record.embedding_model = None;
+            None
+        } else {
+            m.embedding
+        };
+        changes.history.extend(history);
+        changes.outbox.push((record.id, VectorOp::Upsert));
+        changes.insert.push(StoredMemory { record, embedding });
+    }
+    let written = changes.insert.len() as u64;
+    if !dry_run && written > 0 {
+        dst.apply(changes).await?;
+    }
+    Ok((written, present.len() as u64))
 }
 
 pub(crate) async fn run(
@@ -95,38 +135,18 @@ pub(crate) async fn run(
         after = Some(last.record.id);
         report.scanned += page.len() as u64;
         let ids: Vec<Uuid> = page.iter().map(|m| m.record.id).collect();
-        // Rows already in the target were copied by an earlier, interrupted run.
-        let present: std::collections::HashSet<Uuid> = dst
-            .get_stored(&ids)
-            .await?
-            .into_iter()
-            .map(|m| m.record.id)
-            .collect();
-        let mut changes = ChangeSet::default();
-        for m in page.into_iter().filter(|m| !present.contains(&m.record.id)) {
-            let mut record = m.record;
-            changes
-                .history
-                .extend(source.history(&record.scope.tenant, record.id).await?);
-            changes.outbox.push((record.id, VectorOp::Upsert));
-            let embedding = if re_embed {
-                record.embedding_model = None;
-                None
-            } else {
-                m.embedding
-            };
-            changes.insert.push(StoredMemory { record, embedding });
+        let mut items = Vec::with_capacity(page.len());
+        for m in page {
+            let history = source.history(&m.record.scope.tenant, m.record.id).await?;
+            items.push((m, history));
         }
-        report.skipped_existing += present.len() as u64;
-        report.copied += changes.insert.len() as u64;
-        if !dry_run && !changes.insert.is_empty() {
-            dst.apply(changes).await?;
-        }
+        let (copied, skipped) = restore(dst.as_ref(), items, re_embed, dry_run).await?;
+        report.copied += copied;
+        report.skipped_existing += skipped;
         bar.inc(ids.len() as u64);
     }
     bar.finish_and_clear();
     if !dry_run {
-        // Vectors missing or from another model are (re-)embedded by sync.
         report.vectors_written = target.sync(true).await?.upserted;
     }
     let (sc, scs) = fingerprint(source.as_ref()).await?;
