@@ -6,6 +6,7 @@ mod error;
 pub mod filter;
 mod hash;
 mod in_process;
+pub mod naming;
 pub mod retry;
 pub mod text;
 pub mod traits;
@@ -18,7 +19,7 @@ pub use cached::CachedEmbedder;
 pub use engine::{
     AddEvent, AddOutcome, AddRequest, CheckReport, Context, DecayReport, EngineConfig, EngineStats,
     Memory, MemoryBuilder, MessageOutcome, RateLimits, RecordMessage, ScoreParts, SearchHit,
-    SearchMode, SearchRequest, SearchResponse, SyncReport, UpdateRequest, Weights,
+    SearchMode, SearchRequest, SearchResponse, SkippedBackend, SyncReport, UpdateRequest, Weights,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use filter::{Field, Filter, Op};

@@ -138,6 +138,10 @@ retrying!(Store, StoreCapabilities, {
         at: DateTime<Utc>,
     ) -> Result<User>;
     fn get_user(&self, tenant: &str, user_id: &str) -> Result<Option<User>>;
+    fn scan_messages(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<Message>>;
+    fn scan_sessions(&self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<Session>>;
+    fn scan_users(&self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<User>>;
+    fn put_user(&self, user: &User) -> Result<()>;
     fn forget(&self, scope: &Scope) -> Result<ForgetReport>;
     fn stats(&self, tenant: Option<&str>) -> Result<StoreStats>;
 });

@@ -28,7 +28,7 @@ fn default_tenant() -> String {
 }
 
 /// Whose memory this is: every record carries one and every read is filtered by it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Scope {
     /// Isolation boundary between customers; `"default"` unless set.
     #[serde(default = "default_tenant")]
@@ -197,6 +197,20 @@ impl Serialize for MemoryKind {
     }
 }
 
+impl schemars::JsonSchema for MemoryKind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "MemoryKind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "fact, preference, event, summary, profile, or any other name the application uses",
+            "examples": ["fact", "preference", "event", "summary", "profile"]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for MemoryKind {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -205,7 +219,9 @@ impl<'de> Deserialize<'de> for MemoryKind {
 }
 
 /// Where a memory's vector stands relative to the vector index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum VectorState {
     /// Written to the store; the vector index has not confirmed it yet.
@@ -239,7 +255,7 @@ impl VectorState {
 }
 
 /// One long-term memory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MemoryRecord {
     /// UUIDv7, so ids sort by creation time.
     pub id: Uuid,
@@ -290,7 +306,7 @@ impl MemoryRecord {
 }
 
 /// A memory as the store holds it: the record and its embedding.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StoredMemory {
     /// The record.
     #[serde(flatten)]
@@ -301,7 +317,9 @@ pub struct StoredMemory {
 }
 
 /// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The human.
@@ -341,7 +359,7 @@ impl Role {
 }
 
 /// One message of a conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Message {
     /// UUIDv7.
     pub id: Uuid,
@@ -377,7 +395,7 @@ pub struct Message {
 }
 
 /// A conversation: a chat, a stream, a call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Session {
     /// Caller-chosen id.
     pub id: String,
@@ -407,7 +425,7 @@ pub struct Session {
 }
 
 /// A person the agent talks to (a chat viewer, a customer).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct User {
     /// Caller-chosen id, unique in the tenant.
     pub id: String,
@@ -435,7 +453,7 @@ pub struct User {
 }
 
 /// What a history row records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HistoryOp {
     /// The memory was created.
@@ -476,7 +494,7 @@ impl HistoryOp {
 }
 
 /// One change of a memory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HistoryEvent {
     /// UUIDv7.
     pub id: Uuid,
@@ -521,7 +539,7 @@ impl HistoryEvent {
 }
 
 /// A page of results and the cursor of the next one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,
@@ -530,7 +548,7 @@ pub struct Page<T> {
 }
 
 /// An id with a score from an index; higher is better.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScoredId {
     /// The memory.
     pub id: Uuid,

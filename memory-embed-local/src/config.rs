@@ -25,6 +25,9 @@ pub struct OnnxConfig {
     pub ort_library: PathBuf,
     /// Intra-op threads of ONNX Runtime (1 is fastest on a busy 2-core machine).
     pub threads: usize,
+    /// Sessions that run at once (each holds its own copy of the weights,
+    /// about 90 MB): concurrent requests embed in parallel up to this many.
+    pub sessions: usize,
     /// Texts per inference call.
     pub batch: usize,
     /// Tokens per text; longer texts are truncated.
@@ -155,11 +158,24 @@ impl OnnxConfig {
             })?,
             None => 1,
         };
+        let sessions = match get("MEMORY_EMBED_SESSIONS") {
+            Some(v) => v.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                Error::config(format!(
+                    "MEMORY_EMBED_SESSIONS={v:?} is not a whole number ≥ 1"
+                ))
+            })?,
+            // One per core left after each session's intra-op threads.
+            None => std::thread::available_parallelism()
+                .map_or(1, std::num::NonZeroUsize::get)
+                .div_ceil(threads)
+                .clamp(1, 4),
+        };
         let cfg = Self {
             model_file,
             tokenizer_file,
             ort_library,
             threads,
+            sessions,
             batch: 32,
             max_tokens: 256,
         };
@@ -182,9 +198,9 @@ impl OnnxConfig {
         need(&self.model_file, "the ONNX model")?;
         need(&self.tokenizer_file, "the tokenizer")?;
         need(&self.ort_library, "the ONNX Runtime library")?;
-        if self.threads == 0 || self.batch == 0 || self.max_tokens == 0 {
+        if self.threads == 0 || self.sessions == 0 || self.batch == 0 || self.max_tokens == 0 {
             return Err(Error::config(
-                "local embedder: threads, batch and max_tokens must be at least 1",
+                "local embedder: threads, sessions, batch and max_tokens must be at least 1",
             ));
         }
         Ok(())

@@ -47,7 +47,9 @@ pub struct OnnxEmbedder {
 }
 
 struct Inner {
-    session: Mutex<Session>,
+    /// Used in turn; a caller takes the first free one.
+    sessions: Vec<Mutex<Session>>,
+    next: std::sync::atomic::AtomicUsize,
     tokenizer: Tokenizer,
     /// The same tokenizer without truncation or padding, for counting.
     counter: Tokenizer,
@@ -92,19 +94,24 @@ impl OnnxEmbedder {
                 ..TruncationParams::default()
             }))
             .map_err(|e| Error::config(format!("local embedder: truncation: {e}")))?;
-        let session = Session::builder(&env)
-            .map_err(ort_err)?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(ort_err)?
-            .with_intra_threads(cfg.threads)
-            .map_err(ort_err)?
-            .with_inter_threads(1)
-            .map_err(ort_err)?
-            .commit_from_file(&cfg.model_file)
-            .map_err(ort_err)?;
+        let mut sessions = Vec::with_capacity(cfg.sessions);
+        for _ in 0..cfg.sessions {
+            let session = Session::builder(&env)
+                .map_err(ort_err)?
+                .with_optimization_level(GraphOptimizationLevel::Level3)
+                .map_err(ort_err)?
+                .with_intra_threads(cfg.threads)
+                .map_err(ort_err)?
+                .with_inter_threads(1)
+                .map_err(ort_err)?
+                .commit_from_file(&cfg.model_file)
+                .map_err(ort_err)?;
+            sessions.push(Mutex::new(session));
+        }
         Ok(Self {
             inner: Arc::new(Inner {
-                session: Mutex::new(session),
+                sessions,
+                next: std::sync::atomic::AtomicUsize::new(0),
                 tokenizer,
                 counter,
                 max_tokens: cfg.max_tokens,
@@ -116,6 +123,19 @@ impl OnnxEmbedder {
 }
 
 impl Inner {
+    /// A free session if there is one, else the next in turn (waiting).
+    fn session(&self) -> Result<std::sync::MutexGuard<'_, Session>> {
+        for s in &self.sessions {
+            if let Ok(guard) = s.try_lock() {
+                return Ok(guard);
+            }
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.sessions.len();
+        self.sessions[i]
+            .lock()
+            .map_err(|_| Error::internal("embedder session lock poisoned"))
+    }
+
     fn run(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         let enc = self
             .tokenizer
@@ -134,10 +154,7 @@ impl Inner {
         let input_ids = Tensor::from_array((shape, ids)).map_err(ort_err)?;
         let attention = Tensor::from_array((shape, mask.clone())).map_err(ort_err)?;
         let token_types = Tensor::from_array((shape, types)).map_err(ort_err)?;
-        let mut session = self
-            .session
-            .lock()
-            .map_err(|_| Error::internal("embedder session lock poisoned"))?;
+        let mut session = self.session()?;
         let outputs = session
             .run(ort::inputs!["input_ids" => input_ids, "attention_mask" => attention, "token_type_ids" => token_types])
             .map_err(ort_err)?;

@@ -50,3 +50,42 @@ async fn reproduces_sentence_transformers_quickstart() {
     );
     assert!(e.count_tokens(&long).unwrap() > 2000);
 }
+
+/// Several sessions embedding at once give exactly what one session gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sessions_agree_with_one() {
+    let base = memory_embed_local::OnnxConfig::discover().expect("model prepared");
+    let one = OnnxEmbedder::load(&memory_embed_local::OnnxConfig {
+        sessions: 1,
+        ..base.clone()
+    })
+    .unwrap();
+    let many = std::sync::Arc::new(
+        OnnxEmbedder::load(&memory_embed_local::OnnxConfig {
+            sessions: 3,
+            ..base
+        })
+        .unwrap(),
+    );
+    let texts: Vec<String> = (0..24)
+        .map(|i| format!("sentence number {i} about the weather in town {}", i % 5))
+        .collect();
+    let want = one.embed(&texts).await.unwrap();
+    let tasks: Vec<_> = texts
+        .iter()
+        .cloned()
+        .map(|t| {
+            let m = many.clone();
+            tokio::spawn(async move { m.embed(&[t]).await.unwrap().remove(0) })
+        })
+        .collect();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let got = t.await.unwrap();
+        let diff = got
+            .iter()
+            .zip(&want[i])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(diff < 1e-5, "text {i} differs by {diff}");
+    }
+}

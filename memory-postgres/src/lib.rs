@@ -58,6 +58,18 @@ impl PgDb {
             .url
             .parse()
             .map_err(|e| Error::config(format!("postgres URL: {e}")))?;
+        // One direct attempt first: the pool would retry an unreachable
+        // server until its acquire timeout, and a fallback list should move
+        // on at once.
+        {
+            use sqlx::Connection;
+            sqlx::PgConnection::connect_with(&opts)
+                .await
+                .map_err(unavailable)?
+                .close()
+                .await
+                .map_err(unavailable)?;
+        }
         if let Some(schema) = &cfg.schema {
             let admin = PgPoolOptions::new()
                 .max_connections(1)
@@ -116,6 +128,21 @@ impl PgDb {
     /// The pgvector index.
     pub fn vector_index(&self) -> Arc<PgVectorIndex> {
         Arc::new(PgVectorIndex::new(self.clone()))
+    }
+
+    /// The server's and pgvector's versions, for `memory doctor`.
+    pub async fn server_version(&self) -> Result<String> {
+        let (server, vector): (String, Option<String>) = sqlx::query_as(
+            "SELECT current_setting('server_version'), \
+             (SELECT extversion FROM pg_extension WHERE extname = 'vector')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| error::map(e, "version"))?;
+        Ok(format!(
+            "PostgreSQL {server}, pgvector {}",
+            vector.as_deref().unwrap_or("missing")
+        ))
     }
 
     /// The pool, for benches comparing raw queries.

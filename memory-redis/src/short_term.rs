@@ -117,6 +117,21 @@ impl RedisShortTerm {
         Self::new(RedisConfig::from_url(url)?)
     }
 
+    /// The server's version, for `memory doctor`.
+    pub async fn server_version(&self) -> Result<String> {
+        let mut con = self.con().await?;
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut con)
+            .await
+            .map_err(|e| map(e, "version"))?;
+        let v = info
+            .lines()
+            .find_map(|l| l.strip_prefix("redis_version:"))
+            .unwrap_or("unknown");
+        Ok(format!("Redis {}", v.trim()))
+    }
+
     async fn con(&self) -> Result<ConnectionManager> {
         let t = self.cfg.timeout;
         self.con

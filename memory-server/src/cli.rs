@@ -224,6 +224,10 @@ enum Command {
         /// Target store URL.
         #[arg(long)]
         to: String,
+        /// Target vector index URL (e.g. chroma://host:8000); default: the
+        /// target store's own.
+        #[arg(long)]
+        vectors: Option<String>,
         /// Report what would be copied without writing.
         #[arg(long)]
         dry_run: bool,
@@ -243,6 +247,19 @@ enum Command {
         #[arg(long)]
         no_auth: bool,
     },
+    /// Serve the MCP tools on stdin/stdout, for MCP clients that start the
+    /// server themselves (add_memory, search_memory, list_memories,
+    /// delete_memory, get_context).
+    Mcp {
+        /// Bind every call to this user, as an API key bound to a user would.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Check every configured backend: reachable, versions, pgvector present,
+    /// vector dimensions agree with the embedder. Fails if anything is wrong.
+    Doctor,
+    /// Print the server's OpenAPI document (also served at /openapi.json).
+    Openapi,
     /// The local embedding model.
     Model {
         #[command(subcommand)]
@@ -313,24 +330,40 @@ impl Cli {
         {
             return crate::model::install();
         }
+        if let Command::Doctor = &self.command {
+            let source = match (&self.config, std::env::var("MEMORY_CONFIG")) {
+                (Some(p), _) => p.display().to_string(),
+                (None, Ok(p)) if !p.is_empty() => p,
+                _ if std::path::Path::new("memory.toml").is_file() => "memory.toml".into(),
+                _ => "built-in defaults (no memory.toml)".into(),
+            };
+            return crate::doctor::run(&self.load_config()?, &source, t, &out).await;
+        }
+        if let Command::Openapi = &self.command {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(memory_server::server::openapi())?
+            );
+            return Ok(());
+        }
         if let Command::Migrate {
             from,
             to,
+            vectors,
             dry_run,
             re_embed,
             batch,
         } = &self.command
         {
-            return crate::migrate::run(
-                self.load_config()?,
-                from,
-                to,
-                *dry_run,
-                *re_embed,
-                *batch,
-                &out,
-            )
-            .await;
+            let plan = crate::migrate::Plan {
+                from: from.clone(),
+                to: to.clone(),
+                vectors: vectors.clone(),
+                dry_run: *dry_run,
+                re_embed: *re_embed,
+                batch: *batch,
+            };
+            return crate::migrate::run(self.load_config()?, &plan, &out).await;
         }
         let m = self.open().await?;
         if let Command::Serve { listen, no_auth } = &self.command {
@@ -345,13 +378,22 @@ impl Cli {
             if *no_auth && !addr.ip().is_loopback() {
                 bail!("--no-auth is only allowed on a loopback address, not {addr}");
             }
-            if cfg.api_keys.is_empty() && !no_auth {
+            let keys = cfg.keys()?;
+            if keys.is_empty() && !no_auth {
                 bail!(
-                    "no API keys configured ([[server.api_keys]] in memory.toml); pass --no-auth to serve on loopback without keys"
+                    "no API keys configured ([[server.api_keys]] in memory.toml, or server.api_keys_file); pass --no-auth to serve on loopback without keys"
                 );
             }
-            let state = memory_server::server::AppState::new(m, &cfg.api_keys, *no_auth);
+            let state = memory_server::server::AppState::new(m, &keys, *no_auth);
             return memory_server::server::serve(state, addr, cfg.max_body_bytes).await;
+        }
+        if let Command::Mcp { user } = &self.command {
+            let caller = memory_server::server::Caller {
+                tenant: t.to_owned(),
+                user_id: user.clone(),
+                id: "stdio".into(),
+            };
+            return memory_server::server::mcp::serve_stdio(m, caller).await;
         }
         match &self.command {
             Command::Add {
@@ -472,7 +514,12 @@ impl Cli {
             Command::Decay => out.value(&m.decay(memory::now()).await?),
             Command::Reindex => out.value(&serde_json::json!({ "reindexed": m.reindex().await? })),
             Command::Status => out.value(&m.status()),
-            Command::Model { .. } | Command::Serve { .. } | Command::Migrate { .. } => Ok(()),
+            Command::Model { .. }
+            | Command::Serve { .. }
+            | Command::Mcp { .. }
+            | Command::Openapi
+            | Command::Doctor
+            | Command::Migrate { .. } => Ok(()),
         }
     }
 }

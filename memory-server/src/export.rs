@@ -1,5 +1,6 @@
-//! `memory export`: every memory of a tenant as JSONL, with ids, history and
-//! optionally vectors, in the form `memory import` restores exactly.
+//! `memory export`: everything of a tenant as JSONL — users, sessions,
+//! messages, then memories with ids, history and optionally vectors — in the
+//! form `memory import` restores exactly.
 
 use std::io::Write;
 use std::path::Path;
@@ -23,6 +24,25 @@ pub(crate) async fn run(
             std::fs::File::create(file).with_context(|| format!("creating {}", file.display()))?,
         ))
     };
+    let bar = if out.json || file == Path::new("-") {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} lines written {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    // Users and sessions first: messages refer to their sessions.
+    let conversations =
+        crate::conversations::scan(m.store().as_ref(), Some(tenant), 500, async |items| {
+            for item in items {
+                writeln!(sink, "{}", serde_json::to_string(&item)?)?;
+                bar.inc(1);
+            }
+            Ok(())
+        })
+        .await?;
     let (mut after, mut n) = (None, 0u64);
     loop {
         let page = m.store().scan_memories(after, 500).await?;
@@ -36,12 +56,21 @@ pub(crate) async fn run(
             let line =
                 serde_json::json!({ "type": "memory", "memory": stored, "history": history });
             writeln!(sink, "{line}")?;
+            bar.inc(1);
             n += 1;
         }
     }
     sink.flush()?;
+    bar.finish_and_clear();
     if file != Path::new("-") {
-        out.value(&serde_json::json!({ "exported": n, "file": file.display().to_string(), "vectors": vectors }))?;
+        out.value(&serde_json::json!({
+            "exported": n,
+            "users": conversations.users,
+            "sessions": conversations.sessions,
+            "messages": conversations.messages,
+            "file": file.display().to_string(),
+            "vectors": vectors,
+        }))?;
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! JSONL import: memories, or messages (lines with a "role").
+//! JSONL import: lines of `memory export` (restored exactly), memories, or
+//! messages to record (lines with a "role").
 
 use std::io::BufRead;
 use std::path::Path;
@@ -38,6 +39,7 @@ pub(crate) async fn run(
     let (mut memories, mut messages, mut added, mut unchanged, mut merged) =
         (Vec::new(), 0u64, 0u64, 0u64, 0u64);
     let (mut exported, mut restored) = (Vec::new(), 0u64);
+    let (mut conversations, mut restored_messages) = (Vec::new(), 0u64);
     for (n, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("reading line {}", n + 1))?;
         if line.trim().is_empty() {
@@ -48,7 +50,37 @@ pub(crate) async fn run(
         let obj = value
             .as_object_mut()
             .with_context(|| format!("line {}: not a JSON object", n + 1))?;
+        if matches!(
+            obj.get("type").and_then(|t| t.as_str()),
+            Some("user" | "session" | "message")
+        ) {
+            let item: crate::conversations::Item =
+                serde_json::from_value(value).with_context(|| {
+                    format!("line {}: not an exported user, session or message", n + 1)
+                })?;
+            conversations.push(item);
+            if conversations.len() >= batch {
+                let c = crate::conversations::write(
+                    m.store().as_ref(),
+                    std::mem::take(&mut conversations),
+                )
+                .await
+                .with_context(|| format!("line {}", n + 1))?;
+                restored_messages += c.messages;
+            }
+            bar.set_position((n + 1) as u64);
+            continue;
+        }
         if obj.get("type").and_then(|t| t.as_str()) == Some("memory") {
+            // Conversations come first in an export; memories may name their messages.
+            if !conversations.is_empty() {
+                let c = crate::conversations::write(
+                    m.store().as_ref(),
+                    std::mem::take(&mut conversations),
+                )
+                .await?;
+                restored_messages += c.messages;
+            }
             // A line of `memory export`: restored exactly, ids and history included.
             let memory = obj
                 .remove("memory")
@@ -95,6 +127,11 @@ pub(crate) async fn run(
         bar.set_position((n + 1) as u64);
     }
     flush(m, &mut memories, (&mut added, &mut unchanged, &mut merged)).await?;
+    if !conversations.is_empty() {
+        restored_messages += crate::conversations::write(m.store().as_ref(), conversations)
+            .await?
+            .messages;
+    }
     if !exported.is_empty() {
         let (w, s) = crate::migrate::restore(m.store().as_ref(), exported, false, false).await?;
         restored += w;
@@ -104,7 +141,7 @@ pub(crate) async fn run(
         m.sync(true).await?;
     }
     bar.finish_and_clear();
-    out.value(&serde_json::json!({ "added": added, "unchanged": unchanged, "merged": merged, "restored": restored, "messages": messages }))
+    out.value(&serde_json::json!({ "added": added, "unchanged": unchanged, "merged": merged, "restored": restored, "messages": messages, "restored_messages": restored_messages }))
 }
 
 async fn flush(

@@ -1,6 +1,8 @@
 //! The `memory` binary: the operator CLI (and, later, the server).
 
 mod cli;
+mod conversations;
+mod doctor;
 mod export;
 mod import;
 mod migrate;

@@ -1,5 +1,5 @@
-//! `memory migrate`: copies memories (with ids, embeddings and history)
-//! between any two stores, in batches, resumably, and verifies the result.
+//! `memory migrate`: copies users, sessions, messages and memories (with
+//! ids, embeddings and history) between any two stores, in batches, resumably, and verifies the result.
 
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -14,6 +14,7 @@ use crate::output::Out;
 struct Report {
     source: String,
     target: String,
+    target_vectors: String,
     dry_run: bool,
     scanned: u64,
     copied: u64,
@@ -23,8 +24,12 @@ struct Report {
     target_count: u64,
     source_checksum: String,
     target_checksum: String,
+    conversations_copied: crate::conversations::Counts,
+    conversations_source: crate::conversations::Counts,
+    conversations_target: crate::conversations::Counts,
+    /// Vectors in the target index, which must equal the memories.
+    target_vectors_count: u64,
     verified: bool,
-    note: &'static str,
 }
 
 /// Count and SHA-256 over (id, content hash, version) of every memory, in id order.
@@ -89,15 +94,27 @@ pub(crate) async fn restore(
     Ok((written, present.len() as u64))
 }
 
-pub(crate) async fn run(
-    base: Config,
-    from: &str,
-    to: &str,
-    dry_run: bool,
-    re_embed: bool,
-    batch: usize,
-    out: &Out,
-) -> Result<()> {
+/// What to copy where.
+pub(crate) struct Plan {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    /// The target's vector index, if not the target store's own.
+    pub(crate) vectors: Option<String>,
+    pub(crate) dry_run: bool,
+    pub(crate) re_embed: bool,
+    pub(crate) batch: usize,
+}
+
+pub(crate) async fn run(base: Config, plan: &Plan, out: &Out) -> Result<()> {
+    let Plan {
+        from,
+        to,
+        dry_run,
+        re_embed,
+        batch,
+        ..
+    } = plan;
+    let (dry_run, re_embed, batch) = (*dry_run, *re_embed, *batch);
     if from == to {
         bail!("--from and --to are the same store");
     }
@@ -107,7 +124,7 @@ pub(crate) async fn run(
     let source = memory::open_store_url(from).await?;
     let target = memory::open(&Config {
         store: to.to_owned(),
-        vectors: None,
+        vectors: plan.vectors.clone().map(memory::Urls::One),
         ..base
     })
     .await?;
@@ -115,6 +132,7 @@ pub(crate) async fn run(
     let mut report = Report {
         source: memory::redact(from),
         target: memory::redact(to),
+        target_vectors: target.vectors().info().location,
         dry_run,
         ..Report::default()
     };
@@ -128,6 +146,15 @@ pub(crate) async fn run(
         ProgressStyle::with_template("{bar:40} {pos}/{len} memories {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    // Users, sessions and messages first: memories may name their messages.
+    report.conversations_copied =
+        crate::conversations::scan(source.as_ref(), None, batch, async |items| {
+            if !dry_run {
+                crate::conversations::write(dst.as_ref(), items).await?;
+            }
+            Ok(())
+        })
+        .await?;
     let mut after: Option<Uuid> = None;
     loop {
         let page = source.scan_memories(after, batch).await?;
@@ -155,8 +182,15 @@ pub(crate) async fn run(
     report.target_count = tc;
     report.source_checksum = scs;
     report.target_checksum = tcs;
-    report.verified = !dry_run && sc == tc && report.source_checksum == report.target_checksum;
-    report.note = "memories and their history are copied; messages, sessions and users are not yet";
+    report.conversations_source = crate::conversations::count(source.as_ref()).await?;
+    report.conversations_target = crate::conversations::count(dst.as_ref()).await?;
+    let check = target.check(false).await?;
+    report.target_vectors_count = check.index_count;
+    report.verified = !dry_run
+        && check.is_consistent()
+        && sc == tc
+        && report.source_checksum == report.target_checksum
+        && report.conversations_source == report.conversations_target;
     out.value(&report)?;
     if !dry_run && !report.verified {
         bail!("verification failed: the target differs from the source (counts {sc} / {tc})");

@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 struct Cli {
     dir: tempfile::TempDir,
@@ -165,36 +165,32 @@ fn bad_input_is_named() {
         &["--db", "postgres://u:secret@127.0.0.1:9/db", "stats"],
         "cannot connect to PostgreSQL",
     );
-    std::fs::write(
-        c.dir.path().join("memory.toml"),
-        "stroe = \"sqlite::memory:\"\n",
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_memory"))
-        .current_dir(c.dir.path())
-        .env_remove("MEMORY_CONFIG")
-        .arg("stats")
-        .output()
-        .unwrap();
-    assert!(
-        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("stroe"),
-        "unknown config key not named"
-    );
-    std::fs::write(
-        c.dir.path().join("memory.toml"),
-        "vectors = \"chroma://127.0.0.1:8000/c\"\n",
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_memory"))
-        .current_dir(c.dir.path())
-        .env_remove("MEMORY_CONFIG")
-        .arg("stats")
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("feature `chroma`"),
-        "missing backend does not name its feature"
-    );
+    // An unknown key is named. Every vector backend is compiled into the
+    // binary: an unknown scheme lists them, an unreachable one names its address.
+    for (toml, needle) in [
+        ("stroe = \"sqlite::memory:\"", "stroe"),
+        (
+            "vectors = \"milvus://127.0.0.1:1/c\"",
+            "sqlite, postgres, chroma, qdrant",
+        ),
+        (
+            "vectors = \"chroma://127.0.0.1:1?timeout_ms=500\"",
+            "127.0.0.1:1",
+        ),
+    ] {
+        std::fs::write(c.dir.path().join("memory.toml"), format!("{toml}\n")).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_memory"))
+            .current_dir(c.dir.path())
+            .env_remove("MEMORY_CONFIG")
+            .arg("stats")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(needle),
+            "{toml}: {err}"
+        );
+    }
     std::fs::remove_file(c.dir.path().join("memory.toml")).unwrap();
     assert_eq!(
         c.json(&["stats"])["store"]["memories"],
@@ -274,6 +270,14 @@ fn migrate_round_trip_through_postgres() {
         "--metadata",
         r#"{"topic":"games"}"#,
     ]);
+    c.json(&[
+        "message",
+        "Alice: my cats are fine",
+        "--session",
+        "s-9",
+        "--user",
+        "alice",
+    ]);
     let src = format!("sqlite://{}/cli.db", c.dir.path().display());
     let schema = format!("mig{}", std::process::id());
     let mid = format!("{pg}?schema={schema}");
@@ -302,6 +306,13 @@ fn migrate_round_trip_through_postgres() {
     let r = c.json(&["migrate", "--from", &mid, "--to", &back]);
     assert_eq!(r["verified"], true, "{r}");
     assert_eq!(r["source_checksum"], r["target_checksum"]);
+    assert_eq!(
+        r["conversations_target"],
+        json!({"users": 1, "sessions": 1, "messages": 1}),
+        "{r}"
+    );
+    let recent = c.json(&["--db", &back, "recent", "--session", "s-9"]);
+    assert_eq!(recent[0]["content"], "Alice: my cats are fine", "{recent}");
 
     let found = c.json(&[
         "--db",
@@ -347,9 +358,25 @@ fn export_import_round_trip() {
     let id = a["id"].as_str().unwrap().to_owned();
     c.json(&["update", &id, "--content", "Alice has three cats"]);
     c.json(&["add", "Bob plays chess", "--user", "bob"]);
+    for (text, role) in [("hi, I'm Alice", "user"), ("hello Alice!", "assistant")] {
+        c.json(&[
+            "message",
+            text,
+            "--session",
+            "chat-1",
+            "--user",
+            "alice",
+            "--role",
+            role,
+        ]);
+    }
     let file = c.dir.path().join("export.jsonl");
     let r = c.json(&["export", file.to_str().unwrap(), "--vectors"]);
-    assert_eq!(r["exported"], 2, "{r}");
+    assert_eq!(
+        (&r["exported"], &r["users"], &r["sessions"], &r["messages"]),
+        (&json!(2), &json!(1), &json!(1), &json!(2)),
+        "{r}"
+    );
     let other = format!("sqlite://{}/restored.db", c.dir.path().display());
     let r = c.json(&["--db", &other, "import", file.to_str().unwrap()]);
     assert_eq!(
@@ -371,6 +398,20 @@ fn export_import_round_trip() {
     );
     let found = c.json(&["--db", &other, "search", "chess", "--mode", "semantic"]);
     assert_eq!(found["hits"][0]["memory"]["content"], "Bob plays chess");
+    // Users, sessions and messages come back exactly: exporting the restored
+    // store gives the same lines.
+    let again = c.dir.path().join("again.jsonl");
+    c.json(&["--db", &other, "export", again.to_str().unwrap()]);
+    let conversation = |f: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(f)
+            .unwrap()
+            .lines()
+            .filter(|l| serde_json::from_str::<Value>(l).unwrap()["type"] != "memory")
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(conversation(&file).len(), 4);
+    assert_eq!(conversation(&file), conversation(&again));
     let r = c.json(&["--db", &other, "import", file.to_str().unwrap()]);
     assert_eq!(
         (r["restored"].as_u64(), r["unchanged"].as_u64()),
@@ -378,4 +419,112 @@ fn export_import_round_trip() {
         "second import: {r}"
     );
     assert_eq!(c.json(&["--db", &other, "check"])["index_count"], 2);
+}
+
+/// `doctor` reports each backend on its own line, and fails naming the one
+/// that is down while still checking the others.
+#[test]
+fn doctor_names_what_is_wrong() {
+    let c = Cli::new();
+    let report = c.json(&["doctor"]);
+    let components: Vec<&str> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["component"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        components,
+        ["config", "store", "vectors", "short_term", "embedder"]
+    );
+    assert!(
+        report.as_array().unwrap().iter().all(|r| r["ok"] == true),
+        "{report}"
+    );
+    assert!(
+        report[1]["detail"].as_str().unwrap().contains("SQLite 3."),
+        "{report}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_memory"))
+        .current_dir(c.dir.path())
+        .env_remove("MEMORY_CONFIG")
+        .env_remove("DATABASE_URL")
+        .env("MEMORY_SHORT_TERM", "redis://127.0.0.1:1/0")
+        .args(["--json", "doctor"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bad: Vec<&str> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ok"] == false)
+        .map(|r| r["component"].as_str().unwrap())
+        .collect();
+    assert_eq!(bad, ["short_term"], "{report}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 check(s) failed"));
+}
+
+/// `migrate --vectors` moves the vectors to another index (Chroma here):
+/// the target store and its Chroma index agree, and searches find them.
+#[test]
+fn migrate_vectors_to_chroma() {
+    let chroma =
+        std::env::var("MEMORY_TEST_CHROMA_URL").unwrap_or_else(|_| "http://127.0.0.1:58000".into());
+    assert!(
+        std::net::TcpStream::connect(chroma.trim_start_matches("http://")).is_ok(),
+        "Chroma is not reachable at {chroma}: eval \"$(scripts/services start chroma)\""
+    );
+    let vectors = format!(
+        "{}/?database=cli{}",
+        chroma.replacen("http://", "chroma://", 1),
+        std::process::id()
+    );
+    let c = Cli::new();
+    c.json(&["add", "Alice keeps bees on the roof", "--user", "alice"]);
+    c.json(&["add", "Bob collects old maps", "--user", "bob"]);
+    let src = format!("sqlite://{}/cli.db", c.dir.path().display());
+    let dst = format!("sqlite://{}/on-chroma.db", c.dir.path().display());
+    let r = c.json(&[
+        "migrate",
+        "--from",
+        &src,
+        "--to",
+        &dst,
+        "--vectors",
+        &vectors,
+    ]);
+    assert_eq!(
+        (&r["verified"], &r["target_vectors_count"]),
+        (&json!(true), &json!(2)),
+        "{r}"
+    );
+    assert!(
+        r["target_vectors"]
+            .as_str()
+            .unwrap()
+            .contains("database=cli"),
+        "{r}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_memory"))
+        .current_dir(c.dir.path())
+        .env_remove("MEMORY_CONFIG")
+        .env("MEMORY_VECTORS", &vectors)
+        .args([
+            "--json", "--db", &dst, "search", "bees", "--mode", "semantic", "--user", "alice",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        found["hits"][0]["memory"]["content"],
+        "Alice keeps bees on the roof"
+    );
 }

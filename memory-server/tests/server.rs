@@ -4,51 +4,23 @@
 
 use std::sync::Arc;
 
-use memory::{ApiKey, EngineConfig, Memory, RateLimits};
+use memory::{ApiKey, EngineConfig, RateLimits};
 use memory_server::server::{AppState, router};
 use memory_testkit::DeterministicEmbedder;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-async fn start(limits: RateLimits) -> String {
-    let db = memory::sqlite::SqliteDb::connect("sqlite::memory:")
-        .await
-        .unwrap();
-    let store = db.store();
-    let m = Memory::builder()
-        .store(store.clone())
-        .keywords(store)
-        .vectors(db.vector_index())
-        .embedder(Arc::new(DeterministicEmbedder::new(32)))
-        .config(EngineConfig {
-            rate_limits: limits,
-            ..EngineConfig::default()
-        })
-        .build()
-        .await
-        .unwrap();
-    let key = |k: &str, t: &str, u: Option<&str>| ApiKey {
-        key: k.into(),
-        tenant: t.into(),
-        user_id: u.map(str::to_owned),
-    };
-    let keys = [
-        key("ka", "a", None),
-        key("kb", "b", None),
-        key("kalice", "a", Some("alice")),
-    ];
-    let app = router(AppState::new(m, &keys, false), 64 * 1024);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
-}
+mod common;
 
-fn roomy() -> RateLimits {
-    RateLimits {
-        per_user_per_minute: 10_000,
-        global_per_minute: 100_000,
-    }
+use common::roomy;
+
+async fn start(limits: RateLimits) -> String {
+    let keys = [
+        common::key("ka", "a", None),
+        common::key("kb", "b", None),
+        common::key("kalice", "a", Some("alice")),
+    ];
+    common::start(&keys, limits).await
 }
 
 async fn call(
@@ -359,4 +331,227 @@ async fn rate_limits_answer_429_with_retry_after() {
         StatusCode::OK,
         "another key was limited"
     );
+}
+
+fn reachable(url: &str, what: &str) {
+    let host = url
+        .rsplit('@')
+        .next()
+        .and_then(|r| r.trim_start_matches("redis://").split('/').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        std::net::TcpStream::connect(&host).is_ok(),
+        "{what} is not reachable at {url}: eval \"$(scripts/services start redis postgres)\""
+    );
+}
+
+/// Two servers on one PostgreSQL and one Redis: what one writes the other
+/// reads, version conflicts are seen across them, and rate limits add up.
+/// The first instance also names an unreachable vector backend first in its
+/// fallback list, and `/v1/status` says it was skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_behave_as_one() {
+    let pg = std::env::var("MEMORY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:55432/memory_test".into());
+    let redis = std::env::var("MEMORY_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:56379/0".into());
+    reachable(&pg, "PostgreSQL");
+    reachable(&redis, "Redis");
+    let schema = format!("srv_{}", uuid::Uuid::now_v7().simple());
+    let store = format!("{pg}?schema={schema}");
+    let tenant = format!("t{}", uuid::Uuid::now_v7().simple());
+    let limits = RateLimits {
+        per_user_per_minute: 10,
+        global_per_minute: 100_000,
+    };
+    let mut bases = Vec::new();
+    for i in 0..2 {
+        let config = memory::Config {
+            store: store.clone(),
+            vectors: Some(memory::Urls::Many(if i == 0 {
+                vec![
+                    "postgres://nobody:secret@127.0.0.1:1/nothing".into(),
+                    store.clone(),
+                ]
+            } else {
+                vec![store.clone()]
+            })),
+            short_term: redis.clone(),
+            engine: EngineConfig {
+                rate_limits: limits,
+                ..EngineConfig::default()
+            },
+            ..memory::Config::default()
+        };
+        let m = memory::open_with(&config, Some(Arc::new(DeterministicEmbedder::new(32))))
+            .await
+            .unwrap();
+        let keys = [ApiKey {
+            key: "k".into(),
+            tenant: tenant.clone(),
+            user_id: None,
+        }];
+        let app = router(AppState::new(m, &keys, false), 64 * 1024);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        bases.push(format!("http://{addr}"));
+    }
+    let (a, b) = (&bases[0], &bases[1]);
+    use reqwest::Method as M;
+
+    let (s, status) = call(M::GET, format!("{a}/v1/status"), Some("k"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let skipped = status["vectors_skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{status}");
+    let url = skipped[0]["url"].as_str().unwrap();
+    assert!(
+        url.contains(":1/nothing") && !url.contains("secret"),
+        "{url}"
+    );
+
+    let (s, added) = call(
+        M::POST,
+        format!("{a}/v1/memories"),
+        Some("k"),
+        Some(json!({"user_id": "u1", "content": "u1 keeps bees in the garden"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{added}");
+    let id = added["id"].as_str().unwrap();
+    let (s, got) = call(M::GET, format!("{b}/v1/memories/{id}"), Some("k"), None).await;
+    assert_eq!(
+        (s, got["content"].as_str()),
+        (StatusCode::OK, Some("u1 keeps bees in the garden"))
+    );
+    let (_, found) = call(
+        M::POST,
+        format!("{b}/v1/memories/search"),
+        Some("k"),
+        Some(json!({"user_id": "u1", "query": "bees garden"})),
+    )
+    .await;
+    assert_eq!(found["hits"][0]["memory"]["id"], id, "{found}");
+
+    // Both instances update from version 1: exactly one wins.
+    let (sa, _) = call(
+        M::PATCH,
+        format!("{a}/v1/memories/{id}"),
+        Some("k"),
+        Some(json!({"importance": 7, "expected_version": 1})),
+    )
+    .await;
+    let (sb, conflict) = call(
+        M::PATCH,
+        format!("{b}/v1/memories/{id}"),
+        Some("k"),
+        Some(json!({"importance": 9, "expected_version": 1})),
+    )
+    .await;
+    assert_eq!(
+        (sa, sb),
+        (StatusCode::OK, StatusCode::CONFLICT),
+        "{conflict}"
+    );
+
+    // A message recorded on one is in the other's recent window.
+    let (s, _) = call(
+        M::POST,
+        format!("{a}/v1/sessions/s1/messages"),
+        Some("k"),
+        Some(json!({"user_id": "u1", "content": "hello from instance a"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, recent) = call(
+        M::GET,
+        format!("{b}/v1/sessions/s1/messages"),
+        Some("k"),
+        None,
+    )
+    .await;
+    assert_eq!(recent[0]["content"], "hello from instance a", "{recent}");
+
+    // The per-key limit (10 a minute) is shared: 8 calls so far, 5 of them
+    // to a; a and b together allow 2 more, then both refuse.
+    let mut codes = Vec::new();
+    for base in [a, b, a, b] {
+        let (s, _) = call(M::GET, format!("{base}/v1/stats"), Some("k"), None).await;
+        codes.push(s.as_u16());
+    }
+    assert_eq!(
+        codes,
+        [200, 200, 429, 429],
+        "the instances kept separate counts"
+    );
+}
+
+/// Seed 004's fallback: PostgreSQL first, then Chroma. With PostgreSQL
+/// unreachable the server comes up on Chroma and `/v1/status` says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vector_fallback_reaches_chroma() {
+    let chroma =
+        std::env::var("MEMORY_TEST_CHROMA_URL").unwrap_or_else(|_| "http://127.0.0.1:58000".into());
+    reachable(&chroma.replace("http://", "x@"), "Chroma");
+    let dir = tempfile::tempdir().unwrap();
+    let chroma = format!(
+        "{}/?database=fallback{}",
+        chroma.replacen("http://", "chroma://", 1),
+        uuid::Uuid::now_v7().simple()
+    );
+    let config = memory::Config {
+        store: format!("sqlite://{}/f.db", dir.path().display()),
+        vectors: Some(memory::Urls::Many(vec![
+            "postgres://memory:pw@127.0.0.1:1/memory".into(),
+            chroma,
+        ])),
+        ..memory::Config::default()
+    };
+    let m = memory::open_with(&config, Some(Arc::new(DeterministicEmbedder::new(32))))
+        .await
+        .unwrap();
+    let status = m.status();
+    assert_eq!(status["vectors"]["scheme"], "chroma", "{status}");
+    assert_eq!(
+        status["vectors_skipped"][0]["url"],
+        "postgres://memory:***@127.0.0.1:1/memory"
+    );
+    let added = m
+        .add(memory::AddRequest::new(
+            memory::Scope::user("u"),
+            "kept in chroma",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(added.vector_state, memory::VectorState::Synced);
+    let hits = m
+        .search(
+            memory::SearchRequest::new(memory::Scope::user("u"), "chroma")
+                .mode(memory::SearchMode::Semantic),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits.hits[0].memory.id, added.id);
+}
+
+/// Every answer carries a request id: the caller's, or a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_carry_a_request_id() {
+    let base = start(roomy()).await;
+    let http = reqwest::Client::new();
+    let given = http
+        .get(format!("{base}/v1/stats"))
+        .bearer_auth("ka")
+        .header("x-request-id", "trace-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers()["x-request-id"], "trace-42");
+    let fresh = http.get(format!("{base}/healthz")).send().await.unwrap();
+    let id = fresh.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    let denied = http.get(format!("{base}/v1/stats")).send().await.unwrap();
+    assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+    assert!(denied.headers().contains_key("x-request-id"));
 }

@@ -113,6 +113,15 @@ impl SqliteDb {
         Arc::new(SqliteVectorIndex::new(self.clone()))
     }
 
+    /// The SQLite library's version, for `memory doctor`.
+    pub async fn server_version(&self) -> Result<String> {
+        let (v,): (String,) = sqlx::query_as("SELECT sqlite_version()")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| error::map(e, "version"))?;
+        Ok(format!("SQLite {v}"))
+    }
+
     /// The underlying pool, for tests and benches that compare raw queries.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool

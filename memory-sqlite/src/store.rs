@@ -491,6 +491,7 @@ impl Store for SqliteStore {
                     .push_bind(i64::from(m.extracted))
                     .push_bind(i64::from(m.answered));
             });
+            qb.push(" ON CONFLICT (id) DO NOTHING");
             qb.build().execute(&self.db.pool).await.map_err(|e| {
                 let e = map(e, "insert messages");
                 if e.kind() == ErrorKind::InvalidInput {
@@ -646,6 +647,71 @@ impl Store for SqliteStore {
             .await
             .map_err(|e| map(e, "get user"))?;
         row.as_ref().map(rows::user).transpose()
+    }
+
+    async fn scan_messages(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<Message>> {
+        let rows = sqlx::query("SELECT * FROM messages WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(after.map(|u| u.to_string()).unwrap_or_default())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "scan messages"))?;
+        rows.iter().map(rows::message).collect()
+    }
+
+    async fn scan_sessions(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Session>> {
+        let (t, i) = after.unwrap_or(("", ""));
+        let rows = sqlx::query(
+            "SELECT * FROM sessions WHERE (tenant, id) > (?, ?) ORDER BY tenant, id LIMIT ?",
+        )
+        .bind(t)
+        .bind(i)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "scan sessions"))?;
+        rows.iter().map(rows::session).collect()
+    }
+
+    async fn scan_users(&self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<User>> {
+        let (t, i) = after.unwrap_or(("", ""));
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE (tenant, id) > (?, ?) ORDER BY tenant, id LIMIT ?",
+        )
+        .bind(t)
+        .bind(i)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "scan users"))?;
+        rows.iter().map(rows::user).collect()
+    }
+
+    async fn put_user(&self, u: &User) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (tenant, id, external_id, platform, display_name, first_seen_at, last_seen_at, message_count, metadata)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}')
+             ON CONFLICT (tenant, id) DO UPDATE SET external_id = excluded.external_id,
+               platform = excluded.platform, display_name = excluded.display_name,
+               first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
+               message_count = excluded.message_count",
+        )
+        .bind(&u.tenant)
+        .bind(&u.id)
+        .bind(&u.external_id)
+        .bind(&u.platform)
+        .bind(&u.display_name)
+        .bind(ms(u.first_seen_at))
+        .bind(ms(u.last_seen_at))
+        .bind(i64_of(u.message_count))
+        .execute(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "put user"))?;
+        Ok(())
     }
 
     async fn forget(&self, scope: &Scope) -> Result<ForgetReport> {

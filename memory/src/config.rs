@@ -53,8 +53,52 @@ pub struct ServerConfig {
     pub listen: String,
     /// API keys, each bound to a tenant and optionally to one user.
     pub api_keys: Vec<ApiKey>,
+    /// More keys, from a TOML file of `[[api_keys]]` tables (kept apart from
+    /// the configuration so secrets can live elsewhere); also `MEMORY_API_KEYS_FILE`.
+    pub api_keys_file: Option<std::path::PathBuf>,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+}
+
+/// The shape of an API keys file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeysFile {
+    #[serde(default)]
+    api_keys: Vec<ApiKey>,
+}
+
+impl ServerConfig {
+    /// Every key: those in the configuration, then those in `api_keys_file`.
+    /// A key given twice with different bindings is an error.
+    pub fn keys(&self) -> Result<Vec<ApiKey>> {
+        let mut keys = self.api_keys.clone();
+        if let Some(path) = &self.api_keys_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::config(format!("server.api_keys_file {}: {e}", path.display()))
+            })?;
+            let file: KeysFile = toml::from_str(&text).map_err(|e| {
+                Error::config(format!(
+                    "server.api_keys_file {}: {}",
+                    path.display(),
+                    e.message()
+                ))
+            })?;
+            keys.extend(file.api_keys);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            if k.key.trim().is_empty() {
+                return Err(Error::config(format!("api key #{}: empty key", i + 1)));
+            }
+            if keys[..i].iter().any(|o| o.key == k.key && o != k) {
+                return Err(Error::config(format!(
+                    "api key #{}: the same key is bound twice, to different tenants or users",
+                    i + 1
+                )));
+            }
+        }
+        Ok(keys)
+    }
 }
 
 impl Default for ServerConfig {
@@ -62,6 +106,7 @@ impl Default for ServerConfig {
         Self {
             listen: "127.0.0.1:8080".into(),
             api_keys: Vec::new(),
+            api_keys_file: None,
             max_body_bytes: 1024 * 1024,
         }
     }
@@ -185,6 +230,9 @@ impl Config {
         if let Some(v) = get("MEMORY_LANGUAGE_MODEL") {
             self.language_model = Some(v);
         }
+        if let Some(v) = get("MEMORY_API_KEYS_FILE") {
+            self.server.api_keys_file = Some(v.into());
+        }
     }
 }
 
@@ -192,6 +240,49 @@ impl Config {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn api_keys_come_from_the_config_and_a_file() {
+        let dir = std::env::temp_dir().join(format!("memory-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let file = dir.join("keys.toml");
+        std::fs::write(
+            &file,
+            "[[api_keys]]\nkey = \"from-file\"\ntenant = \"acme\"\nuser_id = \"bob\"\n",
+        )
+        .unwrap();
+        let mut cfg =
+            Config::from_toml("[[server.api_keys]]\nkey = \"inline\"\ntenant = \"acme\"\n")
+                .unwrap_or_default();
+        cfg.apply_env(|k| (k == "MEMORY_API_KEYS_FILE").then(|| file.display().to_string()));
+        let keys = cfg.server.keys().unwrap_or_default();
+        assert_eq!(
+            keys.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(),
+            ["inline", "from-file"]
+        );
+        assert_eq!(keys[1].user_id.as_deref(), Some("bob"));
+        std::fs::write(
+            &file,
+            "[[api_keys]]\nkey = \"inline\"\ntenant = \"other\"\n",
+        )
+        .unwrap_or_default();
+        let e = cfg
+            .server
+            .keys()
+            .err()
+            .map(|e| e.message().to_owned())
+            .unwrap_or_default();
+        assert!(e.contains("bound twice"), "{e}");
+        std::fs::write(&file, "[[api_keys]]\nkey = \"x\"\nscope = \"all\"\n").unwrap_or_default();
+        let e = cfg
+            .server
+            .keys()
+            .err()
+            .map(|e| e.message().to_owned())
+            .unwrap_or_default();
+        assert!(e.contains("scope"), "unknown key not named: {e}");
+        std::fs::remove_dir_all(&dir).unwrap_or_default();
+    }
 
     #[test]
     fn unknown_keys_are_named() {

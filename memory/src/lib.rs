@@ -7,7 +7,7 @@ pub use config::{ApiKey, Config, ServerConfig, Urls, redact};
 pub use memory_core::*;
 pub use registry::{
     BackendRole, compiled_schemes, open, open_embedder, open_for_reindex, open_language_model,
-    open_short_term, open_store_url, open_with,
+    open_short_term, open_store_url, open_vectors_url, open_with, server_version,
 };
 
 /// The SQLite backend (feature `sqlite`).
@@ -20,6 +20,18 @@ pub mod sqlite {
 #[cfg(feature = "embed-openai")]
 pub mod embed_openai {
     pub use memory_embed_openai::*;
+}
+
+/// The Qdrant vector index (feature `qdrant`).
+#[cfg(feature = "qdrant")]
+pub mod qdrant {
+    pub use memory_qdrant::*;
+}
+
+/// The Chroma vector index (feature `chroma`).
+#[cfg(feature = "chroma")]
+pub mod chroma {
+    pub use memory_chroma::*;
 }
 
 /// The PostgreSQL + pgvector backend (feature `postgres`).

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use memory_core::{
     Embedder, Error, ErrorKind, InProcessShortTerm, KeywordIndex, LanguageModel, Memory, Result,
-    ShortTerm, Store, VectorIndex,
+    ShortTerm, SkippedBackend, Store, VectorIndex,
 };
 
 use memory_core::retry::{RetryPolicy, Retrying};
@@ -60,13 +60,13 @@ const SCHEMES: &[Scheme] = &[
         name: "chroma",
         roles: &[BackendRole::Vectors],
         feature: "chroma",
-        compiled: false,
+        compiled: cfg!(feature = "chroma"),
     },
     Scheme {
         name: "qdrant",
         roles: &[BackendRole::Vectors],
         feature: "qdrant",
-        compiled: false,
+        compiled: cfg!(feature = "qdrant"),
     },
     Scheme {
         name: "memory",
@@ -107,6 +107,8 @@ fn scheme_of(url: &str) -> &str {
     match url.split(':').next().unwrap_or("") {
         "postgresql" => "postgres",
         "rediss" => "redis",
+        "chromas" => "chroma",
+        "qdrants" => "qdrant",
         s => s,
     }
 }
@@ -185,7 +187,20 @@ async fn open_vectors(url: &str, store: &OpenedStore) -> Result<Arc<dyn VectorIn
     {
         return Ok(v.clone());
     }
+    open_vectors_url(url).await
+}
+
+/// Opens only the vector index at `url` (for `memory doctor`).
+pub async fn open_vectors_url(url: &str) -> Result<Arc<dyn VectorIndex>> {
     match resolve(BackendRole::Vectors, url)? {
+        #[cfg(feature = "qdrant")]
+        "qdrant" => Ok(retrying(Arc::new(
+            memory_qdrant::QdrantIndex::connect(url).await?,
+        ))),
+        #[cfg(feature = "chroma")]
+        "chroma" => Ok(retrying(Arc::new(
+            memory_chroma::ChromaIndex::connect(url).await?,
+        ))),
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(retrying(
             memory_sqlite::SqliteDb::connect(url).await?.vector_index(),
@@ -203,6 +218,51 @@ async fn open_vectors(url: &str, store: &OpenedStore) -> Result<Arc<dyn VectorIn
 /// Opens only the store at `url` (for operator tools such as `migrate`).
 pub async fn open_store_url(url: &str) -> Result<Arc<dyn Store>> {
     Ok(open_store(url).await?.store)
+}
+
+/// Connects to the backend at `url` and names its server's version (and,
+/// for PostgreSQL, pgvector's), for `memory doctor`.
+pub async fn server_version(url: &str) -> Result<String> {
+    match scheme_of(url) {
+        #[cfg(feature = "sqlite")]
+        "sqlite" => {
+            memory_sqlite::SqliteDb::connect(url)
+                .await?
+                .server_version()
+                .await
+        }
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => {
+            memory_postgres::PgDb::connect(url)
+                .await?
+                .server_version()
+                .await
+        }
+        #[cfg(feature = "redis")]
+        "redis" | "rediss" => {
+            memory_redis::RedisShortTerm::from_url(url)?
+                .server_version()
+                .await
+        }
+        #[cfg(feature = "chroma")]
+        "chroma" | "chromas" => {
+            memory_chroma::ChromaIndex::connect(url)
+                .await?
+                .server_version()
+                .await
+        }
+        #[cfg(feature = "qdrant")]
+        "qdrant" | "qdrants" => {
+            memory_qdrant::QdrantIndex::connect(url)
+                .await?
+                .server_version()
+                .await
+        }
+        "memory" => Ok("in-process".into()),
+        other => Err(Error::config(format!(
+            "{other}:// has no version probe in this build"
+        ))),
+    }
 }
 
 /// Opens the short-term tier at `url`.
@@ -285,6 +345,7 @@ async fn open_inner(
 ) -> Result<Memory> {
     config.engine.validate()?;
     let store = open_store(&config.store).await?;
+    let mut skipped = Vec::new();
     let vectors = match &config.vectors {
         None => store.vectors.clone().ok_or_else(|| {
             Error::config(format!(
@@ -303,6 +364,10 @@ async fn open_inner(
                     }
                     Err(e) if e.kind() == ErrorKind::Unavailable => {
                         tracing::warn!(url = %redact(&url), error = %e, "vector backend unreachable; trying the next");
+                        skipped.push(SkippedBackend {
+                            url: redact(&url),
+                            error: e.to_string(),
+                        });
                         last = Some(e);
                     }
                     Err(e) => return Err(e),
@@ -324,7 +389,8 @@ async fn open_inner(
         .short_term(short_term)
         .embedder(embedder)
         .config(config.engine.clone())
-        .allow_dimension_change(reindex);
+        .allow_dimension_change(reindex)
+        .skipped_vectors(skipped);
     if let Some(k) = store.keywords {
         builder = builder.keywords(k);
     }
@@ -345,11 +411,14 @@ mod tests {
             .map(|e| e.message().to_owned())
             .unwrap_or_default();
         assert!(e.contains("unknown scheme") && e.contains("sqlite"), "{e}");
-        let e = resolve(BackendRole::Vectors, "chroma://h:8000/c")
-            .err()
-            .map(|e| e.message().to_owned())
-            .unwrap_or_default();
-        assert!(e.contains("feature `chroma`"), "{e}");
+        // Workspace builds may unify features; test any scheme that is off.
+        if let Some(off) = SCHEMES.iter().find(|s| !s.compiled) {
+            let e = resolve(off.roles[0], &format!("{}://h:8000/c", off.name))
+                .err()
+                .map(|e| e.message().to_owned())
+                .unwrap_or_default();
+            assert!(e.contains(&format!("feature `{}`", off.feature)), "{e}");
+        }
         let e = resolve(BackendRole::Store, "redis://h")
             .err()
             .map(|e| e.message().to_owned())

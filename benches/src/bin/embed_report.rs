@@ -36,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
         for b in BATCHES {
             let e = OnnxEmbedder::load(&OnnxConfig {
                 threads: t,
+                sessions: 1,
                 batch: b,
                 ..base.clone()
             })?;

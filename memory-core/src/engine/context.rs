@@ -8,7 +8,7 @@ use super::search::{SearchHit, SearchRequest};
 use crate::{Error, Filter, MemoryRecord, Message, Result, Scope};
 
 /// What goes into a prompt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Context {
     /// Profile memories of the scope (always included first).
     pub profile: Vec<MemoryRecord>,

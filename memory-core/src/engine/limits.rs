@@ -9,7 +9,7 @@ use crate::traits::RateLimit;
 use crate::{Error, ErrorKind, Result};
 
 /// Calls allowed per minute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimits {
     /// Per user (0 turns it off).

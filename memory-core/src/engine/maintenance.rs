@@ -16,7 +16,7 @@ use crate::{ErrorKind, HistoryEvent, HistoryOp, Result, StoredMemory};
 const PAGE: usize = 256;
 
 /// What `sync` did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SyncReport {
     /// Vectors written.
     pub upserted: u64,
@@ -27,7 +27,7 @@ pub struct SyncReport {
 }
 
 /// What `decay` did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DecayReport {
     /// Memories looked at.
     pub scanned: u64,
@@ -40,7 +40,7 @@ pub struct DecayReport {
 }
 
 /// What `check` found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckReport {
     /// Memories in the store.
     pub store_count: u64,
@@ -64,7 +64,7 @@ impl CheckReport {
 }
 
 /// Everything `stats` reports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EngineStats {
     /// Store counts.
     pub store: StoreStats,
@@ -316,10 +316,7 @@ impl Memory {
             store,
             vectors,
             short_term,
-            short_term_failures: self
-                .inner
-                .short_term_failures
-                .load(std::sync::atomic::Ordering::Relaxed),
+            short_term_failures: self.short_term_failures(),
             embedder: self.inner.embedder.model_id().to_owned(),
             dimension: self.inner.collection.dimension,
             backends: self.status(),
@@ -331,6 +328,7 @@ impl Memory {
         serde_json::json!({
             "store": self.inner.store.info(),
             "vectors": self.inner.vectors.info(),
+            "vectors_skipped": self.inner.skipped_vectors,
             "keywords": self.inner.keywords.as_ref().map(|k| k.info()),
             "short_term": self.inner.short_term.info(),
             "embedder": { "model": self.inner.embedder.model_id(), "dimension": self.inner.embedder.dimension() },

@@ -13,7 +13,7 @@ fn default_tenant() -> String {
 }
 
 /// A message to record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordMessage {
     /// Tenant.
@@ -73,7 +73,7 @@ impl RecordMessage {
 }
 
 /// What recording a message did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MessageOutcome {
     /// The stored message.
     pub message: Message,

@@ -29,7 +29,7 @@ pub use score::{ScoreParts, Weights};
 pub use search::{SearchHit, SearchMode, SearchRequest, SearchResponse};
 
 /// Tunables of the engine; every field has a default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
     /// Vector collection name.
@@ -150,6 +150,8 @@ pub(crate) struct Inner {
     pub(crate) llm: Option<Arc<dyn LanguageModel>>,
     pub(crate) config: EngineConfig,
     pub(crate) collection: CollectionSpec,
+    /// Vector backends of a fallback list passed over at start.
+    pub(crate) skipped_vectors: Vec<SkippedBackend>,
     /// Short-term calls that failed and were survived, for `stats`.
     pub(crate) short_term_failures: std::sync::atomic::AtomicU64,
 }
@@ -204,6 +206,13 @@ impl Memory {
         &self.inner.embedder
     }
 
+    /// Short-term calls that failed and were survived since start.
+    pub fn short_term_failures(&self) -> u64 {
+        self.inner
+            .short_term_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Logs a short-term failure and counts it; long-term work goes on.
     pub(crate) fn short_term_failed(&self, what: &str, e: &crate::Error) {
         self.inner
@@ -229,9 +238,26 @@ pub struct MemoryBuilder {
     llm: Option<Arc<dyn LanguageModel>>,
     config: EngineConfig,
     allow_dimension_change: bool,
+    skipped_vectors: Vec<SkippedBackend>,
+}
+
+/// A backend of a fallback list that was not used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SkippedBackend {
+    /// Its URL, with any password redacted.
+    pub url: String,
+    /// Why it was passed over.
+    pub error: String,
 }
 
 impl MemoryBuilder {
+    /// Records vector backends of a fallback list that were unreachable when
+    /// this engine was opened, so `status` can say why the one in use was chosen.
+    pub fn skipped_vectors(mut self, skipped: Vec<SkippedBackend>) -> Self {
+        self.skipped_vectors = skipped;
+        self
+    }
+
     /// Accepts a vector collection whose dimension differs from the
     /// embedder's, so `reindex` can rebuild it after a model change. Searches
     /// fail with `DimensionMismatch` until it has.
@@ -335,6 +361,7 @@ impl MemoryBuilder {
                 llm: self.llm,
                 config: self.config,
                 collection,
+                skipped_vectors: self.skipped_vectors,
                 short_term_failures: std::sync::atomic::AtomicU64::new(0),
             }),
         })

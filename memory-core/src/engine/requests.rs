@@ -17,7 +17,7 @@ fn default_confidence() -> f32 {
 }
 
 /// A memory to add.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddRequest {
     /// Whose memory it is; needs a user, agent or session.
@@ -95,7 +95,7 @@ impl AddRequest {
 }
 
 /// Changes to a memory; `None` leaves a field as it is.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRequest {
     /// New text (re-embedded).
@@ -146,7 +146,7 @@ impl UpdateRequest {
 }
 
 /// What `add` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AddEvent {
     /// A new memory was written.
@@ -158,7 +158,7 @@ pub enum AddEvent {
 }
 
 /// The result of adding one memory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AddOutcome {
     /// The memory's id (the existing one for `Unchanged` and `Merged`).
     pub id: Uuid,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// How the parts of a hit's score are weighted.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Weights {
     /// Weight of relevance (fused rank).
@@ -39,7 +39,7 @@ impl Weights {
 }
 
 /// Why a hit scored what it did.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScoreParts {
     /// Cosine similarity to the query, if the vector search found it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

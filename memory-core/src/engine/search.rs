@@ -14,7 +14,9 @@ use crate::traits::{EmbedderExt, KeywordQuery, VectorQuery};
 use crate::{Error, Filter, MemoryRecord, Result, Scope, ScoredId};
 
 /// Which lists a search consults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchMode {
     /// Vector and keyword, fused.
@@ -27,7 +29,7 @@ pub enum SearchMode {
 }
 
 /// A search.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     /// Whose memories; unset owner fields match any value.
@@ -90,7 +92,7 @@ impl SearchRequest {
 }
 
 /// One result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SearchHit {
     /// The memory.
     pub memory: MemoryRecord,
@@ -101,7 +103,7 @@ pub struct SearchHit {
 }
 
 /// A page of results.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SearchResponse {
     /// Best first.
     pub hits: Vec<SearchHit>,

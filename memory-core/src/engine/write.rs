@@ -339,9 +339,21 @@ impl Memory {
 
     /// A memory by id; touches its access time.
     pub async fn get(&self, tenant: &str, id: Uuid) -> Result<MemoryRecord> {
+        self.get_visible(tenant, id, |_| true).await
+    }
+
+    /// Like [`Memory::get`], for a caller who may see only some memories:
+    /// one that `visible` rejects is `NotFound` and its access is not recorded.
+    pub async fn get_visible(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        visible: impl FnOnce(&MemoryRecord) -> bool,
+    ) -> Result<MemoryRecord> {
         let mut found = self.inner.store.get_memories(tenant, &[id]).await?;
         let record = found
             .pop()
+            .filter(visible)
             .ok_or_else(|| Error::not_found(format!("memory {id} not found")))?;
         if self.inner.config.track_access {
             self.inner

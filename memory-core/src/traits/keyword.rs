@@ -18,7 +18,7 @@ pub struct KeywordQuery {
 }
 
 /// What a keyword index can do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct KeywordCapabilities {
     /// How scores are computed (`bm25`, `ts_rank_cd`).
     pub ranking: &'static str,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Result, Role};
 
 /// One message of a chat request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChatMessage {
     /// Who speaks.
     pub role: Role,
@@ -13,7 +13,7 @@ pub struct ChatMessage {
 }
 
 /// A chat completion request whose answer must be a JSON object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChatRequest {
     /// The conversation, system prompt first.
     pub messages: Vec<ChatMessage>,

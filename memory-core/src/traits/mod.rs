@@ -24,7 +24,7 @@ pub use vector::{
 };
 
 /// What a backend is, for `status`, `doctor` and error messages.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct BackendInfo {
     /// The scheme (`sqlite`, `postgres`, `memory`, `local`, …).
     pub scheme: &'static str,

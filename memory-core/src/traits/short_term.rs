@@ -7,7 +7,7 @@ use super::BackendInfo;
 use crate::{Message, Metadata, Result, Scope};
 
 /// The key of one conversation in the short-term tier.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SessionKey {
     /// Tenant.
     pub tenant: String,
@@ -16,7 +16,7 @@ pub struct SessionKey {
 }
 
 /// A rate limit: at most `max` calls per `window`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RateLimit {
     /// Calls allowed per window.
     pub max: u32,
@@ -25,7 +25,7 @@ pub struct RateLimit {
 }
 
 /// The answer of a rate-limit check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RateDecision {
     /// Whether the call may proceed (and was counted).
     pub allowed: bool,
@@ -36,7 +36,7 @@ pub struct RateDecision {
 }
 
 /// What a short-term tier can do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ShortTermCapabilities {
     /// Whether state survives a restart of this process.
     pub durable: bool,
@@ -45,7 +45,7 @@ pub struct ShortTermCapabilities {
 }
 
 /// Sizes of the short-term tier.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ShortTermStats {
     /// Keys held.
     pub keys: u64,

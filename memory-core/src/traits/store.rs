@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// What a pending vector write must do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VectorOp {
     /// Write the memory's current vector and payload.
@@ -30,7 +30,7 @@ impl VectorOp {
 }
 
 /// A row of the vector outbox: a vector write not yet confirmed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OutboxEntry {
     /// The memory.
     pub memory_id: Uuid,
@@ -106,7 +106,7 @@ pub struct UserTouch {
 }
 
 /// What `forget` removed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ForgetReport {
     /// Memories removed (their vectors are queued for deletion).
     pub memories: Vec<Uuid>,
@@ -119,7 +119,7 @@ pub struct ForgetReport {
 }
 
 /// Counts of what a store holds.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StoreStats {
     /// Memories.
     pub memories: u64,
@@ -138,7 +138,7 @@ pub struct StoreStats {
 }
 
 /// What a store can do natively.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct StoreCapabilities {
     /// Filter operators translated into the backend's query language.
     pub filter_ops: Vec<Op>,
@@ -196,7 +196,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records a failed attempt on these outbox rows.
     async fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()>;
 
-    /// Stores messages (ids must be new).
+    /// Stores messages; one whose id is already stored is left as it is.
     async fn insert_messages(&self, messages: &[Message]) -> Result<()>;
     /// The newest `limit` messages of a session, oldest first.
     async fn recent_messages(
@@ -231,6 +231,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<User>;
     /// A user.
     async fn get_user(&self, tenant: &str, user_id: &str) -> Result<Option<User>>;
+
+    /// Messages of every tenant in id order, after `after`, for export and
+    /// migration.
+    async fn scan_messages(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<Message>>;
+    /// Sessions of every tenant in (tenant, id) order, after `after`.
+    async fn scan_sessions(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Session>>;
+    /// Users of every tenant in (tenant, id) order, after `after`.
+    async fn scan_users(&self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<User>>;
+    /// Writes a user exactly as given, replacing one with the same id; for
+    /// restoring an export or a migration.
+    async fn put_user(&self, user: &User) -> Result<()>;
 
     /// Removes everything of a scope (its owner fields are and-ed).
     async fn forget(&self, scope: &Scope) -> Result<ForgetReport>;

@@ -7,7 +7,9 @@ use crate::filter::{Field, FieldValue, Filterable, metadata_path, opt};
 use crate::{Filter, MemoryRecord, Metadata, Op, Result, ScoredId};
 
 /// How vectors are compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Cosine similarity.
@@ -43,7 +45,7 @@ impl Metric {
 }
 
 /// A collection's fixed shape, recorded when it is created.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CollectionSpec {
     /// Name.
     pub name: String,
@@ -94,7 +96,7 @@ impl CollectionSpec {
 }
 
 /// The filterable copy of a memory's attributes stored beside its vector.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VectorPayload {
     /// Tenant.
     pub tenant: String,
@@ -161,7 +163,7 @@ impl Filterable for VectorPayload {
 }
 
 /// One vector to write.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VectorRecord {
     /// The memory's id.
     pub id: Uuid,
@@ -185,7 +187,7 @@ pub struct VectorQuery {
 }
 
 /// What a vector index can do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct VectorCapabilities {
     /// Longest vector accepted.
     pub max_dimension: usize,

@@ -64,6 +64,11 @@ impl Auth {
         Self { keys, open }
     }
 
+    /// Whether requests without a key are admitted (`--no-auth`).
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
     /// The caller of a request, from `Authorization: Bearer …` or `x-api-key`.
     pub fn caller(&self, headers: &HeaderMap) -> Option<Caller> {
         let key = headers

@@ -1,8 +1,11 @@
 //! The REST server: routes, authentication, errors, metrics.
 
+mod access;
 mod auth;
 mod error;
+pub mod mcp;
 mod metrics;
+mod openapi;
 mod routes;
 
 use std::net::SocketAddr;
@@ -11,7 +14,8 @@ use std::sync::Arc;
 use axum::Router;
 use memory::{ApiKey, Memory};
 
-pub use auth::Auth;
+pub use auth::{Auth, Caller};
+pub use openapi::openapi;
 
 /// Everything a request handler needs; the server keeps no other state, so
 /// any number of instances can share the same backends.

@@ -7,42 +7,154 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Extension, Json, Router};
 use memory::{
     AddRequest, Filter, Metadata, RecordMessage, Role, Scope, SearchRequest, UpdateRequest,
 };
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::AppState;
+use super::access::{self, DEFAULT_BUDGET};
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, denied};
+use super::openapi::{self, Op};
+use super::{AppState, mcp};
+
+/// Every route, in the order the document lists them. The router and the
+/// OpenAPI document are both built from this table, so neither can name a
+/// route the other lacks.
+pub(super) fn operations() -> Vec<Op> {
+    use memory::{
+        AddOutcome, EngineStats, ForgetReport, HistoryEvent, MemoryRecord, Message, MessageOutcome,
+        Page, SearchResponse, User,
+    };
+    vec![
+        Op::new("post", "/v1/memories", "Remember one memory", || post(add))
+            .body::<AddRequest>()
+            .returns::<AddOutcome>(201),
+        Op::new("get", "/v1/memories", "List memories, newest first", || {
+            get(list)
+        })
+        .query::<ListParams>()
+        .returns::<Page<MemoryRecord>>(200),
+        Op::new(
+            "post",
+            "/v1/memories/batch",
+            "Remember several memories",
+            || post(add_batch),
+        )
+        .body::<Batch>()
+        .returns::<BatchOutcome>(201),
+        Op::new(
+            "post",
+            "/v1/memories/search",
+            "Hybrid, semantic or keyword search",
+            || post(search),
+        )
+        .body::<SearchRequest>()
+        .returns::<SearchResponse>(200),
+        Op::new(
+            "get",
+            "/v1/memories/{id}",
+            "One memory (records the access)",
+            || get(get_memory),
+        )
+        .returns::<MemoryRecord>(200),
+        Op::new("patch", "/v1/memories/{id}", "Change a memory", || {
+            patch(update)
+        })
+        .body::<UpdateRequest>()
+        .returns::<MemoryRecord>(200),
+        Op::new("delete", "/v1/memories/{id}", "Delete a memory", || {
+            delete(delete_memory)
+        })
+        .returns_nothing(204),
+        Op::new(
+            "get",
+            "/v1/memories/{id}/history",
+            "A memory's changes, oldest first",
+            || get(history),
+        )
+        .returns::<Vec<HistoryEvent>>(200),
+        Op::new(
+            "post",
+            "/v1/sessions/{id}/messages",
+            "Record a message of a session",
+            || post(record_message),
+        )
+        .body::<MessageBody>()
+        .returns::<MessageOutcome>(201),
+        Op::new(
+            "get",
+            "/v1/sessions/{id}/messages",
+            "The session's recent window",
+            || get(recent),
+        )
+        .query::<RecentParams>()
+        .returns::<Vec<Message>>(200),
+        Op::new(
+            "get",
+            "/v1/sessions/{id}/context",
+            "Prompt context for the next answer",
+            || get(context),
+        )
+        .query::<ContextParams>()
+        .returns::<memory::Context>(200),
+        Op::new("get", "/v1/users/{id}", "A user's profile", || {
+            get(get_user)
+        })
+        .returns::<User>(200),
+        Op::new("delete", "/v1/users/{id}", "Forget a user entirely", || {
+            delete(forget_user)
+        })
+        .returns::<ForgetReport>(200),
+        Op::new("get", "/v1/status", "Which backend serves what", || {
+            get(status)
+        })
+        .returns::<serde_json::Map<String, serde_json::Value>>(200),
+        Op::new("get", "/v1/stats", "Counts for the caller's tenant", || {
+            get(stats)
+        })
+        .returns::<EngineStats>(200),
+        Op::new("get", "/healthz", "Liveness", || get(|| async { "ok" }))
+            .public()
+            .returns_text(200),
+        Op::new("get", "/readyz", "Readiness: the store answers", || {
+            get(ready)
+        })
+        .public()
+        .returns_text(200),
+        Op::new("get", "/metrics", "Prometheus metrics", || get(metrics))
+            .public()
+            .returns_text(200),
+        Op::new("get", "/openapi.json", "This document", || {
+            get(openapi::serve)
+        })
+        .public()
+        .returns::<serde_json::Map<String, serde_json::Value>>(200),
+    ]
+}
 
 pub(super) fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let api = Router::new()
-        .route("/v1/memories", post(add).get(list))
-        .route("/v1/memories/batch", post(add_batch))
-        .route("/v1/memories/search", post(search))
-        .route(
-            "/v1/memories/{id}",
-            get(get_memory).patch(update).delete(delete),
+    let mut api = Router::new();
+    let mut public = Router::new();
+    for (path, authenticated, route) in openapi::routes(operations()) {
+        if authenticated {
+            api = api.route(path, route);
+        } else {
+            public = public.route(path, route);
+        }
+    }
+    let api = api
+        .nest_service(
+            openapi::MCP_PATH,
+            mcp::http_service(state.memory.clone(), state.auth.is_open(), max_body_bytes),
         )
-        .route("/v1/memories/{id}/history", get(history))
-        .route(
-            "/v1/sessions/{id}/messages",
-            post(record_message).get(recent),
-        )
-        .route("/v1/sessions/{id}/context", get(context))
-        .route("/v1/users/{id}", get(get_user).delete(forget_user))
-        .route("/v1/status", get(status))
-        .route("/v1/stats", get(stats))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    Router::new()
+    public
         .merge(api)
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(state.clone(), measure))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
@@ -64,31 +176,38 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     next.run(req).await
 }
 
+/// Counts and times each request, and gives it an id: the caller's
+/// `x-request-id` if it sent a usable one, else a new one. The id is on every
+/// log line of the request and echoed in the response.
 async fn measure(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), route = %route);
     let start = Instant::now();
-    let resp = next.run(req).await;
+    let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
     state.metrics.record(
         &route,
         resp.status().as_u16(),
         start.elapsed().as_secs_f64(),
     );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
     resp
 }
 
-fn forbidden() -> ApiError {
-    ApiError(memory::Error::new(memory::ErrorKind::NotFound, "not found"))
-}
+const REQUEST_ID: &str = "x-request-id";
 
 fn scoped(caller: &Caller, scope: Scope) -> ApiResult<Scope> {
-    caller.scope(scope).ok_or_else(|| {
-        ApiError(memory::Error::invalid(
-            "scope: this API key is bound to another user",
-        ))
-    })
+    Ok(access::scoped(caller, scope)?)
 }
 
 async fn add(
@@ -100,10 +219,18 @@ async fn add(
     Ok((StatusCode::CREATED, Json(s.memory.add(req).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Batch {
+    /// The memories, at most the engine's `max_batch`.
     items: Vec<AddRequest>,
+}
+
+/// What a batch add did, item by item in request order.
+#[derive(Serialize, JsonSchema)]
+struct BatchOutcome {
+    /// One outcome per requested item.
+    items: Vec<memory::AddOutcome>,
 }
 
 async fn add_batch(
@@ -123,18 +250,26 @@ async fn add_batch(
     }
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "items": s.memory.add_batch(items).await? })),
+        Json(BatchOutcome {
+            items: s.memory.add_batch(items).await?,
+        }),
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListParams {
+    /// Only this user's memories.
     user_id: Option<String>,
+    /// Only this agent's memories.
     agent_id: Option<String>,
+    /// Only this session's memories.
     session_id: Option<String>,
+    /// A filter in the JSON filter language, e.g. `{"kind":"preference"}`.
     filter: Option<String>,
+    /// Page size (20 by default).
     limit: Option<usize>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
@@ -160,23 +295,12 @@ async fn list(
     ))
 }
 
-/// The memory if the caller may see it; otherwise `NotFound`, so ids of
-/// other users are not revealed.
-async fn owned(s: &AppState, c: &Caller, id: Uuid) -> ApiResult<memory::MemoryRecord> {
-    let found = s.memory.store().get_memories(&c.tenant, &[id]).await?.pop();
-    match found {
-        Some(m) if c.may_touch(m.scope.user_id.as_deref()) => Ok(m),
-        _ => Err(forbidden()),
-    }
-}
-
 async fn get_memory(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<impl IntoResponse> {
-    owned(&s, &c, id).await?;
-    Ok(Json(s.memory.get(&c.tenant, id).await?))
+    Ok(Json(access::read(&s.memory, &c, id).await?))
 }
 
 async fn update(
@@ -185,17 +309,16 @@ async fn update(
     Path(id): Path<Uuid>,
     Json(req): Json<UpdateRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    owned(&s, &c, id).await?;
+    access::owned(&s.memory, &c, id).await?;
     Ok(Json(s.memory.update(&c.tenant, id, req).await?))
 }
 
-async fn delete(
+async fn delete_memory(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<impl IntoResponse> {
-    owned(&s, &c, id).await?;
-    s.memory.delete(&c.tenant, id).await?;
+    access::delete(&s.memory, &c, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -204,7 +327,7 @@ async fn history(
     Extension(c): Extension<Caller>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<impl IntoResponse> {
-    owned(&s, &c, id).await?;
+    access::owned(&s.memory, &c, id).await?;
     Ok(Json(s.memory.history(&c.tenant, id).await?))
 }
 
@@ -217,38 +340,36 @@ async fn search(
     Ok(Json(s.memory.search(req).await?))
 }
 
-#[derive(Deserialize)]
+/// A message to record.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct MessageBody {
+    /// The user who takes part in the session.
     #[serde(default)]
     user_id: Option<String>,
+    /// The agent that takes part in the session.
     #[serde(default)]
     agent_id: Option<String>,
+    /// user (default), assistant, system or tool.
     #[serde(default)]
     role: Role,
+    /// A display name for the author.
     #[serde(default)]
     author_name: Option<String>,
+    /// The message text.
     content: String,
+    /// A JSON object kept with the message.
     #[serde(default)]
     metadata: Metadata,
+    /// The message's id on its platform (a retry with the same id is ignored).
     #[serde(default)]
     external_id: Option<String>,
+    /// Where the message came from (discord, web, …).
     #[serde(default)]
     platform: Option<String>,
+    /// Whether the agent has already answered it.
     #[serde(default)]
     answered: bool,
-}
-
-/// A session the caller may touch: one bound to its user, or any when unbound.
-async fn session_allowed(s: &AppState, c: &Caller, session: &str) -> ApiResult<()> {
-    if c.user_id.is_none() {
-        return Ok(());
-    }
-    match s.memory.store().get_session(&c.tenant, session).await? {
-        Some(sess) if c.may_touch(sess.user_id.as_deref()) => Ok(()),
-        None => Ok(()),
-        Some(_) => Err(forbidden()),
-    }
 }
 
 async fn record_message(
@@ -257,7 +378,7 @@ async fn record_message(
     Path(session): Path<String>,
     Json(b): Json<MessageBody>,
 ) -> ApiResult<impl IntoResponse> {
-    session_allowed(&s, &c, &session).await?;
+    access::session_allowed(&s.memory, &c, &session).await?;
     let scope = scoped(
         &c,
         Scope {
@@ -286,9 +407,10 @@ async fn record_message(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RecentParams {
+    /// How many messages, newest last (20 by default).
     limit: Option<usize>,
 }
 
@@ -298,7 +420,7 @@ async fn recent(
     Path(session): Path<String>,
     Query(p): Query<RecentParams>,
 ) -> ApiResult<impl IntoResponse> {
-    session_allowed(&s, &c, &session).await?;
+    access::session_allowed(&s.memory, &c, &session).await?;
     Ok(Json(
         s.memory
             .recent(&c.tenant, &session, p.limit.unwrap_or(20))
@@ -306,12 +428,16 @@ async fn recent(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ContextParams {
+    /// What the next answer is about; selects relevant memories.
     query: Option<String>,
+    /// Token budget of the rendered text (1000 by default).
     budget: Option<usize>,
+    /// Whose memories to draw on.
     user_id: Option<String>,
+    /// The agent whose memories to draw on.
     agent_id: Option<String>,
 }
 
@@ -321,26 +447,17 @@ async fn context(
     Path(session): Path<String>,
     Query(p): Query<ContextParams>,
 ) -> ApiResult<impl IntoResponse> {
-    session_allowed(&s, &c, &session).await?;
-    let scope = scoped(
-        &c,
-        Scope {
-            tenant: String::new(),
-            user_id: p.user_id,
-            agent_id: p.agent_id,
-            session_id: None,
-        },
-    )?;
-    let ctx = s
-        .memory
-        .context(
-            &scope,
-            Some(&session),
-            p.query.as_deref().unwrap_or(""),
-            p.budget.unwrap_or(1000),
-        )
-        .await?;
-    Ok(Json(ctx))
+    let scope = Scope {
+        tenant: String::new(),
+        user_id: p.user_id,
+        agent_id: p.agent_id,
+        session_id: None,
+    };
+    let query = p.query.as_deref().unwrap_or("");
+    let budget = p.budget.unwrap_or(DEFAULT_BUDGET);
+    Ok(Json(
+        access::context(&s.memory, &c, &session, scope, query, budget).await?,
+    ))
 }
 
 async fn get_user(
@@ -349,14 +466,14 @@ async fn get_user(
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     if !c.may_touch(Some(&id)) {
-        return Err(forbidden());
+        return Err(access::hidden().into());
     }
     let user = s
         .memory
         .store()
         .get_user(&c.tenant, &id)
         .await?
-        .ok_or_else(forbidden)?;
+        .ok_or_else(access::hidden)?;
     Ok(Json(user))
 }
 
@@ -366,7 +483,7 @@ async fn forget_user(
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     if !c.may_touch(Some(&id)) {
-        return Err(forbidden());
+        return Err(access::hidden().into());
     }
     Ok(Json(
         s.memory
@@ -401,12 +518,7 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         .await
         .map(|st| st.outbox_pending)
         .unwrap_or(0);
-    let failures = s
-        .memory
-        .stats(None)
-        .await
-        .map(|st| st.short_term_failures)
-        .unwrap_or(0);
+    let failures = s.memory.short_term_failures();
     (
         [("content-type", "text/plain; version=0.0.4")],
         s.metrics.render(failures, outbox),

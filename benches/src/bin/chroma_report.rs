@@ -1,0 +1,126 @@
+//! Chroma at 10k vectors: the raw REST query, the same query through
+//! `ChromaIndex`, and a semantic search through the engine (SQLite store,
+//! free hash embedder), timed in one run; prints each one's ratio to raw.
+//!
+//! `eval "$(scripts/services start chroma)"; cargo run --release -p memory-benches --bin chroma_report`
+//! (`MEMORY_BENCH_SIZE=10000`, `MEMORY_BENCH_QUERIES=300`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::sync::Arc;
+
+use memory::{
+    Config, EngineConfig, Filter, Scope, SearchMode, SearchRequest, VectorQuery,
+    chroma::naming::collection_name,
+};
+use memory_benches::{HashEmbedder, percentiles, seed, sentences};
+use serde_json::{Value, json};
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let n = env_num("MEMORY_BENCH_SIZE", 10_000);
+    let q = env_num("MEMORY_BENCH_QUERIES", 300);
+    let base =
+        std::env::var("MEMORY_TEST_CHROMA_URL").unwrap_or_else(|_| "http://127.0.0.1:58000".into());
+    let database = format!("bench{}", std::process::id());
+    let dir = tempfile::tempdir()?;
+    let config = Config {
+        store: format!("sqlite://{}/chroma.db", dir.path().display()),
+        vectors: Some(memory::Urls::One(format!(
+            "{}/?database={database}",
+            base.replacen("http://", "chroma://", 1)
+        ))),
+        engine: EngineConfig {
+            dedup_threshold: None,
+            track_access: false,
+            ..EngineConfig::default()
+        },
+        ..Config::default()
+    };
+    let m = memory::open_with(&config, Some(Arc::new(HashEmbedder))).await?;
+    seed(&m, n, 100).await;
+    let http = reqwest::Client::new();
+    let collection: Value = http
+        .get(format!(
+            "{base}/api/v2/tenants/default_tenant/databases/{database}/collections/{}",
+            collection_name(&["memories"])
+        ))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let query_url = format!(
+        "{base}/api/v2/tenants/default_tenant/databases/{database}/collections/{}/query",
+        collection["id"].as_str().unwrap()
+    );
+    let texts = sentences(q, 31);
+    let vectors: Vec<Vec<f32>> = texts.iter().map(|t| HashEmbedder::vector(t)).collect();
+    let index = m.vectors().clone();
+    let name = m.collection().name.clone();
+    let filter = Filter::parse(&json!({"user_id": "u7"}))?;
+
+    println!("{n} vectors, 384-d, 100 users, queries pinned to one user, k=10");
+    println!(
+        "{:<40} {:>9} {:>9} {:>8}",
+        "case", "p50 ms", "p99 ms", "vs raw"
+    );
+    // The three are interleaved query by query, in rotating order, so
+    // Chroma's background indexing and the machine's noise fall on all alike.
+    let mut times: [Vec<std::time::Duration>; 3] = Default::default();
+    for i in 0..q {
+        for j in 0..3 {
+            let case = (i + j) % 3;
+            let start = std::time::Instant::now();
+            match case {
+                0 => {
+                    let body = json!({
+                        "query_embeddings": [vectors[i]],
+                        "n_results": 10,
+                        "where": {"$and": [{"tenant": {"$eq": "default"}}, {"user_id": {"$eq": "u7"}}]},
+                        "include": ["distances", "metadatas"],
+                    });
+                    let r = http.post(&query_url).json(&body).send().await?;
+                    assert!(r.status().is_success());
+                    r.bytes().await?;
+                }
+                1 => {
+                    let query = VectorQuery {
+                        tenant: "default".into(),
+                        vector: vectors[i].clone(),
+                        k: 10,
+                        filter: Some(filter.clone()),
+                    };
+                    index.query(&name, &query).await?;
+                }
+                _ => {
+                    let req = SearchRequest::new(Scope::user("u7"), texts[i].clone())
+                        .k(10)
+                        .mode(SearchMode::Semantic);
+                    m.search(req).await?;
+                }
+            }
+            times[case].push(start.elapsed());
+        }
+    }
+    let [raw, via_index, engine] = times;
+    let (r50, r99) = percentiles(raw);
+    println!(
+        "{:<40} {r50:>9.3} {r99:>9.3} {:>8}",
+        "raw REST query", "1.00x"
+    );
+    for (label, t) in [
+        ("ChromaIndex::query", via_index),
+        ("engine semantic search (hash embedder)", engine),
+    ] {
+        let (p50, p99) = percentiles(t);
+        println!("{label:<40} {p50:>9.3} {p99:>9.3} {:>7.2}x", p50 / r50);
+    }
+    index.drop_collection(&name).await?;
+    Ok(())
+}

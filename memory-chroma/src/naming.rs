@@ -1,0 +1,3 @@
+//! Chroma collection names: see [`memory_core::naming`].
+
+pub use memory_core::naming::collection_name;

@@ -1,0 +1,63 @@
+//! The conformance suites on a real Qdrant server, when `QDRANT_URL` names
+//! one (gRPC, e.g. `qdrant://127.0.0.1:6334`). No registry ships a Qdrant
+//! server binary (see the README), so without it these tests say loudly
+//! that they were skipped; `scripts/test` lists the suites as optional.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use memory_qdrant::QdrantIndex;
+use memory_testkit::engine::Backends;
+
+fn url() -> Option<String> {
+    match std::env::var("QDRANT_URL") {
+        Ok(u) if !u.is_empty() => Some(u.replacen("http://", "qdrant://", 1)),
+        _ => {
+            eprintln!(
+                "SKIPPED: QDRANT_URL is not set, so the Qdrant conformance suites did not run \
+                 (no Qdrant server is available on this machine)"
+            );
+            None
+        }
+    }
+}
+
+async fn backends(url: String) -> Backends {
+    let db = memory_sqlite::SqliteDb::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let store = db.store();
+    let index = QdrantIndex::connect(&url).await.expect("connect to Qdrant");
+    Backends {
+        store: store.clone(),
+        vectors: Arc::new(index),
+        keywords: Some(store),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vector_index() {
+    let Some(url) = url() else { return };
+    memory_testkit::vector::run(Arc::new(QdrantIndex::connect(&url).await.unwrap()))
+        .await
+        .assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine() {
+    let Some(url) = url() else { return };
+    // Cases name their collections uniquely, so they share the server safely.
+    let mut report = memory_testkit::engine::run(|| backends(url.clone())).await;
+    report.suite = "engine[qdrant]".into();
+    report.assert_ok();
+}
+
+/// Unreachable servers are `Unavailable` and name the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_server_is_unavailable() {
+    let e = QdrantIndex::connect("qdrant://127.0.0.1:1?timeout_ms=1000")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), memory_core::ErrorKind::Unavailable, "{e}");
+    assert!(e.to_string().contains("127.0.0.1:1"), "{e}");
+}

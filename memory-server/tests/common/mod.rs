@@ -1,0 +1,50 @@
+//! A server on loopback over an in-memory SQLite engine, for the HTTP tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use memory::{ApiKey, EngineConfig, Memory, RateLimits};
+use memory_server::server::{AppState, router};
+use memory_testkit::DeterministicEmbedder;
+
+/// Limits no test reaches unless it means to.
+pub(crate) fn roomy() -> RateLimits {
+    RateLimits {
+        per_user_per_minute: 10_000,
+        global_per_minute: 100_000,
+    }
+}
+
+/// An API key of `tenant`, bound to `user` if given.
+pub(crate) fn key(key: &str, tenant: &str, user: Option<&str>) -> ApiKey {
+    ApiKey {
+        key: key.into(),
+        tenant: tenant.into(),
+        user_id: user.map(str::to_owned),
+    }
+}
+
+/// Serves a fresh engine with these keys and limits; returns `http://addr`.
+pub(crate) async fn start(keys: &[ApiKey], limits: RateLimits) -> String {
+    let db = memory::sqlite::SqliteDb::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let store = db.store();
+    let m = Memory::builder()
+        .store(store.clone())
+        .keywords(store)
+        .vectors(db.vector_index())
+        .embedder(Arc::new(DeterministicEmbedder::new(32)))
+        .config(EngineConfig {
+            rate_limits: limits,
+            ..EngineConfig::default()
+        })
+        .build()
+        .await
+        .unwrap();
+    let app = router(AppState::new(m, keys, false), 64 * 1024);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
