@@ -189,3 +189,50 @@ where
     }
     out
 }
+
+/// A count from the environment, or `default`.
+pub fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs `cases` cases for each of `queries` queries, interleaved query by
+/// query in rotating order, so a server's background work and the machine's
+/// noise fall on all cases alike. `run(case, query)` does one; the times
+/// come back per case.
+pub async fn interleave<F>(
+    queries: usize,
+    cases: usize,
+    mut run: F,
+) -> anyhow::Result<Vec<Vec<Duration>>>
+where
+    F: AsyncFnMut(usize, usize) -> anyhow::Result<()>,
+{
+    let mut times = vec![Vec::with_capacity(queries); cases];
+    for i in 0..queries {
+        for j in 0..cases {
+            let case = (i + j) % cases;
+            let start = Instant::now();
+            run(case, i).await?;
+            times[case].push(start.elapsed());
+        }
+    }
+    Ok(times)
+}
+
+/// Prints p50, p99 and the p50 ratio to the first case, the reference.
+#[allow(clippy::print_stdout)]
+pub fn print_ratios(labels: &[&str], times: Vec<Vec<Duration>>) {
+    println!(
+        "{:<40} {:>9} {:>9} {:>8}",
+        "case", "p50 ms", "p99 ms", "vs raw"
+    );
+    let mut reference = None;
+    for (label, t) in labels.iter().zip(times) {
+        let (p50, p99) = percentiles(t);
+        let r50 = *reference.get_or_insert(p50);
+        println!("{label:<40} {p50:>9.3} {p99:>9.3} {:>7.2}x", p50 / r50);
+    }
+}

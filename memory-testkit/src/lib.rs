@@ -7,6 +7,7 @@ mod embedder;
 pub mod engine;
 mod flaky;
 pub mod keyword;
+pub mod outage;
 pub mod short_term;
 pub mod store;
 pub mod vector;

@@ -12,15 +12,8 @@ use memory::{
     Config, EngineConfig, Filter, Scope, SearchMode, SearchRequest, VectorQuery,
     chroma::naming::collection_name,
 };
-use memory_benches::{HashEmbedder, percentiles, seed, sentences};
+use memory_benches::{HashEmbedder, env_num, interleave, print_ratios, seed, sentences};
 use serde_json::{Value, json};
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -66,61 +59,46 @@ async fn main() -> anyhow::Result<()> {
     let filter = Filter::parse(&json!({"user_id": "u7"}))?;
 
     println!("{n} vectors, 384-d, 100 users, queries pinned to one user, k=10");
-    println!(
-        "{:<40} {:>9} {:>9} {:>8}",
-        "case", "p50 ms", "p99 ms", "vs raw"
-    );
-    // The three are interleaved query by query, in rotating order, so
-    // Chroma's background indexing and the machine's noise fall on all alike.
-    let mut times: [Vec<std::time::Duration>; 3] = Default::default();
-    for i in 0..q {
-        for j in 0..3 {
-            let case = (i + j) % 3;
-            let start = std::time::Instant::now();
-            match case {
-                0 => {
-                    let body = json!({
-                        "query_embeddings": [vectors[i]],
-                        "n_results": 10,
-                        "where": {"$and": [{"tenant": {"$eq": "default"}}, {"user_id": {"$eq": "u7"}}]},
-                        "include": ["distances", "metadatas"],
-                    });
-                    let r = http.post(&query_url).json(&body).send().await?;
-                    assert!(r.status().is_success());
-                    r.bytes().await?;
-                }
-                1 => {
-                    let query = VectorQuery {
-                        tenant: "default".into(),
-                        vector: vectors[i].clone(),
-                        k: 10,
-                        filter: Some(filter.clone()),
-                    };
-                    index.query(&name, &query).await?;
-                }
-                _ => {
-                    let req = SearchRequest::new(Scope::user("u7"), texts[i].clone())
-                        .k(10)
-                        .mode(SearchMode::Semantic);
-                    m.search(req).await?;
-                }
+    let times = interleave(q, 3, async |case, i| {
+        match case {
+            0 => {
+                let body = json!({
+                    "query_embeddings": [vectors[i]],
+                    "n_results": 10,
+                    "where": {"$and": [{"tenant": {"$eq": "default"}}, {"user_id": {"$eq": "u7"}}]},
+                    "include": ["distances", "metadatas"],
+                });
+                let r = http.post(&query_url).json(&body).send().await?;
+                anyhow::ensure!(r.status().is_success(), "raw query: {}", r.status());
+                r.bytes().await?;
             }
-            times[case].push(start.elapsed());
+            1 => {
+                let query = VectorQuery {
+                    tenant: "default".into(),
+                    vector: vectors[i].clone(),
+                    k: 10,
+                    filter: Some(filter.clone()),
+                };
+                index.query(&name, &query).await?;
+            }
+            _ => {
+                let req = SearchRequest::new(Scope::user("u7"), texts[i].clone())
+                    .k(10)
+                    .mode(SearchMode::Semantic);
+                m.search(req).await?;
+            }
         }
-    }
-    let [raw, via_index, engine] = times;
-    let (r50, r99) = percentiles(raw);
-    println!(
-        "{:<40} {r50:>9.3} {r99:>9.3} {:>8}",
-        "raw REST query", "1.00x"
+        Ok(())
+    })
+    .await?;
+    print_ratios(
+        &[
+            "raw REST query",
+            "ChromaIndex::query",
+            "engine semantic search (hash embedder)",
+        ],
+        times,
     );
-    for (label, t) in [
-        ("ChromaIndex::query", via_index),
-        ("engine semantic search (hash embedder)", engine),
-    ] {
-        let (p50, p99) = percentiles(t);
-        println!("{label:<40} {p50:>9.3} {p99:>9.3} {:>7.2}x", p50 / r50);
-    }
     index.drop_collection(&name).await?;
     Ok(())
 }

@@ -16,15 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use memory::{ApiKey, Config, EngineConfig, Memory, RateLimits, Scope, SearchMode, SearchRequest};
-use memory_benches::{HashEmbedder, percentiles, seed, sentences};
+use memory_benches::{HashEmbedder, env_num, percentiles, seed, sentences};
 use memory_server::server::{AppState, router};
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 async fn open(path: &str, embedder: Arc<dyn memory::Embedder>) -> Memory {
     let config = Config {
