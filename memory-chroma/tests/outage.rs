@@ -1,4 +1,4 @@
-//! Chroma stopped in the middle of 1,000 adds loses nothing (the scenario is
+//! Chroma killed in the middle of 1,000 adds loses nothing (the scenario is
 //! `memory_testkit::outage`). Its own test binary: it stops the shared
 //! Chroma server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,7 +10,7 @@ use memory_testkit::engine::Backends;
 use memory_testkit::unique;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chroma_down_mid_adds_loses_nothing() {
+async fn chroma_killed_mid_adds_loses_nothing() {
     let url = std::env::var("MEMORY_TEST_CHROMA_URL")
         .unwrap_or_else(|_| "http://127.0.0.1:58000".into())
         .replacen("http://", "chroma://", 1);

@@ -1,4 +1,4 @@
-//! Qdrant stopped in the middle of 1,000 adds loses nothing (the scenario is
+//! Qdrant killed in the middle of 1,000 adds loses nothing (the scenario is
 //! `memory_testkit::outage`). Its own test binary: it stops the shared
 //! Qdrant server, so it runs only when `scripts/services` started that
 //! server itself (it has the binary), not against any `QDRANT_URL`.
@@ -10,7 +10,7 @@ use memory_qdrant::QdrantIndex;
 use memory_testkit::engine::Backends;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn qdrant_down_mid_adds_loses_nothing() {
+async fn qdrant_killed_mid_adds_loses_nothing() {
     if std::env::var_os("MEMORY_QDRANT_SERVICE").is_none() {
         eprintln!(
             "SKIPPED: the Qdrant outage test stops the server, so it runs only on one \

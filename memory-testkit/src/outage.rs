@@ -1,4 +1,4 @@
-//! A vector server stopped in the middle of 1,000 adds: every add still
+//! A vector server killed in the middle of 1,000 adds: every add still
 //! answers (success, or a clear error), the outbox keeps what the server
 //! missed, `sync` after the restart drains it, and `check` finds store and
 //! index agree. It stops and starts the shared server with
@@ -49,7 +49,7 @@ impl Drop for Restart {
     }
 }
 
-/// Stops `service` (a `scripts/services` name) after 300 of 1,000 adds
+/// Kills `service` (a `scripts/services` name) after 300 of 1,000 adds
 /// through an engine on `backends`, whose vector index is on that service.
 pub async fn vector_down_mid_adds(backends: Backends, service: &'static str) {
     let mut builder = Memory::builder()
@@ -88,7 +88,8 @@ pub async fn vector_down_mid_adds(backends: Backends, service: &'static str) {
     while done.load(Ordering::SeqCst) < 300 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    services("stop", service).unwrap();
+    // SIGKILL: no graceful shutdown that would go on serving the adds.
+    services("kill", service).unwrap();
     let outcomes = adder.await.unwrap();
 
     let (mut synced, mut pending) = (0, 0);
@@ -114,7 +115,7 @@ pub async fn vector_down_mid_adds(backends: Backends, service: &'static str) {
     );
     assert!(
         pending > 0,
-        "{service} was stopped, yet every add was synced"
+        "{service} was killed, yet every add was synced"
     );
     assert_eq!(
         stored.store.outbox_pending, pending,
