@@ -483,10 +483,65 @@ fn migrate_vectors_to_chroma() {
         std::process::id()
     );
     let c = Cli::new();
+    migrate_vectors(&c, &vectors, "database=cli");
+}
+
+/// The same onto Qdrant, whose version `doctor` then reports. Skipped,
+/// loudly, without a Qdrant server (`QDRANT_URL`).
+#[test]
+fn migrate_vectors_to_qdrant() {
+    let Some(qdrant) = std::env::var("QDRANT_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("SKIPPED: QDRANT_URL is not set, so migration onto Qdrant was not tested");
+        return;
+    };
+    let c = Cli::new();
+    // A collection of its own on the shared server.
+    let collection = format!("cli{}", std::process::id());
+    std::fs::write(
+        c.dir.path().join("memory.toml"),
+        format!("[engine]\ncollection = \"{collection}\"\n"),
+    )
+    .unwrap();
+    let vectors = qdrant.replacen("http://", "qdrant://", 1);
+    let host = vectors.split("://").nth(1).unwrap_or_default();
+    migrate_vectors(&c, &vectors, host);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_memory"))
+        .current_dir(c.dir.path())
+        .env_remove("MEMORY_CONFIG")
+        .env("MEMORY_VECTORS", &vectors)
+        .args([
+            "--json",
+            "--db",
+            &format!("sqlite://{}/on-index.db", c.dir.path().display()),
+            "doctor",
+        ])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let vectors_check = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["component"] == "vectors")
+        .unwrap();
+    assert_eq!(vectors_check["ok"], true, "{report}");
+    assert!(
+        vectors_check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Qdrant 1."),
+        "{report}"
+    );
+}
+
+/// Migrates two users' memories into a store on `vectors`, checks the
+/// migration verified, and that a semantic search there finds them.
+fn migrate_vectors(c: &Cli, vectors: &str, target_mentions: &str) {
     c.json(&["add", "Alice keeps bees on the roof", "--user", "alice"]);
     c.json(&["add", "Bob collects old maps", "--user", "bob"]);
     let src = format!("sqlite://{}/cli.db", c.dir.path().display());
-    let dst = format!("sqlite://{}/on-chroma.db", c.dir.path().display());
+    let dst = format!("sqlite://{}/on-index.db", c.dir.path().display());
     let r = c.json(&[
         "migrate",
         "--from",
@@ -494,7 +549,7 @@ fn migrate_vectors_to_chroma() {
         "--to",
         &dst,
         "--vectors",
-        &vectors,
+        vectors,
     ]);
     assert_eq!(
         (&r["verified"], &r["target_vectors_count"]),
@@ -505,13 +560,13 @@ fn migrate_vectors_to_chroma() {
         r["target_vectors"]
             .as_str()
             .unwrap()
-            .contains("database=cli"),
+            .contains(target_mentions),
         "{r}"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_memory"))
         .current_dir(c.dir.path())
         .env_remove("MEMORY_CONFIG")
-        .env("MEMORY_VECTORS", &vectors)
+        .env("MEMORY_VECTORS", vectors)
         .args([
             "--json", "--db", &dst, "search", "bees", "--mode", "semantic", "--user", "alice",
         ])
