@@ -236,3 +236,26 @@ pub fn print_ratios(labels: &[&str], times: Vec<Vec<Duration>>) {
         println!("{label:<40} {p50:>9.3} {p99:>9.3} {:>7.2}x", p50 / r50);
     }
 }
+
+/// The two layered cases a vector bench sets beside its raw query, for the
+/// user `u7`, k = 10: case 1 is the index's own query with the vector,
+/// any other case the engine's semantic search for the text.
+pub async fn layered_case(m: &Memory, case: usize, vector: &[f32], text: &str) -> Result<()> {
+    if case == 1 {
+        let query = memory::VectorQuery {
+            tenant: "default".into(),
+            vector: vector.to_vec(),
+            k: 10,
+            filter: Some(memory::Filter::parse(
+                &serde_json::json!({"user_id": "u7"}),
+            )?),
+        };
+        m.vectors().query(&m.collection().name, &query).await?;
+    } else {
+        let req = memory::SearchRequest::new(Scope::user("u7"), text)
+            .k(10)
+            .mode(memory::SearchMode::Semantic);
+        m.search(req).await?;
+    }
+    Ok(())
+}

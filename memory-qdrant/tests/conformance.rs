@@ -1,5 +1,6 @@
-//! The conformance suites on a real Qdrant server, when `QDRANT_URL` names
-//! one (gRPC, e.g. `qdrant://127.0.0.1:6334`). No registry ships a Qdrant
+//! The conformance suites on a real Qdrant server, when
+//! `MEMORY_TEST_QDRANT_URL` or `QDRANT_URL` names one (gRPC, e.g.
+//! `qdrant://127.0.0.1:6334`). No registry ships a Qdrant
 //! server binary (see the README), so without it these tests say loudly
 //! that they were skipped; `scripts/test` lists the suites as optional.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -10,16 +11,14 @@ use memory_qdrant::QdrantIndex;
 use memory_testkit::engine::Backends;
 
 fn url() -> Option<String> {
-    match std::env::var("QDRANT_URL") {
-        Ok(u) if !u.is_empty() => Some(u.replacen("http://", "qdrant://", 1)),
-        _ => {
-            eprintln!(
-                "SKIPPED: QDRANT_URL is not set, so the Qdrant conformance suites did not run \
-                 (no Qdrant server is available on this machine)"
-            );
-            None
-        }
+    let url = memory_testkit::qdrant_url();
+    if url.is_none() {
+        eprintln!(
+            "SKIPPED: neither MEMORY_TEST_QDRANT_URL nor QDRANT_URL is set, so the Qdrant \
+             conformance suites did not run (no Qdrant server is available on this machine)"
+        );
     }
+    url
 }
 
 async fn backends(url: String) -> Backends {

@@ -1,7 +1,7 @@
 //! Qdrant killed in the middle of 1,000 adds loses nothing (the scenario is
 //! `memory_testkit::outage`). Its own test binary: it stops the shared
 //! Qdrant server, so it runs only when `scripts/services` started that
-//! server itself (it has the binary), not against any `QDRANT_URL`.
+//! server itself (it has the binary), not against any other Qdrant.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -18,7 +18,7 @@ async fn qdrant_killed_mid_adds_loses_nothing() {
         );
         return;
     }
-    let url = std::env::var("QDRANT_URL").expect("scripts/services sets QDRANT_URL");
+    let url = memory_testkit::qdrant_url().expect("scripts/services sets MEMORY_TEST_QDRANT_URL");
     let index = QdrantIndex::connect(&format!("{url}?timeout_ms=2000"))
         .await
         .expect("Qdrant is not reachable: eval \"$(scripts/services start qdrant)\"");

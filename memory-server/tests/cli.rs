@@ -5,6 +5,18 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
+/// The `memory` binary in `dir`, with none of the configuration the
+/// environment running the tests may carry (`scripts/test` exports service
+/// URLs, and a developer may have `QDRANT_URL` set).
+fn memory_cmd(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_memory"));
+    cmd.current_dir(dir);
+    for name in memory::CONFIG_ENV {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
 struct Cli {
     dir: tempfile::TempDir,
 }
@@ -17,10 +29,7 @@ impl Cli {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_memory"));
-        cmd.current_dir(self.dir.path())
-            .env_remove("MEMORY_CONFIG")
-            .env_remove("DATABASE_URL");
+        let mut cmd = memory_cmd(self.dir.path());
         if !args.contains(&"--db") {
             cmd.args([
                 "--db",
@@ -179,12 +188,7 @@ fn bad_input_is_named() {
         ),
     ] {
         std::fs::write(c.dir.path().join("memory.toml"), format!("{toml}\n")).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_memory"))
-            .current_dir(c.dir.path())
-            .env_remove("MEMORY_CONFIG")
-            .arg("stats")
-            .output()
-            .unwrap();
+        let out = memory_cmd(c.dir.path()).arg("stats").output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success() && err.contains(needle),
@@ -446,10 +450,7 @@ fn doctor_names_what_is_wrong() {
         "{report}"
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_memory"))
-        .current_dir(c.dir.path())
-        .env_remove("MEMORY_CONFIG")
-        .env_remove("DATABASE_URL")
+    let out = memory_cmd(c.dir.path())
         .env("MEMORY_SHORT_TERM", "redis://127.0.0.1:1/0")
         .args(["--json", "doctor"])
         .output()
@@ -487,11 +488,13 @@ fn migrate_vectors_to_chroma() {
 }
 
 /// The same onto Qdrant, whose version `doctor` then reports. Skipped,
-/// loudly, without a Qdrant server (`QDRANT_URL`).
+/// loudly, without a Qdrant server (`MEMORY_TEST_QDRANT_URL`).
 #[test]
 fn migrate_vectors_to_qdrant() {
-    let Some(qdrant) = std::env::var("QDRANT_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("SKIPPED: QDRANT_URL is not set, so migration onto Qdrant was not tested");
+    let Some(vectors) = memory_testkit::qdrant_url() else {
+        eprintln!(
+            "SKIPPED: no Qdrant server (MEMORY_TEST_QDRANT_URL), so migration onto Qdrant was not tested"
+        );
         return;
     };
     let c = Cli::new();
@@ -502,13 +505,10 @@ fn migrate_vectors_to_qdrant() {
         format!("[engine]\ncollection = \"{collection}\"\n"),
     )
     .unwrap();
-    let vectors = qdrant.replacen("http://", "qdrant://", 1);
     let host = vectors.split("://").nth(1).unwrap_or_default();
     migrate_vectors(&c, &vectors, host);
 
-    let out = Command::new(env!("CARGO_BIN_EXE_memory"))
-        .current_dir(c.dir.path())
-        .env_remove("MEMORY_CONFIG")
+    let out = memory_cmd(c.dir.path())
         .env("MEMORY_VECTORS", &vectors)
         .args([
             "--json",
@@ -563,9 +563,7 @@ fn migrate_vectors(c: &Cli, vectors: &str, target_mentions: &str) {
             .contains(target_mentions),
         "{r}"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_memory"))
-        .current_dir(c.dir.path())
-        .env_remove("MEMORY_CONFIG")
+    let out = memory_cmd(c.dir.path())
         .env("MEMORY_VECTORS", vectors)
         .args([
             "--json", "--db", &dst, "search", "bees", "--mode", "semantic", "--user", "alice",

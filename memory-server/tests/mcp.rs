@@ -220,14 +220,14 @@ async fn http_keys_bind_the_tools() {
 async fn stdio_tools_work_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_memory"));
-    cmd.current_dir(dir.path())
-        .env_remove("MEMORY_CONFIG")
-        .env_remove("DATABASE_URL")
-        .args([
-            "--db",
-            &format!("sqlite://{}/mcp.db", dir.path().display()),
-            "mcp",
-        ]);
+    for name in memory::CONFIG_ENV {
+        cmd.env_remove(name);
+    }
+    cmd.current_dir(dir.path()).args([
+        "--db",
+        &format!("sqlite://{}/mcp.db", dir.path().display()),
+        "mcp",
+    ]);
     let client = ClientConfig::default()
         .serve(TokioChildProcess::new(cmd).unwrap())
         .await

@@ -129,6 +129,18 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// The Qdrant server the tests may use, as a `qdrant://` URL:
+/// `MEMORY_TEST_QDRANT_URL` (what `scripts/services start qdrant` prints),
+/// else `QDRANT_URL`. `None` means there is none, and the Qdrant tests say
+/// loudly that they were skipped.
+pub fn qdrant_url() -> Option<String> {
+    ["MEMORY_TEST_QDRANT_URL", "QDRANT_URL"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|u| !u.is_empty())
+        .map(|u| u.replacen("http://", "qdrant://", 1))
+}
+
 /// Runs a case and records it.
 #[macro_export]
 macro_rules! case {

@@ -173,6 +173,21 @@ impl Default for Config {
     }
 }
 
+/// Every environment variable [`Config::load`] reads.
+pub const CONFIG_ENV: &[&str] = &[
+    "MEMORY_CONFIG",
+    "MEMORY_STORE",
+    "DATABASE_URL",
+    "MEMORY_VECTORS",
+    "QDRANT_URL",
+    "CHROMA_URL",
+    "MEMORY_SHORT_TERM",
+    "REDIS_URL",
+    "MEMORY_EMBEDDER",
+    "MEMORY_LANGUAGE_MODEL",
+    "MEMORY_API_KEYS_FILE",
+];
+
 impl Config {
     /// Parses TOML; unknown keys name themselves.
     pub fn from_toml(text: &str) -> Result<Self> {
@@ -261,25 +276,18 @@ mod tests {
             ["inline", "from-file"]
         );
         assert_eq!(keys[1].user_id.as_deref(), Some("bob"));
-        std::fs::write(
-            &file,
-            "[[api_keys]]\nkey = \"inline\"\ntenant = \"other\"\n",
-        )
-        .unwrap_or_default();
-        let e = cfg
-            .server
-            .keys()
-            .err()
-            .map(|e| e.message().to_owned())
-            .unwrap_or_default();
+        // The error loading `keys` from the file gives.
+        let error_with = |keys: &str| {
+            std::fs::write(&file, keys).unwrap_or_default();
+            cfg.server
+                .keys()
+                .err()
+                .map(|e| e.message().to_owned())
+                .unwrap_or_default()
+        };
+        let e = error_with("[[api_keys]]\nkey = \"inline\"\ntenant = \"other\"\n");
         assert!(e.contains("bound twice"), "{e}");
-        std::fs::write(&file, "[[api_keys]]\nkey = \"x\"\nscope = \"all\"\n").unwrap_or_default();
-        let e = cfg
-            .server
-            .keys()
-            .err()
-            .map(|e| e.message().to_owned())
-            .unwrap_or_default();
+        let e = error_with("[[api_keys]]\nkey = \"x\"\nscope = \"all\"\n");
         assert!(e.contains("scope"), "unknown key not named: {e}");
         std::fs::remove_dir_all(&dir).unwrap_or_default();
     }

@@ -3,7 +3,7 @@
 mod config;
 mod registry;
 
-pub use config::{ApiKey, Config, ServerConfig, Urls, redact};
+pub use config::{ApiKey, CONFIG_ENV, Config, ServerConfig, Urls, redact};
 pub use memory_core::*;
 pub use registry::{
     BackendRole, compiled_schemes, open, open_embedder, open_for_reindex, open_language_model,

@@ -8,11 +8,10 @@
 
 use std::sync::Arc;
 
-use memory::{
-    Config, EngineConfig, Filter, Scope, SearchMode, SearchRequest, VectorQuery,
-    chroma::naming::collection_name,
+use memory::{Config, EngineConfig, chroma::naming::collection_name};
+use memory_benches::{
+    HashEmbedder, env_num, interleave, layered_case, print_ratios, seed, sentences,
 };
-use memory_benches::{HashEmbedder, env_num, interleave, print_ratios, seed, sentences};
 use serde_json::{Value, json};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -56,7 +55,6 @@ async fn main() -> anyhow::Result<()> {
     let vectors: Vec<Vec<f32>> = texts.iter().map(|t| HashEmbedder::vector(t)).collect();
     let index = m.vectors().clone();
     let name = m.collection().name.clone();
-    let filter = Filter::parse(&json!({"user_id": "u7"}))?;
 
     println!("{n} vectors, 384-d, 100 users, queries pinned to one user, k=10");
     let times = interleave(q, 3, async |case, i| {
@@ -72,21 +70,7 @@ async fn main() -> anyhow::Result<()> {
                 anyhow::ensure!(r.status().is_success(), "raw query: {}", r.status());
                 r.bytes().await?;
             }
-            1 => {
-                let query = VectorQuery {
-                    tenant: "default".into(),
-                    vector: vectors[i].clone(),
-                    k: 10,
-                    filter: Some(filter.clone()),
-                };
-                index.query(&name, &query).await?;
-            }
-            _ => {
-                let req = SearchRequest::new(Scope::user("u7"), texts[i].clone())
-                    .k(10)
-                    .mode(SearchMode::Semantic);
-                m.search(req).await?;
-            }
+            _ => layered_case(&m, case, &vectors[i], &texts[i]).await?,
         }
         Ok(())
     })

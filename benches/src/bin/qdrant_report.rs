@@ -9,19 +9,22 @@
 
 use std::sync::Arc;
 
-use memory::{Config, EngineConfig, Filter, Scope, SearchMode, SearchRequest, VectorQuery};
-use memory_benches::{HashEmbedder, env_num, interleave, print_ratios, seed, sentences};
+use memory::{Config, EngineConfig};
+use memory_benches::{
+    HashEmbedder, env_num, interleave, layered_case, print_ratios, seed, sentences,
+};
 use qdrant_client::Qdrant;
 use qdrant_client::qdrant::{Condition, Filter as QFilter, QueryPointsBuilder};
-use serde_json::json;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let n = env_num("MEMORY_BENCH_SIZE", 10_000);
     let q = env_num("MEMORY_BENCH_QUERIES", 300);
-    let url = std::env::var("QDRANT_URL").map_err(|_| {
-        anyhow::anyhow!("set QDRANT_URL: eval \"$(scripts/services start qdrant)\"")
-    })?;
+    let url = ["MEMORY_TEST_QDRANT_URL", "QDRANT_URL"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok())
+        .ok_or_else(|| anyhow::anyhow!("no Qdrant: eval \"$(scripts/services start qdrant)\""))?
+        .replacen("http://", "qdrant://", 1);
     let dir = tempfile::tempdir()?;
     let config = Config {
         store: format!("sqlite://{}/qdrant.db", dir.path().display()),
@@ -43,7 +46,6 @@ async fn main() -> anyhow::Result<()> {
     let vectors: Vec<Vec<f32>> = texts.iter().map(|t| HashEmbedder::vector(t)).collect();
     let index = m.vectors().clone();
     let name = m.collection().name.clone();
-    let filter = Filter::parse(&json!({"user_id": "u7"}))?;
     let raw_filter = QFilter::must([
         Condition::matches("tenant", "default".to_owned()),
         Condition::matches("user_id", "u7".to_owned()),
@@ -63,21 +65,7 @@ async fn main() -> anyhow::Result<()> {
                 )
                 .await?;
             }
-            1 => {
-                let query = VectorQuery {
-                    tenant: "default".into(),
-                    vector: vectors[i].clone(),
-                    k: 10,
-                    filter: Some(filter.clone()),
-                };
-                index.query(&name, &query).await?;
-            }
-            _ => {
-                let req = SearchRequest::new(Scope::user("u7"), texts[i].clone())
-                    .k(10)
-                    .mode(SearchMode::Semantic);
-                m.search(req).await?;
-            }
+            _ => layered_case(&m, case, &vectors[i], &texts[i]).await?,
         }
         Ok(())
     })
