@@ -180,6 +180,9 @@ pub const CONFIG_ENV: &[&str] = &[
     "DATABASE_URL",
     "MEMORY_VECTORS",
     "QDRANT_URL",
+    "QDRANT_API_KEY",
+    "QDRANT_CONNECTION_TIMEOUT",
+    "QDRANT_COLLECTION_NAME",
     "CHROMA_URL",
     "MEMORY_SHORT_TERM",
     "REDIS_URL",
@@ -217,9 +220,12 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Applies `MEMORY_STORE`, `DATABASE_URL`, `MEMORY_VECTORS`, `CHROMA_URL`,
-    /// `QDRANT_URL`, `MEMORY_SHORT_TERM`, `REDIS_URL`, `MEMORY_EMBEDDER`.
-    /// The `MEMORY_*` names win over the generic ones.
+    /// Applies the variables of [`CONFIG_ENV`]: `MEMORY_STORE`, `DATABASE_URL`,
+    /// `MEMORY_VECTORS`, Qdrant's own `QDRANT_URL`, `QDRANT_API_KEY`,
+    /// `QDRANT_CONNECTION_TIMEOUT` and `QDRANT_COLLECTION_NAME` (as seed 003 sets them),
+    /// `CHROMA_URL`, `MEMORY_SHORT_TERM`, `REDIS_URL`, `MEMORY_EMBEDDER`,
+    /// `MEMORY_LANGUAGE_MODEL`, `MEMORY_API_KEYS_FILE`. The `MEMORY_*` names
+    /// win over the generic ones.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
         if let Some(v) = get("MEMORY_STORE").or_else(|| get("DATABASE_URL")) {
             self.store = v;
@@ -231,8 +237,11 @@ impl Config {
                     .filter(|s| !s.is_empty())
                     .collect(),
             ));
-        } else if let Some(v) = get("QDRANT_URL").map(|u| u.replacen("http://", "qdrant://", 1)) {
+        } else if let Some(v) = qdrant_env(&get) {
             self.vectors = Some(Urls::One(v));
+            if let Some(c) = get("QDRANT_COLLECTION_NAME") {
+                self.engine.collection = c;
+            }
         } else if let Some(v) = get("CHROMA_URL").map(|u| u.replacen("http://", "chroma://", 1)) {
             self.vectors = Some(Urls::One(v));
         }
@@ -249,6 +258,47 @@ impl Config {
             self.server.api_keys_file = Some(v.into());
         }
     }
+}
+
+/// The vector URL from Qdrant's own client variables, as seed 003's `.env`
+/// sets them: `QDRANT_URL` (Qdrant's clients take its REST URL, port 6333;
+/// memory speaks gRPC, so 6333 becomes 6334), `QDRANT_API_KEY`, and
+/// `QDRANT_CONNECTION_TIMEOUT` in seconds.
+fn qdrant_env(get: &impl Fn(&str) -> Option<String>) -> Option<String> {
+    let url = get("QDRANT_URL")?;
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url.as_str()));
+    let scheme = if matches!(scheme, "https" | "qdrants") {
+        "qdrants"
+    } else {
+        "qdrant"
+    };
+    let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = authority.trim_end_matches('/');
+    let authority = authority
+        .strip_suffix(":6333")
+        .map_or_else(|| authority.to_owned(), |host| format!("{host}:6334"));
+    let mut params: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(key) = get("QDRANT_API_KEY") {
+        params.push(format!("api_key={key}"));
+    }
+    if let Some(t) = get("QDRANT_CONNECTION_TIMEOUT") {
+        // An unreadable value is passed on for the URL parser to name.
+        params.push(match t.trim().parse::<f64>() {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Ok(secs) if secs > 0.0 => format!("timeout_ms={}", (secs * 1000.0) as u64),
+            _ => format!("timeout_ms={t}"),
+        });
+    }
+    let mut out = format!("{scheme}://{authority}");
+    if !params.is_empty() {
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -310,5 +360,40 @@ mod tests {
         c.apply_env(|k| (k == "DATABASE_URL").then(|| "postgres://u:secret@h/db".to_owned()));
         assert_eq!(c.store, "postgres://u:secret@h/db");
         assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn qdrants_own_variables_configure_the_index() {
+        let seed_003 = |k: &str| {
+            let v = match k {
+                "QDRANT_URL" => "http://localhost:6333",
+                "QDRANT_API_KEY" => "k3y",
+                "QDRANT_CONNECTION_TIMEOUT" => "30",
+                "QDRANT_COLLECTION_NAME" => "chat_memory",
+                _ => return None,
+            };
+            Some(v.to_owned())
+        };
+        let mut c = Config::default();
+        c.apply_env(seed_003);
+        assert_eq!(
+            c.vectors.as_ref().unwrap().list(),
+            ["qdrant://localhost:6334?api_key=k3y&timeout_ms=30000"]
+        );
+        assert_eq!(c.engine.collection, "chat_memory");
+
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "QDRANT_URL").then(|| "https://q.example:7334/".to_owned()));
+        assert_eq!(c.vectors.unwrap().list(), ["qdrants://q.example:7334"]);
+        assert_eq!(c.engine.collection, Config::default().engine.collection);
+
+        // MEMORY_VECTORS wins, and the collection stays.
+        let mut c = Config::default();
+        c.apply_env(|k| match k {
+            "MEMORY_VECTORS" => Some("sqlite::memory:".to_owned()),
+            _ => seed_003(k),
+        });
+        assert_eq!(c.vectors.unwrap().list(), ["sqlite::memory:"]);
+        assert_eq!(c.engine.collection, Config::default().engine.collection);
     }
 }
