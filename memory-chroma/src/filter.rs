@@ -7,7 +7,7 @@
 //! whole filter on the JSON payload, so results are always exact and only
 //! their number can fall short when the `where` was relaxed.
 
-use memory_core::filter::Condition;
+use memory_core::filter::{Condition, Spelling};
 use memory_core::{Field, Filter, Op, VectorPayload};
 use serde_json::{Map, Value, json};
 
@@ -167,7 +167,7 @@ fn combine(op: &str, mut parts: Vec<Value>) -> Option<Value> {
 
 /// Translates `filter` (if any) for `tenant`.
 pub fn translate(tenant: &str, filter: Option<&Filter>) -> Where {
-    let (clause, exact) = filter.map_or((None, true), node);
+    let (clause, exact) = filter.map_or((None, true), |f| f.spell(&WhereSpelling));
     let mut parts = vec![json!({ "tenant": { "$eq": tenant } })];
     match clause {
         Some(Value::Object(mut o)) if o.len() == 1 && o.contains_key("$and") => {
@@ -183,44 +183,23 @@ pub fn translate(tenant: &str, filter: Option<&Filter>) -> Where {
     }
 }
 
-/// (clause, exact); `None` matches everything.
-fn node(f: &Filter) -> (Option<Value>, bool) {
-    match f {
-        Filter::Cond(c) => match condition(c) {
-            Some(v) => (Some(v), true),
-            None => (None, false),
-        },
-        Filter::And(items) => {
-            let mut exact = true;
-            let mut parts = Vec::new();
-            for i in items {
-                let (c, e) = node(i);
-                exact &= e;
-                parts.extend(c);
-            }
-            (combine("$and", parts), exact)
-        }
-        Filter::Or(items) => {
-            let mut parts = Vec::new();
-            let mut exact = true;
-            for i in items {
-                match node(i) {
-                    // A branch that matches everything makes the whole `or` do so.
-                    (None, _) => return (None, false),
-                    (Some(c), e) => {
-                        exact &= e;
-                        parts.push(c);
-                    }
-                }
-            }
-            if parts.is_empty() {
-                // An empty `or` matches nothing; the exact check drops all.
-                return (None, false);
-            }
-            (combine("$or", parts), exact)
-        }
-        // Negation changes how absent fields behave; the exact check does it.
-        Filter::Not(_) => (None, false),
+/// Chroma's `where`: it has no negation that treats absent fields as ours
+/// does, so negations are left to the exact check.
+struct WhereSpelling;
+
+impl Spelling for WhereSpelling {
+    type Out = Value;
+    fn condition(&self, c: &Condition) -> Option<Value> {
+        condition(c)
+    }
+    fn all(&self, parts: Vec<Value>) -> Value {
+        combine("$and", parts).unwrap_or(Value::Null)
+    }
+    fn any(&self, parts: Vec<Value>) -> Value {
+        combine("$or", parts).unwrap_or(Value::Null)
+    }
+    fn not(&self, _: Value) -> Option<Value> {
+        None
     }
 }
 

@@ -8,7 +8,7 @@
 //! relaxed to a superset, and the index checks every hit against the whole
 //! filter on the returned payload, so results are always exact.
 
-use memory_core::filter::Condition as Cond;
+use memory_core::filter::{Condition as Cond, Spelling};
 use memory_core::{Field, Filter, Op};
 use qdrant_client::qdrant::r#match::MatchValue;
 use qdrant_client::qdrant::{
@@ -146,53 +146,29 @@ fn condition(c: &Cond) -> Option<Condition> {
     }
 }
 
-/// (condition, exact); `None` matches everything.
-fn node(f: &Filter) -> (Option<Condition>, bool) {
-    match f {
-        Filter::Cond(c) => match condition(c) {
-            Some(q) => (Some(q), true),
-            None => (None, false),
-        },
-        Filter::And(items) => {
-            let (mut parts, mut exact) = (Vec::new(), true);
-            for i in items {
-                let (c, e) = node(i);
-                exact &= e;
-                parts.extend(c);
-            }
-            match parts.len() {
-                0 => (None, exact),
-                _ => (Some(Condition::from(QFilter::must(parts))), exact),
-            }
-        }
-        Filter::Or(items) => {
-            if items.is_empty() {
-                // Matches nothing: the exact check drops every hit.
-                return (None, false);
-            }
-            let (mut parts, mut exact) = (Vec::new(), true);
-            for i in items {
-                match node(i) {
-                    (None, _) => return (None, false),
-                    (Some(c), e) => {
-                        exact &= e;
-                        parts.push(c);
-                    }
-                }
-            }
-            (Some(Condition::from(QFilter::should(parts))), exact)
-        }
-        Filter::Not(inner) => match node(inner) {
-            // The negation of a superset would drop matches: relax instead.
-            (Some(c), true) => (Some(not(c)), true),
-            _ => (None, false),
-        },
+/// Qdrant's filters: its `must_not` matches points where a field is absent,
+/// as our negations do, so negation translates exactly.
+struct QdrantSpelling;
+
+impl Spelling for QdrantSpelling {
+    type Out = Condition;
+    fn condition(&self, c: &Cond) -> Option<Condition> {
+        condition(c)
+    }
+    fn all(&self, parts: Vec<Condition>) -> Condition {
+        Condition::from(QFilter::must(parts))
+    }
+    fn any(&self, parts: Vec<Condition>) -> Condition {
+        Condition::from(QFilter::should(parts))
+    }
+    fn not(&self, inner: Condition) -> Option<Condition> {
+        Some(not(inner))
     }
 }
 
 /// Translates `filter` (if any) for `tenant`.
 pub fn translate(tenant: &str, filter: Option<&Filter>) -> Translated {
-    let (cond, exact) = filter.map_or((None, true), node);
+    let (cond, exact) = filter.map_or((None, true), |f| f.spell(&QdrantSpelling));
     let mut must = vec![field_match(
         "tenant".into(),
         MatchValue::Keyword(tenant.to_owned()),

@@ -15,6 +15,9 @@
 //! and a membership test on an array; `exists: true` matches a present,
 //! non-null field.
 
+mod spell;
+pub use spell::Spelling;
+
 use std::fmt;
 
 use chrono::DateTime;
