@@ -362,6 +362,26 @@ mod tests {
         assert!(!format!("{c:?}").contains("secret"));
     }
 
+    /// `scripts/test` clears these before the tests run; the two lists must
+    /// not drift apart.
+    #[test]
+    fn scripts_test_clears_every_config_variable() {
+        let script =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/test"))
+                .unwrap_or_default();
+        let unset: Vec<&str> = script
+            .split("\nunset ")
+            .nth(1)
+            .and_then(|rest| rest.split("\n#").next())
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter(|w| *w != "\\")
+            .collect();
+        for name in CONFIG_ENV {
+            assert!(unset.contains(name), "scripts/test does not unset {name}");
+        }
+    }
+
     #[test]
     fn qdrants_own_variables_configure_the_index() {
         let seed_003 = |k: &str| {
