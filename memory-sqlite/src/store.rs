@@ -237,6 +237,28 @@ pub(crate) fn owner_token(tenant: &str, user_id: Option<&str>) -> String {
     format!("own{hex}")
 }
 
+/// Rows of a table keyed by (tenant, id), in key order, after a key.
+impl SqliteStore {
+    async fn scan_keyed(
+        &self,
+        table: &'static str,
+        operation: &'static str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
+        let (t, i) = after.unwrap_or(("", ""));
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM {table} WHERE (tenant, id) > (?, ?) ORDER BY tenant, id LIMIT ?"
+        )))
+        .bind(t)
+        .bind(i)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(|e| map(e, operation))
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn info(&self) -> BackendInfo {
@@ -664,30 +686,14 @@ impl Store for SqliteStore {
         after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<Vec<Session>> {
-        let (t, i) = after.unwrap_or(("", ""));
-        let rows = sqlx::query(
-            "SELECT * FROM sessions WHERE (tenant, id) > (?, ?) ORDER BY tenant, id LIMIT ?",
-        )
-        .bind(t)
-        .bind(i)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.db.pool)
-        .await
-        .map_err(|e| map(e, "scan sessions"))?;
+        let rows = self
+            .scan_keyed("sessions", "scan sessions", after, limit)
+            .await?;
         rows.iter().map(rows::session).collect()
     }
 
     async fn scan_users(&self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<User>> {
-        let (t, i) = after.unwrap_or(("", ""));
-        let rows = sqlx::query(
-            "SELECT * FROM users WHERE (tenant, id) > (?, ?) ORDER BY tenant, id LIMIT ?",
-        )
-        .bind(t)
-        .bind(i)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.db.pool)
-        .await
-        .map_err(|e| map(e, "scan users"))?;
+        let rows = self.scan_keyed("users", "scan users", after, limit).await?;
         rows.iter().map(rows::user).collect()
     }
 

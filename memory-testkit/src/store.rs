@@ -424,6 +424,21 @@ async fn history_and_touch(store: &Arc<dyn Store>) -> CaseResult {
     Ok(())
 }
 
+/// Alice's untitled session `id` in `tenant`, started now.
+fn session(tenant: &str, id: &str) -> Session {
+    Session {
+        id: id.into(),
+        tenant: tenant.to_owned(),
+        user_id: Some("alice".into()),
+        agent_id: None,
+        title: None,
+        platform: None,
+        started_at: now(),
+        ended_at: None,
+        metadata: serde_json::Map::new(),
+    }
+}
+
 fn message(tenant: &str, session: &str, user: &str, text: &str) -> Message {
     Message {
         id: Uuid::now_v7(),
@@ -444,15 +459,9 @@ fn message(tenant: &str, session: &str, user: &str, text: &str) -> Message {
 async fn messages_sessions_users(store: &Arc<dyn Store>) -> CaseResult {
     let tenant = unique("tenant");
     let session = Session {
-        id: "s1".into(),
-        tenant: tenant.clone(),
-        user_id: Some("alice".into()),
-        agent_id: None,
         title: Some("Stream".into()),
         platform: Some("youtube".into()),
-        started_at: now(),
-        ended_at: None,
-        metadata: serde_json::Map::new(),
+        ..session(&tenant, "s1")
     };
     store.upsert_session(&session).await.or_fail("session")?;
     ensure!(
@@ -573,17 +582,7 @@ async fn scans_and_restores(store: &Arc<dyn Store>) -> CaseResult {
     for t in &tenants {
         for sid in ["s1", "s2"] {
             store
-                .upsert_session(&Session {
-                    id: sid.into(),
-                    tenant: t.clone(),
-                    user_id: Some("alice".into()),
-                    agent_id: None,
-                    title: None,
-                    platform: None,
-                    started_at: now(),
-                    ended_at: None,
-                    metadata: serde_json::Map::new(),
-                })
+                .upsert_session(&session(t, sid))
                 .await
                 .or_fail("session")?;
             wanted_sessions.insert((t.clone(), sid.to_owned()));
@@ -696,17 +695,7 @@ async fn forget_removes_everything(store: &Arc<dyn Store>) -> CaseResult {
         .apply(insert(&[a.clone(), b.clone()]))
         .await
         .or_fail("apply")?;
-    let s = Session {
-        id: "sa".into(),
-        tenant: tenant.clone(),
-        user_id: Some("alice".into()),
-        agent_id: None,
-        title: None,
-        platform: None,
-        started_at: now(),
-        ended_at: None,
-        metadata: serde_json::Map::new(),
-    };
+    let s = session(&tenant, "sa");
     store.upsert_session(&s).await.or_fail("session")?;
     store
         .insert_messages(&[message(&tenant, "sa", "alice", "hi")])
