@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use memory_core::{Error, Result};
+use memory_core::{BackendUrl, Error, Result};
 
 /// How memories map onto Chroma collections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub enum Layout {
 }
 
 /// Connection settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ChromaConfig {
     /// `http(s)://host:port`, no trailing slash.
     pub base_url: String,
@@ -33,14 +33,25 @@ pub struct ChromaConfig {
     pub timeout: Duration,
 }
 
+impl std::fmt::Debug for ChromaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChromaConfig")
+            .field("base_url", &self.base_url)
+            .field("tenant", &self.tenant)
+            .field("database", &self.database)
+            .field("layout", &self.layout)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
 impl ChromaConfig {
     /// Parses `chroma://host:port` (or `chromas://` for TLS) with optional
     /// `tenant`, `database`, `layout=shared|per_user`, `token`, `timeout_ms`.
     pub fn from_url(url: &str) -> Result<Self> {
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-            Error::config(format!("chroma URL {url:?}: expected chroma://host:port"))
-        })?;
-        let http = match scheme {
+        let parsed = BackendUrl::parse(url)?;
+        let http = match parsed.scheme() {
             "chroma" | "http" => "http",
             "chromas" | "https" => "https",
             other => {
@@ -49,51 +60,34 @@ impl ChromaConfig {
                 )));
             }
         };
-        let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let authority = authority.trim_end_matches('/');
-        if authority.is_empty() || authority.contains('/') {
-            return Err(Error::config(format!(
-                "chroma URL: expected host:port, got {authority:?}"
-            )));
-        }
-        let mut cfg = Self {
-            base_url: format!("{http}://{authority}"),
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            layout: Layout::Shared,
-            token: None,
-            timeout: Duration::from_secs(10),
-        };
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            match k {
-                "tenant" => cfg.tenant = non_empty(k, v)?,
-                "database" => cfg.database = non_empty(k, v)?,
-                "token" => cfg.token = Some(non_empty(k, v)?),
-                "layout" => {
-                    cfg.layout = match v {
-                        "shared" => Layout::Shared,
-                        "per_user" => Layout::PerUser,
-                        other => {
-                            return Err(Error::config(format!(
-                                "chroma URL: layout {other:?} (expected shared or per_user)"
-                            )));
-                        }
-                    }
-                }
-                "timeout_ms" => {
-                    let ms: u64 = v.parse().map_err(|_| {
-                        Error::config(format!("chroma URL: timeout_ms {v:?} is not a number"))
-                    })?;
-                    cfg.timeout = Duration::from_millis(ms.max(1));
-                }
-                other => {
-                    return Err(Error::config(format!(
-                        "chroma URL: unknown key {other:?} (known: tenant, database, layout, token, timeout_ms)"
-                    )));
-                }
+        let authority = match parsed.host() {
+            Some(_) if matches!(parsed.path(), "" | "/") && parsed.username().is_none() => {
+                parsed.host_port(8000)
             }
+            _ => None,
         }
+        .ok_or_else(|| {
+            Error::config(format!("chroma URL {parsed}: expected chroma://host:port"))
+        })?;
+        let mut q = parsed.params("chroma");
+        let cfg = Self {
+            base_url: format!("{http}://{authority}"),
+            tenant: q
+                .non_empty("tenant")?
+                .unwrap_or_else(|| "default_tenant".into()),
+            database: q
+                .non_empty("database")?
+                .unwrap_or_else(|| "default_database".into()),
+            layout: match q.choice("layout", &["shared", "per_user"])?.as_deref() {
+                Some("per_user") => Layout::PerUser,
+                _ => Layout::Shared,
+            },
+            token: q.non_empty("token")?,
+            timeout: q
+                .millis("timeout_ms")?
+                .map_or(Duration::from_secs(10), |t| t.max(Duration::from_millis(1))),
+        };
+        q.finish()?;
         Ok(cfg)
     }
 
@@ -110,16 +104,6 @@ impl ChromaConfig {
                 ""
             }
         )
-    }
-}
-
-fn non_empty(key: &str, v: &str) -> Result<String> {
-    if v.is_empty() {
-        Err(Error::config(format!(
-            "chroma URL: {key} must not be empty"
-        )))
-    } else {
-        Ok(v.to_owned())
     }
 }
 

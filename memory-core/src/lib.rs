@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod backend;
 mod cached;
 mod engine;
 mod error;
@@ -15,6 +16,7 @@ mod url;
 pub mod vecmath;
 mod vector_check;
 
+pub use backend::{BackendDescriptor, BackendRole, OpenedStore, Opening};
 pub use cached::CachedEmbedder;
 pub use engine::{
     AddEvent, AddOutcome, AddRequest, CheckReport, Context, DecayReport, EngineConfig, EngineStats,
@@ -27,4 +29,4 @@ pub use hash::{content_hash, normalize_content};
 pub use in_process::{InProcessShortTerm, TtlTiers};
 pub use traits::*;
 pub use types::*;
-pub use url::redact_url;
+pub use url::{BackendUrl, Params, encode_query, is_secret_key, redact_url};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use memory_core::{Error, Result};
+use memory_core::{BackendUrl, Error, Params, Result};
 
 /// The official API.
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -80,29 +80,27 @@ impl OpenAiConfig {
         })
     }
 
-    /// Applies `?key=value` options of a spec: `dimensions`, `batch`,
+    /// Applies the `?key=value` options of a spec: `dimensions`, `batch`,
     /// `timeout_ms`, `max_retries`. Unknown keys are errors.
-    pub fn with_options(mut self, query: &str) -> Result<Self> {
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let num = || {
-                v.parse::<u64>()
-                    .map_err(|_| Error::config(format!("openai: {k}={v:?} is not a whole number")))
-            };
-            match k {
-                "dimensions" => {
-                    self.dimensions = Some(usize::try_from(num()?).unwrap_or(usize::MAX))
-                }
-                "batch" => self.batch = usize::try_from(num()?.max(1)).unwrap_or(1),
-                "timeout_ms" => self.timeout = Duration::from_millis(num()?),
-                "max_retries" => self.max_retries = u32::try_from(num()?).unwrap_or(u32::MAX),
-                other => {
-                    return Err(Error::config(format!(
-                        "openai: unknown option {other:?} (expected dimensions, batch, timeout_ms, max_retries)"
-                    )));
-                }
-            }
+    pub fn with_options(self, query: &str) -> Result<Self> {
+        let parsed = BackendUrl::parse(&format!("openai:?{query}"))?;
+        self.with_params(parsed.params("openai"))
+    }
+
+    fn with_params(mut self, mut q: Params) -> Result<Self> {
+        if let Some(d) = q.parse::<usize>("dimensions", "a whole number")? {
+            self.dimensions = Some(d);
         }
+        if let Some(b) = q.parse::<usize>("batch", "a whole number")? {
+            self.batch = b.max(1);
+        }
+        if let Some(t) = q.millis("timeout_ms")? {
+            self.timeout = t;
+        }
+        if let Some(n) = q.u32("max_retries")? {
+            self.max_retries = n;
+        }
+        q.finish()?;
         Ok(self)
     }
 
@@ -113,7 +111,8 @@ impl OpenAiConfig {
                 "not an openai spec: {spec:?} (expected openai:MODEL)"
             ))
         })?;
-        let (model, query) = rest.split_once('?').unwrap_or((rest, ""));
-        Self::from_env(model)?.with_options(query)
+        let parsed = BackendUrl::parse(spec)?;
+        let model = rest.split_once('?').map_or(rest, |(m, _)| m);
+        Self::from_env(model)?.with_params(parsed.params("openai"))
     }
 }

@@ -1,6 +1,6 @@
 //! `postgres://` URLs.
 
-use memory_core::{Error, Result};
+use memory_core::{BackendUrl, Error, Result};
 
 /// Settings of the PostgreSQL backend. `Debug` hides the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -29,6 +29,28 @@ impl std::fmt::Debug for PgConfig {
 
 pub(crate) use memory_core::redact_url as redact;
 
+/// Query keys of libpq's URL form that the driver understands.
+const DRIVER_KEYS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
 fn is_ident(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
@@ -41,45 +63,47 @@ impl PgConfig {
     /// Parses `postgres://…?max_connections=10&schema=memory&ts_config=english&ef_search=100`;
     /// other query keys go to the driver (e.g. `sslmode`).
     pub fn from_url(url: &str) -> Result<Self> {
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(Error::config(format!(
-                "not a postgres URL: {:?} (expected postgres://user@host:port/db)",
-                redact(url)
-            )));
-        }
-        let (base, query) = url.split_once('?').unwrap_or((url, ""));
-        let mut cfg = Self {
-            url: base.to_owned(),
-            max_connections: 10,
-            schema: None,
-            ts_config: "english".into(),
-            ef_search: 100,
-        };
-        let mut rest = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let num = || {
-                v.parse::<u32>().map_err(|_| {
-                    Error::config(format!("postgres URL: {k}={v:?} is not a whole number"))
-                })
-            };
-            match k {
-                "max_connections" => cfg.max_connections = num()?.max(1),
-                "ef_search" => cfg.ef_search = num()?.clamp(1, 1000),
-                "schema" if is_ident(v) => cfg.schema = Some(v.to_owned()),
-                "ts_config" if is_ident(v) => cfg.ts_config = v.to_owned(),
-                "schema" | "ts_config" => {
-                    return Err(Error::config(format!(
-                        "postgres URL: {k}={v:?} must be a lower-case identifier"
-                    )));
+        let parsed = BackendUrl::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "postgres" | "postgresql"))
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "not a postgres URL: {:?} (expected postgres://user@host:port/db)",
+                    redact(url)
+                ))
+            })?;
+        let base = url.split_once('?').map_or(url, |(b, _)| b);
+        let mut q = parsed.params("postgres");
+        let ident = |q: &mut memory_core::Params, key: &'static str| -> Result<Option<String>> {
+            match q.str(key) {
+                Some(v) if !is_ident(&v) => {
+                    Err(q.error(format!("{key}={v:?} must be a lower-case identifier")))
                 }
-                _ => rest.push(pair),
+                v => Ok(v),
             }
-        }
-        if !rest.is_empty() {
-            cfg.url = format!("{base}?{}", rest.join("&"));
-        }
-        Ok(cfg)
+        };
+        let cfg = Self {
+            url: base.to_owned(),
+            max_connections: q.u32("max_connections")?.map_or(10, |n| n.max(1)),
+            ef_search: q.u32("ef_search")?.map_or(100, |n| n.clamp(1, 1000)),
+            schema: ident(&mut q, "schema")?,
+            ts_config: ident(&mut q, "ts_config")?.unwrap_or_else(|| "english".into()),
+        };
+        // Keys the driver reads are passed on; it ignores others with a log
+        // line showing their values, so they are refused here instead.
+        let rest: Vec<(String, String)> = DRIVER_KEYS
+            .iter()
+            .filter_map(|k| q.str(k).map(|v| ((*k).to_owned(), v)))
+            .collect();
+        q.finish()?;
+        Ok(if rest.is_empty() {
+            cfg
+        } else {
+            Self {
+                url: format!("{base}?{}", memory_core::encode_query(&rest)),
+                ..cfg
+            }
+        })
     }
 }
 
@@ -99,5 +123,10 @@ mod tests {
         assert!(!format!("{c:?}").contains("pw"));
         assert!(PgConfig::from_url("postgres://h/db?schema=a;drop").is_err());
         assert!(PgConfig::from_url("mysql://h/db").is_err());
+        let e = PgConfig::from_url("postgres://h/db?sslpassword=pw").unwrap_err();
+        assert!(
+            e.message().contains("\"sslpassword\"") && !e.message().contains("pw"),
+            "{e}"
+        );
     }
 }

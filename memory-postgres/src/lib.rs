@@ -10,7 +10,9 @@ mod vector;
 
 use std::sync::Arc;
 
-use memory_core::{Error, Result};
+use memory_core::{
+    BackendDescriptor, BackendUrl, Error, OpenedStore, Opening, Result, VectorIndex,
+};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 pub use config::PgConfig;
@@ -19,6 +21,42 @@ pub use vector::PgVectorIndex;
 
 /// The URL schemes this crate serves.
 pub const SCHEMES: &[&str] = &["postgres", "postgresql"];
+
+/// This backend, for the `memory` facade's registry: a store with its own
+/// tsvector keyword index and pgvector index.
+pub const BACKEND: BackendDescriptor = BackendDescriptor {
+    name: "postgres",
+    schemes: SCHEMES,
+    secret_keys: &["password", "sslpassword"],
+    env: &["DATABASE_URL"],
+    store: Some(open_store),
+    vectors: Some(open_vectors),
+    probe: Some(probe),
+    ..BackendDescriptor::EMPTY
+};
+
+fn open_store(url: BackendUrl) -> Opening<OpenedStore> {
+    Box::pin(async move {
+        let db = PgDb::connect(url.as_str()).await?;
+        let store = db.store();
+        Ok(OpenedStore {
+            store: store.clone(),
+            keywords: Some(store),
+            vectors: Some(db.vector_index()),
+        })
+    })
+}
+
+fn open_vectors(url: BackendUrl) -> Opening<Arc<dyn VectorIndex>> {
+    Box::pin(async move {
+        let db = PgDb::connect(url.as_str()).await?;
+        Ok(db.vector_index() as Arc<dyn VectorIndex>)
+    })
+}
+
+fn probe(url: BackendUrl) -> Opening<String> {
+    Box::pin(async move { PgDb::connect(url.as_str()).await?.server_version().await })
+}
 
 /// An open PostgreSQL database: one pool shared by store, keyword index and vector index.
 #[derive(Clone)]

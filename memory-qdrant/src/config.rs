@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use memory_core::{Error, Result};
+use memory_core::{BackendUrl, Error, Result};
 
 /// Connection settings.
 #[derive(Clone, PartialEq, Eq)]
@@ -29,10 +29,8 @@ impl QdrantConfig {
     /// Parses `qdrant://host:port` (gRPC; `qdrants://` for TLS) with optional
     /// `api_key` and `timeout_ms`. A URL without a port uses 6334.
     pub fn from_url(url: &str) -> Result<Self> {
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-            Error::config(format!("qdrant URL {url:?}: expected qdrant://host:6334"))
-        })?;
-        let http = match scheme {
+        let parsed = BackendUrl::parse(url)?;
+        let http = match parsed.scheme() {
             "qdrant" | "http" => "http",
             "qdrants" | "https" => "https",
             other => {
@@ -41,43 +39,30 @@ impl QdrantConfig {
                 )));
             }
         };
-        let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let authority = authority.trim_end_matches('/');
-        if authority.is_empty() || authority.contains('/') || authority.contains('@') {
-            return Err(Error::config(format!(
-                "qdrant URL: expected host:port, got {authority:?} (pass the key as ?api_key=)"
-            )));
-        }
-        let authority = if authority
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            authority.to_owned()
-        } else {
-            format!("{authority}:6334")
-        };
-        let mut cfg = Self {
-            url: format!("{http}://{authority}"),
-            api_key: None,
-            timeout: Duration::from_secs(10),
-        };
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            match k {
-                "api_key" if !v.is_empty() => cfg.api_key = Some(v.to_owned()),
-                "timeout_ms" => {
-                    let ms: u64 = v.parse().map_err(|_| {
-                        Error::config(format!("qdrant URL: timeout_ms {v:?} is not a number"))
-                    })?;
-                    cfg.timeout = Duration::from_millis(ms.max(1));
-                }
-                other => {
-                    return Err(Error::config(format!(
-                        "qdrant URL: unknown or empty key {other:?} (known: api_key, timeout_ms)"
-                    )));
-                }
+        let authority = match parsed.host() {
+            Some(_)
+                if matches!(parsed.path(), "" | "/")
+                    && parsed.username().is_none()
+                    && parsed.password().is_none() =>
+            {
+                parsed.host_port(6334)
             }
+            _ => None,
         }
+        .ok_or_else(|| {
+            Error::config(format!(
+                "qdrant URL {parsed}: expected qdrant://host:port (pass the key as ?api_key=)"
+            ))
+        })?;
+        let mut q = parsed.params("qdrant");
+        let cfg = Self {
+            url: format!("{http}://{authority}"),
+            api_key: q.non_empty("api_key")?,
+            timeout: q
+                .millis("timeout_ms")?
+                .map_or(Duration::from_secs(10), |t| t.max(Duration::from_millis(1))),
+        };
+        q.finish()?;
         Ok(cfg)
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use memory_core::{Error, Result, TtlTiers};
+use memory_core::{BackendUrl, Error, Result, TtlTiers};
 
 /// Settings of the Redis short-term tier. `Debug` hides the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -39,44 +39,28 @@ impl RedisConfig {
                 redact(url)
             )));
         }
-        let (base, query) = url.split_once('?').unwrap_or((url, ""));
-        let mut cfg = Self {
+        let parsed = BackendUrl::parse(url)?;
+        let base = url.split_once('?').map_or(url, |(b, _)| b);
+        let mut q = parsed.params("redis");
+        let defaults = TtlTiers::default();
+        let cfg = Self {
             url: base.to_owned(),
-            prefix: "memory".into(),
-            tiers: TtlTiers::default(),
-            timeout: Duration::from_millis(500),
+            prefix: match q.str("prefix") {
+                Some(p) if p.is_empty() || p.contains(':') => {
+                    return Err(q.error("prefix must be non-empty and without ':'"));
+                }
+                p => p.unwrap_or_else(|| "memory".into()),
+            },
+            tiers: TtlTiers {
+                active: q.secs("active_ttl")?.unwrap_or(defaults.active),
+                inactive: q.secs("inactive_ttl")?.unwrap_or(defaults.inactive),
+                active_within: q.secs("active_within")?.unwrap_or(defaults.active_within),
+            },
+            timeout: q
+                .millis("timeout_ms")?
+                .unwrap_or(Duration::from_millis(500)),
         };
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let secs = || {
-                v.parse::<u64>().map(Duration::from_secs).map_err(|_| {
-                    Error::config(format!(
-                        "redis URL: {k}={v:?} is not a whole number of seconds"
-                    ))
-                })
-            };
-            match k {
-                "prefix" if !v.is_empty() && !v.contains(':') => cfg.prefix = v.to_owned(),
-                "prefix" => {
-                    return Err(Error::config(
-                        "redis URL: prefix must be non-empty and without ':'",
-                    ));
-                }
-                "active_ttl" => cfg.tiers.active = secs()?,
-                "inactive_ttl" => cfg.tiers.inactive = secs()?,
-                "active_within" => cfg.tiers.active_within = secs()?,
-                "timeout_ms" => {
-                    cfg.timeout = v.parse::<u64>().map(Duration::from_millis).map_err(|_| {
-                        Error::config(format!("redis URL: timeout_ms={v:?} is not a whole number"))
-                    })?
-                }
-                other => {
-                    return Err(Error::config(format!(
-                        "redis URL: unknown key {other:?} (expected prefix, active_ttl, inactive_ttl, active_within, timeout_ms)"
-                    )));
-                }
-            }
-        }
+        q.finish()?;
         if cfg.tiers.active.is_zero() || cfg.tiers.inactive.is_zero() {
             return Err(Error::config("redis URL: TTLs must be at least one second"));
         }

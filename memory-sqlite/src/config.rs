@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use memory_core::{Error, Result};
+use memory_core::{BackendUrl, Error, Result};
 
 /// Where and how to open the database.
 ///
@@ -47,16 +47,16 @@ impl Default for SqliteConfig {
 impl SqliteConfig {
     /// Parses a `sqlite:` URL.
     pub fn from_url(url: &str) -> Result<Self> {
-        let rest = url.strip_prefix("sqlite:").ok_or_else(|| {
-            Error::config(format!(
-                "not a sqlite URL: {url:?} (expected sqlite://PATH or sqlite::memory:)"
-            ))
-        })?;
-        let (target, query) = match rest.split_once('?') {
-            Some((t, q)) => (t, Some(q)),
-            None => (rest, None),
-        };
-        let path = match target {
+        let parsed = BackendUrl::parse(url)
+            .ok()
+            .filter(|u| u.scheme() == "sqlite")
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "not a sqlite URL: {:?} (expected sqlite://PATH or sqlite::memory:)",
+                    memory_core::redact_url(url)
+                ))
+            })?;
+        let path = match parsed.target() {
             ":memory:" | "//:memory:" => None,
             t => {
                 let p = t.strip_prefix("//").unwrap_or(t);
@@ -68,43 +68,22 @@ impl SqliteConfig {
                 Some(p.to_owned())
             }
         };
+        let defaults = Self::default();
+        let mut q = parsed.params("sqlite");
         let mut cfg = Self {
+            max_connections: q
+                .u32("max_connections")?
+                .map_or(defaults.max_connections, |n| n.max(1)),
+            busy_timeout: q
+                .millis("busy_timeout_ms")?
+                .unwrap_or(defaults.busy_timeout),
+            cache_mb: q.u32("cache_mb")?.unwrap_or(defaults.cache_mb),
+            synchronous: q
+                .choice("synchronous", &["normal", "full", "off"])?
+                .unwrap_or(defaults.synchronous),
             path,
-            ..Self::default()
         };
-        if cfg.path.is_none() {
-            cfg.max_connections = 1;
-        }
-        for pair in query
-            .into_iter()
-            .flat_map(|q| q.split('&'))
-            .filter(|p| !p.is_empty())
-        {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let num = |v: &str| {
-                v.parse::<u32>().map_err(|_| {
-                    Error::config(format!("sqlite URL: {k}={v:?} is not a whole number"))
-                })
-            };
-            match k {
-                "max_connections" => cfg.max_connections = num(v)?.max(1),
-                "busy_timeout_ms" => cfg.busy_timeout = Duration::from_millis(u64::from(num(v)?)),
-                "cache_mb" => cfg.cache_mb = num(v)?,
-                "synchronous" if matches!(v, "normal" | "full" | "off") => {
-                    cfg.synchronous = v.to_owned()
-                }
-                "synchronous" => {
-                    return Err(Error::config(format!(
-                        "sqlite URL: synchronous={v:?} (expected normal, full or off)"
-                    )));
-                }
-                other => {
-                    return Err(Error::config(format!(
-                        "sqlite URL: unknown key {other:?} (expected max_connections, busy_timeout_ms, cache_mb, synchronous)"
-                    )));
-                }
-            }
-        }
+        q.finish()?;
         if cfg.path.is_none() {
             cfg.max_connections = 1;
         }

@@ -11,7 +11,9 @@ mod vector;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use memory_core::{Error, Result};
+use memory_core::{
+    BackendDescriptor, BackendUrl, Error, OpenedStore, Opening, Result, VectorIndex,
+};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -21,6 +23,45 @@ pub use vector::SqliteVectorIndex;
 
 /// The URL schemes this crate serves.
 pub const SCHEMES: &[&str] = &["sqlite"];
+
+/// This backend, for the `memory` facade's registry: a store with its own
+/// keyword and vector indexes.
+pub const BACKEND: BackendDescriptor = BackendDescriptor {
+    name: "sqlite",
+    schemes: SCHEMES,
+    store: Some(open_store),
+    vectors: Some(open_vectors),
+    probe: Some(probe),
+    ..BackendDescriptor::EMPTY
+};
+
+fn open_store(url: BackendUrl) -> Opening<OpenedStore> {
+    Box::pin(async move {
+        let db = SqliteDb::connect(url.as_str()).await?;
+        let store = db.store();
+        Ok(OpenedStore {
+            store: store.clone(),
+            keywords: Some(store),
+            vectors: Some(db.vector_index()),
+        })
+    })
+}
+
+fn open_vectors(url: BackendUrl) -> Opening<Arc<dyn VectorIndex>> {
+    Box::pin(async move {
+        let db = SqliteDb::connect(url.as_str()).await?;
+        Ok(db.vector_index() as Arc<dyn VectorIndex>)
+    })
+}
+
+fn probe(url: BackendUrl) -> Opening<String> {
+    Box::pin(async move {
+        SqliteDb::connect(url.as_str())
+            .await?
+            .server_version()
+            .await
+    })
+}
 
 /// An open SQLite database: one pool shared by the store, the keyword index
 /// and the vector index.

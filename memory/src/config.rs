@@ -157,7 +157,7 @@ impl std::fmt::Debug for Config {
     }
 }
 
-pub use memory_core::redact_url as redact;
+use crate::registry::redact;
 
 impl Default for Config {
     fn default() -> Self {

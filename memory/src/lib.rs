@@ -1,13 +1,15 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
-mod registry;
+mod open;
+pub mod registry;
 
-pub use config::{ApiKey, CONFIG_ENV, Config, ServerConfig, Urls, redact};
+pub use config::{ApiKey, CONFIG_ENV, Config, ServerConfig, Urls};
 pub use memory_core::*;
+pub use open::{open, open_for_reindex, open_with};
 pub use registry::{
-    BackendRole, compiled_schemes, open, open_embedder, open_for_reindex, open_language_model,
-    open_short_term, open_store_url, open_vectors_url, open_with, server_version,
+    compiled_schemes, open_embedder, open_language_model, open_short_term, open_store_backends,
+    open_store_url, open_vectors_url, redact, server_version,
 };
 
 /// The SQLite backend (feature `sqlite`).

@@ -1,140 +1,127 @@
-//! Opens backends from URLs: the schemes compiled into this build.
+//! The backends compiled into this build, and URLs opened through them.
+//!
+//! Each backend crate exports one [`BackendDescriptor`]; this file only
+//! lists them. Adding a backend is its crate, a cargo feature and one line
+//! in [`BACKENDS`].
 
 use std::sync::Arc;
 
+use memory_core::backend::IN_PROCESS;
+use memory_core::retry::{RetryPolicy, Retrying};
 use memory_core::{
-    Embedder, Error, ErrorKind, InProcessShortTerm, KeywordIndex, LanguageModel, Memory, Result,
-    ShortTerm, SkippedBackend, Store, VectorIndex,
+    BackendDescriptor, BackendRole, BackendUrl, Embedder, Error, LanguageModel, OpenedStore,
+    Result, ShortTerm, VectorIndex,
 };
 
-use memory_core::retry::{RetryPolicy, Retrying};
-
-use crate::config::{Config, redact};
-
-/// A backend scheme, the role it serves and the cargo feature that adds it.
-struct Scheme {
-    name: &'static str,
-    roles: &'static [BackendRole],
-    feature: &'static str,
-    compiled: bool,
+/// One known backend: compiled in, or the feature that would add it.
+pub struct Entry {
+    /// The cargo feature of the `memory` crate that compiles it in.
+    pub feature: &'static str,
+    /// Its URL schemes (known even when it is not compiled in).
+    pub schemes: &'static [&'static str],
+    /// The descriptor, when compiled in.
+    pub backend: Option<&'static BackendDescriptor>,
 }
 
-/// What a URL is opened for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendRole {
-    /// The source of truth.
-    Store,
-    /// The vector index.
-    Vectors,
-    /// The short-term tier.
-    ShortTerm,
-    /// The embedder.
-    Embedder,
-}
-
-impl BackendRole {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Store => "store",
-            Self::Vectors => "vectors",
-            Self::ShortTerm => "short_term",
-            Self::Embedder => "embedder",
+macro_rules! entry {
+    ($feature:literal, $schemes:expr, $descriptor:path) => {
+        Entry {
+            feature: $feature,
+            schemes: &$schemes,
+            #[cfg(feature = $feature)]
+            backend: Some(&$descriptor),
+            #[cfg(not(feature = $feature))]
+            backend: None,
         }
-    }
+    };
 }
 
-const SCHEMES: &[Scheme] = &[
-    Scheme {
-        name: "sqlite",
-        roles: &[BackendRole::Store, BackendRole::Vectors],
-        feature: "sqlite",
-        compiled: cfg!(feature = "sqlite"),
-    },
-    Scheme {
-        name: "postgres",
-        roles: &[BackendRole::Store, BackendRole::Vectors],
-        feature: "postgres",
-        compiled: cfg!(feature = "postgres"),
-    },
-    Scheme {
-        name: "chroma",
-        roles: &[BackendRole::Vectors],
-        feature: "chroma",
-        compiled: cfg!(feature = "chroma"),
-    },
-    Scheme {
-        name: "qdrant",
-        roles: &[BackendRole::Vectors],
-        feature: "qdrant",
-        compiled: cfg!(feature = "qdrant"),
-    },
-    Scheme {
-        name: "memory",
-        roles: &[BackendRole::ShortTerm],
+/// Every backend this crate knows, compiled in or not.
+pub const BACKENDS: &[Entry] = &[
+    Entry {
         feature: "(always)",
-        compiled: true,
+        schemes: &["memory"],
+        backend: Some(&IN_PROCESS),
     },
-    Scheme {
-        name: "redis",
-        roles: &[BackendRole::ShortTerm],
-        feature: "redis",
-        compiled: cfg!(feature = "redis"),
-    },
-    Scheme {
-        name: "local",
-        roles: &[BackendRole::Embedder],
-        feature: "embed-local",
-        compiled: cfg!(feature = "embed-local"),
-    },
-    Scheme {
-        name: "openai",
-        roles: &[BackendRole::Embedder],
-        feature: "embed-openai",
-        compiled: cfg!(feature = "embed-openai"),
-    },
+    entry!("sqlite", ["sqlite"], memory_sqlite::BACKEND),
+    entry!(
+        "postgres",
+        ["postgres", "postgresql"],
+        memory_postgres::BACKEND
+    ),
+    entry!("chroma", ["chroma", "chromas"], memory_chroma::BACKEND),
+    entry!("qdrant", ["qdrant", "qdrants"], memory_qdrant::BACKEND),
+    entry!("redis", ["redis", "rediss"], memory_redis::BACKEND),
+    entry!("embed-local", ["local"], memory_embed_local::BACKEND),
+    entry!("embed-openai", ["openai"], memory_embed_openai::BACKEND),
 ];
+
+/// The descriptors compiled into this build.
+pub fn backends() -> impl Iterator<Item = &'static BackendDescriptor> {
+    BACKENDS.iter().filter_map(|e| e.backend)
+}
 
 /// The schemes compiled into this build for `role`.
 pub fn compiled_schemes(role: BackendRole) -> Vec<&'static str> {
-    SCHEMES
-        .iter()
-        .filter(|s| s.compiled && s.roles.contains(&role))
-        .map(|s| s.name)
+    backends()
+        .filter(|b| b.serves(role))
+        .flat_map(|b| b.schemes.iter().copied())
         .collect()
 }
 
-fn scheme_of(url: &str) -> &str {
-    match url.split(':').next().unwrap_or("") {
-        "postgresql" => "postgres",
-        "rediss" => "redis",
-        "chromas" => "chroma",
-        "qdrants" => "qdrant",
-        s => s,
+fn scheme_of(url: &str) -> String {
+    url.split(':').next().unwrap_or("").to_ascii_lowercase()
+}
+
+fn descriptor_for(url: &str) -> Option<&'static BackendDescriptor> {
+    let scheme = scheme_of(url);
+    backends().find(|b| b.schemes.contains(&scheme.as_str()))
+}
+
+/// `url` with its password, the secret keys every backend hides and those
+/// its own backend marks secret replaced by `***`.
+pub fn redact(url: &str) -> String {
+    match (BackendUrl::parse(url), descriptor_for(url)) {
+        (Ok(u), Some(b)) => u.redacted_with(b.secret_keys),
+        _ => memory_core::redact_url(url),
     }
 }
 
-/// Checks that `url`'s scheme is compiled in and serves `role`.
-fn resolve(role: BackendRole, url: &str) -> Result<&'static str> {
+/// The descriptor serving `role` for `url`, and the URL parsed; the error
+/// names the schemes compiled in, or the feature that adds a missing one.
+fn resolve(role: BackendRole, url: &str) -> Result<(&'static BackendDescriptor, BackendUrl)> {
     let name = scheme_of(url);
     let available = compiled_schemes(role).join(", ");
-    match SCHEMES.iter().find(|s| s.name == name) {
-        Some(s) if !s.roles.contains(&role) => Err(Error::config(format!(
-            "{}: {name}:// cannot serve as {} (schemes for it: {available})",
-            role.as_str(),
-            role.as_str()
-        ))),
-        Some(s) if !s.compiled => Err(Error::config(format!(
-            "{}: {name}:// is not compiled into this build (compiled in: {available}); enable the cargo feature `{}` of the `memory` crate",
-            role.as_str(),
-            s.feature
-        ))),
-        Some(s) => Ok(s.name),
-        None => Err(Error::config(format!(
-            "{}: unknown scheme in {:?} (compiled in: {available})",
-            role.as_str(),
-            redact(url)
-        ))),
+    let role_name = role.as_str();
+    let known = BACKENDS.iter().find(|e| e.schemes.contains(&name.as_str()));
+    let backend = match known {
+        None => {
+            return Err(Error::config(format!(
+                "{role_name}: unknown scheme in {:?} (compiled in: {available})",
+                redact(url)
+            )));
+        }
+        Some(Entry {
+            backend: None,
+            feature,
+            ..
+        }) => {
+            return Err(Error::config(format!(
+                "{role_name}: {name}:// is not compiled into this build (compiled in: {available}); enable the cargo feature `{feature}` of the `memory` crate"
+            )));
+        }
+        Some(Entry {
+            backend: Some(b), ..
+        }) => *b,
+    };
+    if !backend.serves(role) {
+        return Err(Error::config(format!(
+            "{role_name}: {name}:// cannot serve as {role_name} (schemes for it: {available})"
+        )));
     }
+    let parsed = BackendUrl::parse(url)
+        .map_err(|e| Error::config(format!("{role_name}: {}", e.message())))?;
+    Ok((backend, parsed))
 }
 
 /// Wraps a backend so temporary errors (busy, serialization failure,
@@ -143,290 +130,121 @@ fn retrying<T: ?Sized>(inner: Arc<T>) -> Arc<Retrying<T>> {
     Arc::new(Retrying::new(inner, RetryPolicy::default()))
 }
 
-/// A store and what else its database provides.
-struct OpenedStore {
-    store: Arc<dyn Store>,
-    keywords: Option<Arc<dyn KeywordIndex>>,
-    vectors: Option<Arc<dyn VectorIndex>>,
-    url: String,
+/// The error for an opener a descriptor lacks although it claims the role.
+fn no_opener(role: BackendRole, b: &BackendDescriptor) -> Error {
+    Error::config(format!("{}: {} has no opener", role.as_str(), b.name))
 }
 
-async fn open_store(url: &str) -> Result<OpenedStore> {
-    match resolve(BackendRole::Store, url)? {
-        #[cfg(feature = "sqlite")]
-        "sqlite" => {
-            let db = memory_sqlite::SqliteDb::connect(url).await?;
-            let store = retrying(db.store());
-            Ok(OpenedStore {
-                store: store.clone(),
-                keywords: Some(store),
-                vectors: Some(retrying(db.vector_index())),
-                url: url.to_owned(),
-            })
-        }
-        #[cfg(feature = "postgres")]
-        "postgres" => {
-            let db = memory_postgres::PgDb::connect(url).await?;
-            let store = retrying(db.store());
-            Ok(OpenedStore {
-                store: store.clone(),
-                keywords: Some(store),
-                vectors: Some(retrying(db.vector_index())),
-                url: url.to_owned(),
-            })
-        }
-        other => Err(Error::config(format!(
-            "store: {other}:// has no opener in this build"
-        ))),
-    }
-}
-
-async fn open_vectors(url: &str, store: &OpenedStore) -> Result<Arc<dyn VectorIndex>> {
-    if url == store.url
-        && let Some(v) = &store.vectors
-    {
-        return Ok(v.clone());
-    }
-    open_vectors_url(url).await
-}
-
-/// Opens only the vector index at `url` (for `memory doctor`).
-pub async fn open_vectors_url(url: &str) -> Result<Arc<dyn VectorIndex>> {
-    match resolve(BackendRole::Vectors, url)? {
-        #[cfg(feature = "qdrant")]
-        "qdrant" => Ok(retrying(Arc::new(
-            memory_qdrant::QdrantIndex::connect(url).await?,
-        ))),
-        #[cfg(feature = "chroma")]
-        "chroma" => Ok(retrying(Arc::new(
-            memory_chroma::ChromaIndex::connect(url).await?,
-        ))),
-        #[cfg(feature = "sqlite")]
-        "sqlite" => Ok(retrying(
-            memory_sqlite::SqliteDb::connect(url).await?.vector_index(),
-        )),
-        #[cfg(feature = "postgres")]
-        "postgres" => Ok(retrying(
-            memory_postgres::PgDb::connect(url).await?.vector_index(),
-        )),
-        other => Err(Error::config(format!(
-            "vectors: {other}:// has no opener in this build"
-        ))),
-    }
+/// Opens the store at `url` with the keyword and vector indexes of its
+/// database, each behind the retry layer.
+pub async fn open_store_backends(url: &str) -> Result<OpenedStore> {
+    let (b, parsed) = resolve(BackendRole::Store, url)?;
+    let open = b.store.ok_or_else(|| no_opener(BackendRole::Store, b))?;
+    let opened = open(parsed).await?;
+    let store = retrying(opened.store);
+    Ok(OpenedStore {
+        store: store.clone(),
+        keywords: opened.keywords.map(|k| retrying(k) as _),
+        vectors: opened.vectors.map(|v| retrying(v) as _),
+    })
 }
 
 /// Opens only the store at `url` (for operator tools such as `migrate`).
-pub async fn open_store_url(url: &str) -> Result<Arc<dyn Store>> {
-    Ok(open_store(url).await?.store)
+pub async fn open_store_url(url: &str) -> Result<Arc<dyn memory_core::Store>> {
+    Ok(open_store_backends(url).await?.store)
+}
+
+/// Opens only the vector index at `url`.
+pub async fn open_vectors_url(url: &str) -> Result<Arc<dyn VectorIndex>> {
+    let (b, parsed) = resolve(BackendRole::Vectors, url)?;
+    let open = b
+        .vectors
+        .ok_or_else(|| no_opener(BackendRole::Vectors, b))?;
+    Ok(retrying(open(parsed).await?))
+}
+
+/// Opens the short-term tier at `url`.
+pub async fn open_short_term(url: &str) -> Result<Arc<dyn ShortTerm>> {
+    let (b, parsed) = resolve(BackendRole::ShortTerm, url)?;
+    let open = b
+        .short_term
+        .ok_or_else(|| no_opener(BackendRole::ShortTerm, b))?;
+    open(parsed).await
+}
+
+/// Opens the embedder named by `spec` (`local:all-MiniLM-L6-v2`).
+pub async fn open_embedder(spec: &str) -> Result<Arc<dyn Embedder>> {
+    let (b, parsed) = resolve(BackendRole::Embedder, spec)?;
+    let open = b
+        .embedder
+        .ok_or_else(|| no_opener(BackendRole::Embedder, b))?;
+    open(parsed).await
+}
+
+/// Opens the language model named by `spec` (`openai:gpt-4o-mini`).
+pub fn open_language_model(spec: &str) -> Result<Arc<dyn LanguageModel>> {
+    let (b, parsed) = resolve(BackendRole::LanguageModel, spec)?;
+    let open = b
+        .language_model
+        .ok_or_else(|| no_opener(BackendRole::LanguageModel, b))?;
+    open(parsed)
 }
 
 /// Connects to the backend at `url` and names its server's version (and,
 /// for PostgreSQL, pgvector's), for `memory doctor`.
 pub async fn server_version(url: &str) -> Result<String> {
-    match scheme_of(url) {
-        #[cfg(feature = "sqlite")]
-        "sqlite" => {
-            memory_sqlite::SqliteDb::connect(url)
-                .await?
-                .server_version()
-                .await
-        }
-        #[cfg(feature = "postgres")]
-        "postgres" | "postgresql" => {
-            memory_postgres::PgDb::connect(url)
-                .await?
-                .server_version()
-                .await
-        }
-        #[cfg(feature = "redis")]
-        "redis" | "rediss" => {
-            memory_redis::RedisShortTerm::from_url(url)?
-                .server_version()
-                .await
-        }
-        #[cfg(feature = "chroma")]
-        "chroma" | "chromas" => {
-            memory_chroma::ChromaIndex::connect(url)
-                .await?
-                .server_version()
-                .await
-        }
-        #[cfg(feature = "qdrant")]
-        "qdrant" | "qdrants" => {
-            memory_qdrant::QdrantIndex::connect(url)
-                .await?
-                .server_version()
-                .await
-        }
-        "memory" => Ok("in-process".into()),
-        other => Err(Error::config(format!(
-            "{other}:// has no version probe in this build"
-        ))),
-    }
-}
-
-/// Opens the short-term tier at `url`.
-pub async fn open_short_term(url: &str) -> Result<Arc<dyn ShortTerm>> {
-    match resolve(BackendRole::ShortTerm, url)? {
-        "memory" => Ok(Arc::new(InProcessShortTerm::default())),
-        #[cfg(feature = "redis")]
-        "redis" => Ok(Arc::new(memory_redis::RedisShortTerm::from_url(url)?)),
-        other => Err(Error::config(format!(
-            "short_term: {other}:// has no opener in this build"
-        ))),
-    }
-}
-
-/// Opens the embedder named by `spec` (`local:all-MiniLM-L6-v2`).
-pub async fn open_embedder(spec: &str) -> Result<Arc<dyn Embedder>> {
-    match resolve(BackendRole::Embedder, spec)? {
-        #[cfg(feature = "embed-local")]
-        "local" => {
-            let model = spec.strip_prefix("local:").unwrap_or("");
-            if model != memory_embed_local::MODEL_NAME {
-                return Err(Error::config(format!(
-                    "embedder: local model {model:?} is not available (available: {})",
-                    memory_embed_local::MODEL_NAME
-                )));
-            }
-            let e = tokio::task::spawn_blocking(memory_embed_local::OnnxEmbedder::load_default)
-                .await
-                .map_err(|e| Error::internal(format!("loading the embedder failed: {e}")))??;
-            Ok(Arc::new(e))
-        }
-        #[cfg(feature = "embed-openai")]
-        "openai" => {
-            let cfg = memory_embed_openai::OpenAiConfig::from_spec(spec)?;
-            Ok(Arc::new(
-                memory_embed_openai::OpenAiEmbedder::connect(cfg).await?,
-            ))
-        }
-        other => Err(Error::config(format!(
-            "embedder: {other}: has no opener in this build"
-        ))),
-    }
-}
-
-/// Opens the language model named by `spec` (`openai:gpt-4o-mini`).
-pub fn open_language_model(spec: &str) -> Result<Arc<dyn LanguageModel>> {
-    match resolve(BackendRole::Embedder, spec)? {
-        #[cfg(feature = "embed-openai")]
-        "openai" => {
-            let cfg = memory_embed_openai::OpenAiConfig::from_spec(spec)?;
-            Ok(Arc::new(memory_embed_openai::OpenAiChat::new(cfg)?))
-        }
-        other => Err(Error::config(format!(
-            "language_model: {other}: is not a language model scheme (compiled in: openai with feature `embed-openai`)"
-        ))),
-    }
-}
-
-/// Opens every backend of `config` and builds the engine. A vector list is
-/// tried in order; the first reachable backend is used (`Memory::status` says which).
-pub async fn open(config: &Config) -> Result<Memory> {
-    open_with(config, None).await
-}
-
-/// Like [`open`], with an embedder given by the caller (tests, custom models).
-pub async fn open_with(config: &Config, embedder: Option<Arc<dyn Embedder>>) -> Result<Memory> {
-    open_inner(config, embedder, false).await
-}
-
-/// Like [`open`], accepting a vector collection of another dimension so that
-/// `Memory::reindex` can rebuild it for a new embedder.
-pub async fn open_for_reindex(config: &Config) -> Result<Memory> {
-    open_inner(config, None, true).await
-}
-
-async fn open_inner(
-    config: &Config,
-    embedder: Option<Arc<dyn Embedder>>,
-    reindex: bool,
-) -> Result<Memory> {
-    config.engine.validate()?;
-    let store = open_store(&config.store).await?;
-    let mut skipped = Vec::new();
-    let vectors = match &config.vectors {
-        None => store.vectors.clone().ok_or_else(|| {
-            Error::config(format!(
-                "vectors: the store {} holds no vectors; configure `vectors`",
-                scheme_of(&config.store)
-            ))
-        })?,
-        Some(list) => {
-            let mut last = None;
-            let mut chosen = None;
-            for url in list.list() {
-                match open_vectors(&url, &store).await {
-                    Ok(v) => {
-                        chosen = Some(v);
-                        break;
-                    }
-                    Err(e) if e.kind() == ErrorKind::Unavailable => {
-                        tracing::warn!(url = %redact(&url), error = %e, "vector backend unreachable; trying the next");
-                        skipped.push(SkippedBackend {
-                            url: redact(&url),
-                            error: e.to_string(),
-                        });
-                        last = Some(e);
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            chosen.ok_or_else(|| {
-                last.unwrap_or_else(|| Error::config("vectors: the list is empty"))
-            })?
-        }
-    };
-    let embedder = match embedder {
-        Some(e) => e,
-        None => open_embedder(&config.embedder).await?,
-    };
-    let short_term = open_short_term(&config.short_term).await?;
-    let mut builder = Memory::builder()
-        .store(store.store.clone())
-        .vectors(vectors)
-        .short_term(short_term)
-        .embedder(embedder)
-        .config(config.engine.clone())
-        .allow_dimension_change(reindex)
-        .skipped_vectors(skipped);
-    if let Some(k) = store.keywords {
-        builder = builder.keywords(k);
-    }
-    if let Some(spec) = &config.language_model {
-        builder = builder.language_model(open_language_model(spec)?);
-    }
-    builder.build().await
+    let b = descriptor_for(url).ok_or_else(|| {
+        Error::config(format!(
+            "{}:// is not a backend of this build",
+            scheme_of(url)
+        ))
+    })?;
+    let probe = b
+        .probe
+        .ok_or_else(|| Error::config(format!("{} has no version probe", b.name)))?;
+    probe(BackendUrl::parse(url)?).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn message(r: Result<impl Sized>) -> String {
+        r.err().map(|e| e.message().to_owned()).unwrap_or_default()
+    }
+
     #[test]
     fn unknown_and_missing_schemes_say_what_exists() {
-        let e = resolve(BackendRole::Store, "mysql://x")
-            .err()
-            .map(|e| e.message().to_owned())
-            .unwrap_or_default();
+        let e = message(resolve(BackendRole::Store, "mysql://x"));
         assert!(e.contains("unknown scheme") && e.contains("sqlite"), "{e}");
-        // Workspace builds may unify features; test any scheme that is off.
-        if let Some(off) = SCHEMES.iter().find(|s| !s.compiled) {
-            let e = resolve(off.roles[0], &format!("{}://h:8000/c", off.name))
-                .err()
-                .map(|e| e.message().to_owned())
-                .unwrap_or_default();
+        // Workspace builds may unify features; test any backend that is off.
+        if let Some(off) = BACKENDS.iter().find(|e| e.backend.is_none()) {
+            let e = message(resolve(
+                BackendRole::Vectors,
+                &format!("{}://h:8000/c", off.schemes[0]),
+            ));
             assert!(e.contains(&format!("feature `{}`", off.feature)), "{e}");
         }
-        let e = resolve(BackendRole::Store, "redis://h")
-            .err()
-            .map(|e| e.message().to_owned())
-            .unwrap_or_default();
+        let e = message(resolve(BackendRole::Store, "redis://h"));
         assert!(e.contains("cannot serve as store"), "{e}");
-        assert_eq!(
-            resolve(BackendRole::Store, "sqlite::memory:").ok(),
-            Some("sqlite")
-        );
+        assert!(resolve(BackendRole::Store, "sqlite::memory:").is_ok());
+    }
+
+    /// The schemes written beside each feature (known even when the crate is
+    /// not compiled in) are the ones the crate itself declares.
+    #[test]
+    fn listed_schemes_match_the_descriptors() {
+        for e in BACKENDS {
+            if let Some(b) = e.backend {
+                assert_eq!(e.schemes, b.schemes, "{}", b.name);
+            }
+        }
+    }
+
+    #[test]
+    fn redaction_uses_each_backends_secret_keys() {
+        let shown = redact("postgres://u:SECRET1@h/db?sslpassword=SECRET2&application_name=x");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("application_name=x"), "{shown}");
     }
 }

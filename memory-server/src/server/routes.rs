@@ -492,15 +492,33 @@ async fn forget_user(
     ))
 }
 
-async fn status(State(s): State<AppState>) -> impl IntoResponse {
-    Json(s.memory.status())
+async fn status(State(s): State<AppState>, Extension(c): Extension<Caller>) -> impl IntoResponse {
+    Json(backends_for(&c, s.memory.status()))
+}
+
+/// Which backends serve, as a caller may see it: where they are (hosts,
+/// databases, skipped fallbacks) only for keys not bound to one user.
+fn backends_for(caller: &Caller, mut status: serde_json::Value) -> serde_json::Value {
+    if caller.user_id.is_some()
+        && let Some(roles) = status.as_object_mut()
+    {
+        roles.remove("vectors_skipped");
+        for role in roles.values_mut() {
+            if let Some(r) = role.as_object_mut() {
+                r.remove("location");
+            }
+        }
+    }
+    status
 }
 
 async fn stats(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.memory.stats(Some(&c.tenant)).await?))
+    let mut stats = s.memory.stats(Some(&c.tenant)).await?;
+    stats.backends = backends_for(&c, stats.backends);
+    Ok(Json(stats))
 }
 
 async fn ready(State(s): State<AppState>) -> Response {

@@ -1,0 +1,96 @@
+//! Builds the engine from a [`Config`]: every role opened through the
+//! registry, a vector fallback list tried in order.
+
+use std::sync::Arc;
+
+use memory_core::{Embedder, Error, ErrorKind, Memory, Result, SkippedBackend, VectorIndex};
+
+use crate::config::Config;
+use crate::registry::{
+    open_embedder, open_language_model, open_short_term, open_store_backends, open_vectors_url,
+    redact,
+};
+
+/// Opens every backend of `config` and builds the engine. A vector list is
+/// tried in order; the first reachable backend is used (`Memory::status` says which).
+pub async fn open(config: &Config) -> Result<Memory> {
+    open_with(config, None).await
+}
+
+/// Like [`open`], with an embedder given by the caller (tests, custom models).
+pub async fn open_with(config: &Config, embedder: Option<Arc<dyn Embedder>>) -> Result<Memory> {
+    open_inner(config, embedder, false).await
+}
+
+/// Like [`open`], accepting a vector collection of another dimension so that
+/// `Memory::reindex` can rebuild it for a new embedder.
+pub async fn open_for_reindex(config: &Config) -> Result<Memory> {
+    open_inner(config, None, true).await
+}
+
+async fn open_inner(
+    config: &Config,
+    embedder: Option<Arc<dyn Embedder>>,
+    reindex: bool,
+) -> Result<Memory> {
+    config.engine.validate()?;
+    let store = open_store_backends(&config.store).await?;
+    let mut skipped = Vec::new();
+    let vectors = match &config.vectors {
+        None => store.vectors.clone().ok_or_else(|| {
+            Error::config(format!(
+                "vectors: the store {} holds no vectors; configure `vectors`",
+                redact(&config.store)
+            ))
+        })?,
+        Some(list) => {
+            let mut last = None;
+            let mut chosen: Option<Arc<dyn VectorIndex>> = None;
+            for url in list.list() {
+                // The store's own database serves its vectors without a second pool.
+                let opened = match (&store.vectors, url == config.store) {
+                    (Some(v), true) => Ok(v.clone()),
+                    _ => open_vectors_url(&url).await,
+                };
+                match opened {
+                    Ok(v) => {
+                        chosen = Some(v);
+                        break;
+                    }
+                    Err(e) if e.kind() == ErrorKind::Unavailable => {
+                        tracing::warn!(url = %redact(&url), error = %e, "vector backend unreachable; trying the next");
+                        skipped.push(SkippedBackend {
+                            url: redact(&url),
+                            error: e.to_string(),
+                        });
+                        last = Some(e);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            chosen.ok_or_else(|| {
+                last.unwrap_or_else(|| Error::config("vectors: the list is empty"))
+            })?
+        }
+    };
+    let embedder = match embedder {
+        Some(e) => e,
+        None => open_embedder(&config.embedder).await?,
+    };
+    let short_term = open_short_term(&config.short_term).await?;
+    let mut builder = Memory::builder()
+        .store(store.store.clone())
+        .vectors(vectors)
+        .short_term(short_term)
+        .embedder(embedder)
+        .config(config.engine.clone())
+        .allow_dimension_change(reindex)
+        .skipped_vectors(skipped);
+    if let Some(k) = store.keywords {
+        builder = builder.keywords(k);
+    }
+    if let Some(spec) = &config.language_model {
+        builder = builder.language_model(open_language_model(spec)?);
+    }
+    builder.build().await
+}
