@@ -110,6 +110,12 @@ impl Error {
         Self::new(ErrorKind::Config, message)
     }
 
+    /// The same error with `what` put before its message (`line 7: …`).
+    pub fn context(mut self, what: impl std::fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
     /// Marks whether retrying the same call may succeed.
     pub fn with_temporary(mut self, temporary: bool) -> Self {
         self.temporary = temporary;

@@ -8,6 +8,7 @@ pub mod filter;
 mod hash;
 mod in_process;
 pub mod naming;
+pub mod portable;
 pub mod retry;
 pub mod text;
 pub mod traits;
@@ -27,6 +28,10 @@ pub use error::{Error, ErrorKind, Result};
 pub use filter::{Field, Filter, Op};
 pub use hash::{content_hash, normalize_content};
 pub use in_process::{InProcessShortTerm, TtlTiers};
+pub use portable::{
+    ConversationCounts, ConversationItem, ExportReport, ImportReport, Importer, MigrateOptions,
+    MigrateReport,
+};
 pub use traits::*;
 pub use types::*;
 pub use url::{BackendUrl, Params, encode_query, is_secret_key, redact_url};

@@ -87,15 +87,20 @@ impl<T: ?Sized> Retrying<T> {
 /// delegate, every async method runs through the retry policy. The whole
 /// impl is generated so `#[async_trait]` sees the expanded methods.
 macro_rules! retrying {
-    ($trait:ident, $caps:ty, { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )* }) => {
-        #[async_trait]
-        impl<T: $trait + ?Sized> $trait for Retrying<T> {
+    ($trait:ident, $caps:ty, { $($methods:tt)* }) => {
+        retrying!($trait, {
             fn info(&self) -> BackendInfo {
                 self.inner.info()
             }
             fn capabilities(&self) -> $caps {
                 self.inner.capabilities()
             }
+        }, { $($methods)* });
+    };
+    ($trait:ident, { $($sync:tt)* }, { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )* }) => {
+        #[async_trait]
+        impl<T: $trait + ?Sized> $trait for Retrying<T> {
+            $($sync)*
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     self.policy.run(|| self.inner.$name($(Clone::clone(&$arg)),*)).await
@@ -105,18 +110,20 @@ macro_rules! retrying {
     };
 }
 
-retrying!(Store, StoreCapabilities, {
+retrying!(MemoryStore, StoreCapabilities, {
     fn apply(&self, changes: ChangeSet) -> Result<()>;
     fn get_memories(&self, tenant: &str, ids: &[Uuid]) -> Result<Vec<MemoryRecord>>;
     fn get_stored(&self, ids: &[Uuid]) -> Result<Vec<StoredMemory>>;
     fn find_by_hash(&self, scope: &Scope, hash: &str) -> Result<Option<MemoryRecord>>;
     fn list_memories(&self, tenant: &str, query: &ListQuery) -> Result<Page<MemoryRecord>>;
-    fn scan_memories(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<StoredMemory>>;
     fn touch_memories(&self, tenant: &str, ids: &[Uuid], at: DateTime<Utc>) -> Result<()>;
     fn history(&self, tenant: &str, memory_id: Uuid) -> Result<Vec<HistoryEvent>>;
     fn outbox_pending(&self, limit: usize, max_attempts: u32) -> Result<Vec<OutboxEntry>>;
     fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<()>;
     fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()>;
+});
+
+retrying!(ConversationStore, {}, {
     fn insert_messages(&self, messages: &[Message]) -> Result<()>;
     fn recent_messages(&self, tenant: &str, session_id: &str, limit: usize)
     -> Result<Vec<Message>>;
@@ -138,6 +145,10 @@ retrying!(Store, StoreCapabilities, {
         at: DateTime<Utc>,
     ) -> Result<User>;
     fn get_user(&self, tenant: &str, user_id: &str) -> Result<Option<User>>;
+});
+
+retrying!(MaintenanceStore, {}, {
+    fn scan_memories(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<StoredMemory>>;
     fn scan_messages(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<Message>>;
     fn scan_sessions(&self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<Session>>;
     fn scan_users(&self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<User>>;

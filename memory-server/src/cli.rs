@@ -359,9 +359,11 @@ impl Cli {
                 from: from.clone(),
                 to: to.clone(),
                 vectors: vectors.clone(),
-                dry_run: *dry_run,
-                re_embed: *re_embed,
-                batch: *batch,
+                options: memory::MigrateOptions {
+                    dry_run: *dry_run,
+                    re_embed: *re_embed,
+                    batch: *batch,
+                },
             };
             return crate::migrate::run(self.load_config()?, &plan, &out).await;
         }

@@ -1,7 +1,6 @@
 //! The `memory` binary: the operator CLI (and, later, the server).
 
 mod cli;
-mod conversations;
 mod doctor;
 mod export;
 mod import;

@@ -142,3 +142,18 @@ impl Out {
         Ok(())
     }
 }
+
+/// A progress spinner drawing `template`, or a hidden one when the output
+/// is JSON or a pipe the spinner would corrupt.
+pub(crate) fn spinner(hidden: bool, template: &str) -> indicatif::ProgressBar {
+    let bar = if hidden {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar
+}

@@ -61,11 +61,12 @@ pub fn backends() -> impl Iterator<Item = &'static BackendDescriptor> {
     BACKENDS.iter().filter_map(|e| e.backend)
 }
 
-/// The schemes compiled into this build for `role`.
+/// The schemes compiled into this build for `role`, each backend's
+/// canonical one (`postgres`, not also `postgresql`).
 pub fn compiled_schemes(role: BackendRole) -> Vec<&'static str> {
     backends()
         .filter(|b| b.serves(role))
-        .flat_map(|b| b.schemes.iter().copied())
+        .filter_map(|b| b.schemes.first().copied())
         .collect()
 }
 

@@ -1,8 +1,10 @@
 //! Ranking: reciprocal rank fusion, recency and importance.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use super::search::SearchMode;
+use crate::{Error, MemoryRecord, Result};
 
 /// How the parts of a hit's score are weighted.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -63,6 +65,53 @@ pub struct ScoreParts {
     pub importance: f32,
     /// The weighted sum the hits are sorted by.
     pub total: f32,
+}
+
+/// The hybrid ranking formula: relevance (fused ranks, similarity or
+/// keyword score by mode), recency of access and importance, weighted. A new
+/// ranking signal is a field of [`ScoreParts`] and a term here.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ranker {
+    /// Which lists the relevance comes from.
+    pub(crate) mode: SearchMode,
+    /// How many lists answered (a degraded list is not counted).
+    pub(crate) lists: usize,
+    /// The reciprocal-rank-fusion constant.
+    pub(crate) rrf_k: f32,
+    /// Half-life of the recency score, in days.
+    pub(crate) recency_half_life_days: f32,
+    /// How the parts are weighted.
+    pub(crate) weights: Weights,
+    /// The best keyword score of this search, which keyword mode scales by.
+    pub(crate) best_keyword: f32,
+    /// The time recency is measured from.
+    pub(crate) now: DateTime<Utc>,
+}
+
+impl Ranker {
+    /// Completes a hit's parts (ranks and raw scores already set) with
+    /// relevance, recency, importance and the weighted total.
+    pub(crate) fn score(&self, mut p: ScoreParts, r: &MemoryRecord) -> ScoreParts {
+        p.relevance = match self.mode {
+            SearchMode::Hybrid => rrf(&[p.vector_rank, p.keyword_rank], self.lists, self.rrf_k),
+            SearchMode::Semantic => p.similarity.unwrap_or(0.0).clamp(0.0, 1.0),
+            SearchMode::Keyword => p.keyword_score.map_or(0.0, |s| {
+                if self.best_keyword > 0.0 {
+                    (s / self.best_keyword).clamp(0.0, 1.0)
+                } else {
+                    1.0
+                }
+            }),
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let age_days = (self.now - r.last_accessed_at).num_milliseconds() as f64 / 86_400_000.0;
+        p.recency = half_life(age_days, self.recency_half_life_days);
+        p.importance = (r.importance / 10.0).clamp(0.0, 1.0);
+        let w = self.weights;
+        p.total = (w.relevance * p.relevance + w.recency * p.recency + w.importance * p.importance)
+            / (w.relevance + w.recency + w.importance);
+        p
+    }
 }
 
 /// Reciprocal-rank fusion of ranked lists, normalised so that being first in

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Memory;
-use super::score::{ScoreParts, Weights, half_life, rrf};
-use super::write::scope_filter;
+use super::scope::scope_filter;
+use super::score::{Ranker, ScoreParts, Weights};
 use crate::traits::{EmbedderExt, KeywordQuery, VectorQuery};
 use crate::{Error, Filter, MemoryRecord, Result, Scope, ScoredId};
 
@@ -273,36 +273,24 @@ impl Memory {
             p.keyword_score = Some(h.score);
             p.keyword_rank = Some(rank + 1);
         }
-        let best_keyword = keyword_hits.first().map_or(0.0, |h| h.score);
         let ids: Vec<Uuid> = parts.keys().copied().collect();
         let records = self.inner.store.get_memories(&tenant, &ids).await?;
         let now = crate::now();
+        let ranker = Ranker {
+            mode: request.mode,
+            lists,
+            rrf_k: cfg.rrf_k,
+            recency_half_life_days: cfg.recency_half_life_days,
+            weights,
+            best_keyword: keyword_hits.first().map_or(0.0, |h| h.score),
+            now,
+        };
         let mut hits: Vec<SearchHit> = records
             .into_iter()
             // The store is authoritative: an index may hold a stale payload.
             .filter(|r| !r.is_expired(now) && filter.as_ref().is_none_or(|f| f.matches(r)))
             .filter_map(|r| {
-                let mut p = parts.remove(&r.id)?;
-                p.relevance = match request.mode {
-                    SearchMode::Hybrid => rrf(&[p.vector_rank, p.keyword_rank], lists, cfg.rrf_k),
-                    SearchMode::Semantic => p.similarity.unwrap_or(0.0).clamp(0.0, 1.0),
-                    SearchMode::Keyword => p.keyword_score.map_or(0.0, |s| {
-                        if best_keyword > 0.0 {
-                            (s / best_keyword).clamp(0.0, 1.0)
-                        } else {
-                            1.0
-                        }
-                    }),
-                };
-                #[allow(clippy::cast_precision_loss)]
-                let age_days = (now - r.last_accessed_at).num_milliseconds() as f64 / 86_400_000.0;
-                p.recency = half_life(age_days, cfg.recency_half_life_days);
-                p.importance = (r.importance / 10.0).clamp(0.0, 1.0);
-                let wsum = weights.relevance + weights.recency + weights.importance;
-                p.total = (weights.relevance * p.relevance
-                    + weights.recency * p.recency
-                    + weights.importance * p.importance)
-                    / wsum;
+                let p = ranker.score(parts.remove(&r.id)?, &r);
                 Some(SearchHit {
                     score: p.total,
                     explain: p,

@@ -1,4 +1,4 @@
-//! Writes: add, update, delete, forget, and pushing vectors through the outbox.
+//! Writes: add, update, delete and forget.
 
 use std::collections::{HashMap, HashSet};
 
@@ -6,61 +6,14 @@ use uuid::Uuid;
 
 use super::Memory;
 use super::requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
-use crate::filter::{Condition, Field, Op};
+use super::scope::owner_filter;
 use crate::hash::content_hash;
-use crate::traits::{
-    ChangeSet, EmbedderExt, ForgetReport, ListQuery, VectorOp, VectorPayload, VectorQuery,
-    VectorRecord, VersionedUpdate,
-};
+use crate::traits::{ChangeSet, EmbedderExt, ForgetReport, VectorOp, VectorQuery, VersionedUpdate};
 use crate::vector_check::check_embeddings;
 use crate::{
-    Error, ErrorKind, Filter, HistoryEvent, HistoryOp, MemoryRecord, Page, Result, Scope,
-    StoredMemory, VectorState,
+    Error, ErrorKind, HistoryEvent, HistoryOp, MemoryRecord, Result, Scope, StoredMemory,
+    VectorState,
 };
-
-/// The filter selecting exactly the owner of `scope` (unset fields must be absent).
-pub(crate) fn owner_filter(scope: &Scope) -> Filter {
-    let part = |field: Field, v: &Option<String>| {
-        Filter::Cond(match v {
-            Some(v) => Condition {
-                field,
-                op: Op::Eq,
-                value: v.clone().into(),
-            },
-            None => Condition {
-                field,
-                op: Op::Exists,
-                value: false.into(),
-            },
-        })
-    };
-    Filter::And(vec![
-        part(Field::UserId, &scope.user_id),
-        part(Field::AgentId, &scope.agent_id),
-        part(Field::SessionId, &scope.session_id),
-    ])
-}
-
-/// The filter selecting everything under `scope`: only the fields it sets are tested.
-pub(crate) fn scope_filter(scope: &Scope) -> Option<Filter> {
-    let parts: Vec<Filter> = [
-        (Field::UserId, &scope.user_id),
-        (Field::AgentId, &scope.agent_id),
-        (Field::SessionId, &scope.session_id),
-    ]
-    .into_iter()
-    .filter_map(|(f, v)| v.as_ref().map(|v| Filter::eq(f, v.clone())))
-    .collect();
-    (!parts.is_empty()).then_some(Filter::And(parts))
-}
-
-/// Counts of one outbox flush.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct FlushCounts {
-    pub(crate) upserted: u64,
-    pub(crate) deleted: u64,
-    pub(crate) failed: u64,
-}
 
 impl Memory {
     /// Adds one memory. Exact duplicates in the scope are a no-op; near
@@ -327,43 +280,6 @@ impl Memory {
         }
     }
 
-    /// The stored memory, or `NotFound`.
-    async fn current(&self, tenant: &str, id: Uuid) -> Result<MemoryRecord> {
-        self.inner
-            .store
-            .get_memories(tenant, &[id])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::not_found(format!("memory {id} not found")))
-    }
-
-    /// A memory by id; touches its access time.
-    pub async fn get(&self, tenant: &str, id: Uuid) -> Result<MemoryRecord> {
-        self.get_visible(tenant, id, |_| true).await
-    }
-
-    /// Like [`Memory::get`], for a caller who may see only some memories:
-    /// one that `visible` rejects is `NotFound` and its access is not recorded.
-    pub async fn get_visible(
-        &self,
-        tenant: &str,
-        id: Uuid,
-        visible: impl FnOnce(&MemoryRecord) -> bool,
-    ) -> Result<MemoryRecord> {
-        let mut found = self.inner.store.get_memories(tenant, &[id]).await?;
-        let record = found
-            .pop()
-            .filter(visible)
-            .ok_or_else(|| Error::not_found(format!("memory {id} not found")))?;
-        if self.inner.config.track_access {
-            self.inner
-                .store
-                .touch_memories(tenant, &[id], crate::now())
-                .await?;
-        }
-        Ok(record)
-    }
-
     /// Changes a memory. A content change is re-embedded; every change gets a history row.
     pub async fn update(
         &self,
@@ -488,198 +404,5 @@ impl Memory {
             self.short_term_failed("clear", &e);
         }
         Ok(report)
-    }
-
-    /// A page of memories, newest first.
-    pub async fn list(
-        &self,
-        scope: &Scope,
-        filter: Option<Filter>,
-        limit: usize,
-        cursor: Option<String>,
-    ) -> Result<Page<MemoryRecord>> {
-        scope.validate(false)?;
-        if limit == 0 || limit > 1000 {
-            return Err(Error::invalid(format!(
-                "limit: must be within 1 and 1000, got {limit}"
-            )));
-        }
-        let filter = match (scope_filter(scope), filter) {
-            (Some(a), Some(b)) => Some(a.and(b)),
-            (a, b) => a.or(b),
-        };
-        self.inner
-            .store
-            .list_memories(
-                &scope.tenant,
-                &ListQuery {
-                    filter,
-                    limit,
-                    cursor,
-                },
-            )
-            .await
-    }
-
-    /// A memory's history, oldest first.
-    pub async fn history(&self, tenant: &str, id: Uuid) -> Result<Vec<HistoryEvent>> {
-        self.inner.store.history(tenant, id).await
-    }
-
-    /// Pushes outbox ops to the vector index, acknowledging or failing each.
-    /// Never fails: what did not go through stays pending for `sync`.
-    pub(crate) async fn flush(
-        &self,
-        ops: &[(Uuid, VectorOp)],
-        known: Vec<StoredMemory>,
-    ) -> FlushCounts {
-        let mut counts = FlushCounts::default();
-        let store = &self.inner.store;
-        let collection = &self.inner.collection.name;
-        let max = self.inner.config.max_vector_attempts;
-        let deletes: Vec<Uuid> = ops
-            .iter()
-            .filter(|(_, o)| *o == VectorOp::Delete)
-            .map(|(id, _)| *id)
-            .collect();
-        let upserts: Vec<Uuid> = ops
-            .iter()
-            .filter(|(_, o)| *o == VectorOp::Upsert)
-            .map(|(id, _)| *id)
-            .collect();
-        if !deletes.is_empty() {
-            let result = self.inner.vectors.delete(collection, &deletes).await;
-            counts.deleted += self.ack(&deletes, VectorOp::Delete, result, max).await;
-        }
-        if upserts.is_empty() {
-            return counts;
-        }
-        let mut by_id: HashMap<Uuid, StoredMemory> =
-            known.into_iter().map(|m| (m.record.id, m)).collect();
-        let unknown: Vec<Uuid> = upserts
-            .iter()
-            .filter(|id| !by_id.contains_key(id))
-            .copied()
-            .collect();
-        if !unknown.is_empty() {
-            match store.get_stored(&unknown).await {
-                Ok(found) => by_id.extend(found.into_iter().map(|m| (m.record.id, m))),
-                Err(e) => {
-                    tracing::warn!(error = %e, "vector flush: store read failed");
-                    counts.failed += upserts.len() as u64;
-                    return counts;
-                }
-            }
-        }
-        // A row deleted since its upsert was queued has a newer delete op; acknowledging
-        // the stale upsert is safe because `outbox_done` only removes matching ops.
-        let gone: Vec<Uuid> = upserts
-            .iter()
-            .filter(|id| !by_id.contains_key(id))
-            .copied()
-            .collect();
-        if !gone.is_empty() {
-            let _ = store
-                .outbox_done(
-                    &gone
-                        .iter()
-                        .map(|id| (*id, VectorOp::Upsert))
-                        .collect::<Vec<_>>(),
-                )
-                .await;
-        }
-        let mut present: Vec<StoredMemory> =
-            upserts.iter().filter_map(|id| by_id.remove(id)).collect();
-        if let Err(e) = self.fill_missing_embeddings(&mut present).await {
-            let ids: Vec<Uuid> = present.iter().map(|m| m.record.id).collect();
-            let _ = store.outbox_failed(&ids, &e.to_string(), max).await;
-            counts.failed += ids.len() as u64;
-            return counts;
-        }
-        let records: Vec<VectorRecord> = present
-            .iter()
-            .filter_map(|m| {
-                m.embedding.as_ref().map(|v| VectorRecord {
-                    id: m.record.id,
-                    vector: v.clone(),
-                    payload: VectorPayload::from(&m.record),
-                })
-            })
-            .collect();
-        let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
-        let result = self.inner.vectors.upsert(collection, &records).await;
-        let ok = self.ack(&ids, VectorOp::Upsert, result, max).await;
-        counts.upserted += ok;
-        counts.failed += ids.len() as u64 - ok;
-        counts
-    }
-
-    async fn ack(&self, ids: &[Uuid], op: VectorOp, result: Result<()>, max: u32) -> u64 {
-        match result {
-            Ok(()) => {
-                let done: Vec<(Uuid, VectorOp)> = ids.iter().map(|id| (*id, op)).collect();
-                match self.inner.store.outbox_done(&done).await {
-                    Ok(()) => ids.len() as u64,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "outbox acknowledgement failed; sync will redo it");
-                        0
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, op = op.as_str(), n = ids.len(), "vector write failed; left in the outbox");
-                if let Err(e2) = self
-                    .inner
-                    .store
-                    .outbox_failed(ids, &e.to_string(), max)
-                    .await
-                {
-                    tracing::warn!(error = %e2, "recording the outbox failure failed");
-                }
-                0
-            }
-        }
-    }
-
-    /// Embeds memories that have no stored vector (imported without one) or one
-    /// from another model.
-    async fn fill_missing_embeddings(&self, memories: &mut [StoredMemory]) -> Result<()> {
-        let model = self.inner.embedder.model_id();
-        let dim = self.inner.collection.dimension;
-        let need: Vec<usize> = memories
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| {
-                m.embedding.as_ref().is_none_or(|e| e.len() != dim)
-                    || m.record.embedding_model.as_deref() != Some(model)
-            })
-            .map(|(i, _)| i)
-            .collect();
-        if need.is_empty() {
-            return Ok(());
-        }
-        let texts: Vec<String> = need
-            .iter()
-            .map(|&i| memories[i].record.content.clone())
-            .collect();
-        let vectors = self.inner.embedder.embed_all(&texts).await?;
-        check_embeddings(&vectors, dim, model)?;
-        let mut changes = ChangeSet::default();
-        for (&i, v) in need.iter().zip(vectors) {
-            let m = &mut memories[i];
-            let mut next = m.record.clone();
-            next.embedding_model = Some(model.to_owned());
-            changes.update.push(VersionedUpdate {
-                memory: StoredMemory {
-                    record: next.clone(),
-                    embedding: Some(v.clone()),
-                },
-                expected_version: m.record.version,
-                replace_embedding: true,
-            });
-            m.record = next;
-            m.embedding = Some(v);
-        }
-        self.inner.store.apply(changes).await
     }
 }

@@ -15,8 +15,8 @@ pub use short_term::{
     RateDecision, RateLimit, SessionKey, ShortTerm, ShortTermCapabilities, ShortTermStats,
 };
 pub use store::{
-    ChangeSet, ForgetReport, ListQuery, OutboxEntry, Store, StoreCapabilities, StoreStats,
-    UserTouch, VectorOp, VersionedUpdate,
+    ChangeSet, ConversationStore, ForgetReport, ListQuery, MaintenanceStore, MemoryStore,
+    OutboxEntry, Store, StoreCapabilities, StoreStats, UserTouch, VectorOp, VersionedUpdate,
 };
 pub use vector::{
     CollectionSpec, Metric, VectorCapabilities, VectorIndex, VectorPayload, VectorQuery,

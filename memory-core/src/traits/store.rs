@@ -146,7 +146,9 @@ pub struct StoreCapabilities {
     pub transactions: bool,
 }
 
-/// The source of truth: memories, messages, sessions, users, history and the vector outbox.
+/// The source of truth: memories, messages, sessions, users, history and
+/// the vector outbox. A store implements the three role traits; `Store` is
+/// all of them, held as `Arc<dyn Store>`.
 ///
 /// # Behavior
 ///
@@ -165,8 +167,14 @@ pub struct StoreCapabilities {
 /// - `recent_messages` returns the newest `limit` messages in chronological order.
 /// - `forget` removes everything of the scope and queues vector deletes in the
 ///   same transaction.
+pub trait Store: MemoryStore + ConversationStore + MaintenanceStore {}
+
+impl<T: MemoryStore + ConversationStore + MaintenanceStore + ?Sized> Store for T {}
+
+/// Memories, their history and the vector outbox: what every engine
+/// operation reads and writes.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait MemoryStore: Send + Sync + std::fmt::Debug {
     /// What this store is.
     fn info(&self) -> BackendInfo;
     /// What it does natively.
@@ -182,8 +190,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn find_by_hash(&self, scope: &Scope, hash: &str) -> Result<Option<MemoryRecord>>;
     /// A page of memories, newest first.
     async fn list_memories(&self, tenant: &str, query: &ListQuery) -> Result<Page<MemoryRecord>>;
-    /// Every memory of every tenant with ids above `after`, ascending.
-    async fn scan_memories(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<StoredMemory>>;
     /// Records that these memories were returned to a caller.
     async fn touch_memories(&self, tenant: &str, ids: &[Uuid], at: DateTime<Utc>) -> Result<()>;
     /// A memory's history, oldest first.
@@ -195,7 +201,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<()>;
     /// Records a failed attempt on these outbox rows.
     async fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()>;
+}
 
+/// Messages, sessions and users: the conversation side of the store.
+#[async_trait]
+pub trait ConversationStore: Send + Sync + std::fmt::Debug {
     /// Stores messages; one whose id is already stored is left as it is.
     async fn insert_messages(&self, messages: &[Message]) -> Result<()>;
     /// The newest `limit` messages of a session, oldest first.
@@ -231,9 +241,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<User>;
     /// A user.
     async fn get_user(&self, tenant: &str, user_id: &str) -> Result<Option<User>>;
+}
 
-    /// Messages of every tenant in id order, after `after`, for export and
-    /// migration.
+/// Whole-store work: scans in key order for export and migration, exact
+/// restores, forgetting a scope, and counts.
+#[async_trait]
+pub trait MaintenanceStore: Send + Sync + std::fmt::Debug {
+    /// Every memory of every tenant with ids above `after`, ascending.
+    async fn scan_memories(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<StoredMemory>>;
+    /// Messages of every tenant in id order, after `after`.
     async fn scan_messages(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<Message>>;
     /// Sessions of every tenant in (tenant, id) order, after `after`.
     async fn scan_sessions(

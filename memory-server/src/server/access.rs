@@ -24,12 +24,7 @@ pub(super) fn scoped(caller: &Caller, scope: Scope) -> Result<Scope> {
 
 /// The memory if the caller may see it.
 pub(super) async fn owned(memory: &Memory, caller: &Caller, id: Uuid) -> Result<MemoryRecord> {
-    let found = memory
-        .store()
-        .get_memories(&caller.tenant, &[id])
-        .await?
-        .pop();
-    match found {
+    match memory.find(&caller.tenant, id).await? {
         Some(m) if caller.may_touch(m.scope.user_id.as_deref()) => Ok(m),
         _ => Err(hidden()),
     }
@@ -63,7 +58,7 @@ pub(super) async fn session_allowed(memory: &Memory, caller: &Caller, session: &
     if caller.user_id.is_none() {
         return Ok(());
     }
-    match memory.store().get_session(&caller.tenant, session).await? {
+    match memory.session(&caller.tenant, session).await? {
         Some(s) if !caller.may_touch(s.user_id.as_deref()) => Err(hidden()),
         _ => Ok(()),
     }

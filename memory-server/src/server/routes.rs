@@ -470,8 +470,7 @@ async fn get_user(
     }
     let user = s
         .memory
-        .store()
-        .get_user(&c.tenant, &id)
+        .user(&c.tenant, &id)
         .await?
         .ok_or_else(access::hidden)?;
     Ok(Json(user))
@@ -522,7 +521,7 @@ async fn stats(
 }
 
 async fn ready(State(s): State<AppState>) -> Response {
-    match s.memory.store().stats(Some(memory::DEFAULT_TENANT)).await {
+    match s.memory.store_stats(Some(memory::DEFAULT_TENANT)).await {
         Ok(_) => "ready".into_response(),
         Err(e) => ApiError(e).into_response(),
     }
@@ -531,8 +530,7 @@ async fn ready(State(s): State<AppState>) -> Response {
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let outbox = s
         .memory
-        .store()
-        .stats(None)
+        .store_stats(None)
         .await
         .map(|st| st.outbox_pending)
         .unwrap_or(0);

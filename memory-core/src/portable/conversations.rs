@@ -2,15 +2,15 @@
 //! in key order, written back exactly, and safe to write twice (a resumed
 //! run rewrites what an interrupted one already wrote, to the same values).
 
-use anyhow::Result;
-use memory::{Message, Session, Store, User};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::{Message, Result, Session, Store, User};
+
 /// One exported line that is not a memory.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub(crate) enum Item {
+pub enum ConversationItem {
     /// A user's profile.
     User {
         /// The user.
@@ -29,20 +29,35 @@ pub(crate) enum Item {
 }
 
 /// How many of each were read or written.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
-pub(crate) struct Counts {
-    pub(crate) users: u64,
-    pub(crate) sessions: u64,
-    pub(crate) messages: u64,
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct ConversationCounts {
+    /// Users.
+    pub users: u64,
+    /// Sessions.
+    pub sessions: u64,
+    /// Messages.
+    pub messages: u64,
 }
 
-impl Counts {
-    fn add(&mut self, item: &Item) {
+impl ConversationCounts {
+    fn add(&mut self, item: &ConversationItem) {
         match item {
-            Item::User { .. } => self.users += 1,
-            Item::Session { .. } => self.sessions += 1,
-            Item::Message { .. } => self.messages += 1,
+            ConversationItem::User { .. } => self.users += 1,
+            ConversationItem::Session { .. } => self.sessions += 1,
+            ConversationItem::Message { .. } => self.messages += 1,
         }
+    }
+
+    /// How many users, sessions and messages `store` holds, from its own counts.
+    pub(crate) async fn of(store: &dyn Store) -> Result<Self> {
+        let s = store.stats(None).await?;
+        Ok(Self {
+            users: s.users,
+            sessions: s.sessions,
+            messages: s.messages,
+        })
     }
 }
 
@@ -56,11 +71,11 @@ pub(crate) async fn scan(
     store: &dyn Store,
     tenant: Option<&str>,
     batch: usize,
-    mut each: impl AsyncFnMut(Vec<Item>) -> Result<()>,
-) -> Result<Counts> {
+    mut each: impl AsyncFnMut(Vec<ConversationItem>) -> Result<()>,
+) -> Result<ConversationCounts> {
     let mine = |t: &str| tenant.is_none_or(|w| w == t);
-    let mut counts = Counts::default();
-    let mut emit = async |items: Vec<Item>, counts: &mut Counts| -> Result<()> {
+    let mut counts = ConversationCounts::default();
+    let mut emit = async |items: Vec<ConversationItem>, counts: &mut ConversationCounts| {
         items.iter().for_each(|i| counts.add(i));
         if items.is_empty() {
             Ok(())
@@ -76,7 +91,7 @@ pub(crate) async fn scan(
         let items = page
             .into_iter()
             .filter(|u| mine(&u.tenant))
-            .map(|user| Item::User { user })
+            .map(|user| ConversationItem::User { user })
             .collect();
         emit(items, &mut counts).await?;
     }
@@ -88,7 +103,7 @@ pub(crate) async fn scan(
         let items = page
             .into_iter()
             .filter(|s| mine(&s.tenant))
-            .map(|session| Item::Session { session })
+            .map(|session| ConversationItem::Session { session })
             .collect();
         emit(items, &mut counts).await?;
     }
@@ -100,7 +115,7 @@ pub(crate) async fn scan(
         let items = page
             .into_iter()
             .filter(|m| mine(&m.tenant))
-            .map(|message| Item::Message { message })
+            .map(|message| ConversationItem::Message { message })
             .collect();
         emit(items, &mut counts).await?;
     }
@@ -108,27 +123,20 @@ pub(crate) async fn scan(
 }
 
 /// Writes `items` to `dst` exactly; messages already there are left alone.
-pub(crate) async fn write(dst: &dyn Store, items: Vec<Item>) -> Result<Counts> {
-    let mut counts = Counts::default();
+pub(crate) async fn write(
+    dst: &dyn Store,
+    items: Vec<ConversationItem>,
+) -> Result<ConversationCounts> {
+    let mut counts = ConversationCounts::default();
     let mut messages = Vec::new();
     for item in items {
         counts.add(&item);
         match item {
-            Item::User { user } => dst.put_user(&user).await?,
-            Item::Session { session } => dst.upsert_session(&session).await?,
-            Item::Message { message } => messages.push(message),
+            ConversationItem::User { user } => dst.put_user(&user).await?,
+            ConversationItem::Session { session } => dst.upsert_session(&session).await?,
+            ConversationItem::Message { message } => messages.push(message),
         }
     }
     dst.insert_messages(&messages).await?;
     Ok(counts)
-}
-
-/// How many users, sessions and messages `store` holds, from its own counts.
-pub(crate) async fn count(store: &dyn Store) -> Result<Counts> {
-    let s = store.stats(None).await?;
-    Ok(Counts {
-        users: s.users,
-        sessions: s.sessions,
-        messages: s.messages,
-    })
 }

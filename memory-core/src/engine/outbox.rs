@@ -1,0 +1,180 @@
+//! Pushing vectors through the outbox: each op written to the index and
+//! acknowledged, or left pending with its failure recorded.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::Memory;
+use crate::traits::{
+    ChangeSet, EmbedderExt, VectorOp, VectorPayload, VectorRecord, VersionedUpdate,
+};
+use crate::vector_check::check_embeddings;
+use crate::{Result, StoredMemory};
+
+/// Counts of one outbox flush.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FlushCounts {
+    pub(crate) upserted: u64,
+    pub(crate) deleted: u64,
+    pub(crate) failed: u64,
+}
+
+impl Memory {
+    /// Pushes outbox ops to the vector index, acknowledging or failing each.
+    /// Never fails: what did not go through stays pending for `sync`.
+    pub(crate) async fn flush(
+        &self,
+        ops: &[(Uuid, VectorOp)],
+        known: Vec<StoredMemory>,
+    ) -> FlushCounts {
+        let mut counts = FlushCounts::default();
+        let store = &self.inner.store;
+        let collection = &self.inner.collection.name;
+        let max = self.inner.config.max_vector_attempts;
+        let deletes: Vec<Uuid> = ops
+            .iter()
+            .filter(|(_, o)| *o == VectorOp::Delete)
+            .map(|(id, _)| *id)
+            .collect();
+        let upserts: Vec<Uuid> = ops
+            .iter()
+            .filter(|(_, o)| *o == VectorOp::Upsert)
+            .map(|(id, _)| *id)
+            .collect();
+        if !deletes.is_empty() {
+            let result = self.inner.vectors.delete(collection, &deletes).await;
+            counts.deleted += self.ack(&deletes, VectorOp::Delete, result, max).await;
+        }
+        if upserts.is_empty() {
+            return counts;
+        }
+        let mut by_id: HashMap<Uuid, StoredMemory> =
+            known.into_iter().map(|m| (m.record.id, m)).collect();
+        let unknown: Vec<Uuid> = upserts
+            .iter()
+            .filter(|id| !by_id.contains_key(id))
+            .copied()
+            .collect();
+        if !unknown.is_empty() {
+            match store.get_stored(&unknown).await {
+                Ok(found) => by_id.extend(found.into_iter().map(|m| (m.record.id, m))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "vector flush: store read failed");
+                    counts.failed += upserts.len() as u64;
+                    return counts;
+                }
+            }
+        }
+        // A row deleted since its upsert was queued has a newer delete op; acknowledging
+        // the stale upsert is safe because `outbox_done` only removes matching ops.
+        let gone: Vec<Uuid> = upserts
+            .iter()
+            .filter(|id| !by_id.contains_key(id))
+            .copied()
+            .collect();
+        if !gone.is_empty() {
+            let _ = store
+                .outbox_done(
+                    &gone
+                        .iter()
+                        .map(|id| (*id, VectorOp::Upsert))
+                        .collect::<Vec<_>>(),
+                )
+                .await;
+        }
+        let mut present: Vec<StoredMemory> =
+            upserts.iter().filter_map(|id| by_id.remove(id)).collect();
+        if let Err(e) = self.fill_missing_embeddings(&mut present).await {
+            let ids: Vec<Uuid> = present.iter().map(|m| m.record.id).collect();
+            let _ = store.outbox_failed(&ids, &e.to_string(), max).await;
+            counts.failed += ids.len() as u64;
+            return counts;
+        }
+        let records: Vec<VectorRecord> = present
+            .iter()
+            .filter_map(|m| {
+                m.embedding.as_ref().map(|v| VectorRecord {
+                    id: m.record.id,
+                    vector: v.clone(),
+                    payload: VectorPayload::from(&m.record),
+                })
+            })
+            .collect();
+        let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
+        let result = self.inner.vectors.upsert(collection, &records).await;
+        let ok = self.ack(&ids, VectorOp::Upsert, result, max).await;
+        counts.upserted += ok;
+        counts.failed += ids.len() as u64 - ok;
+        counts
+    }
+
+    async fn ack(&self, ids: &[Uuid], op: VectorOp, result: Result<()>, max: u32) -> u64 {
+        match result {
+            Ok(()) => {
+                let done: Vec<(Uuid, VectorOp)> = ids.iter().map(|id| (*id, op)).collect();
+                match self.inner.store.outbox_done(&done).await {
+                    Ok(()) => ids.len() as u64,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox acknowledgement failed; sync will redo it");
+                        0
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, op = op.as_str(), n = ids.len(), "vector write failed; left in the outbox");
+                if let Err(e2) = self
+                    .inner
+                    .store
+                    .outbox_failed(ids, &e.to_string(), max)
+                    .await
+                {
+                    tracing::warn!(error = %e2, "recording the outbox failure failed");
+                }
+                0
+            }
+        }
+    }
+
+    /// Embeds memories that have no stored vector (imported without one) or one
+    /// from another model.
+    async fn fill_missing_embeddings(&self, memories: &mut [StoredMemory]) -> Result<()> {
+        let model = self.inner.embedder.model_id();
+        let dim = self.inner.collection.dimension;
+        let need: Vec<usize> = memories
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                m.embedding.as_ref().is_none_or(|e| e.len() != dim)
+                    || m.record.embedding_model.as_deref() != Some(model)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if need.is_empty() {
+            return Ok(());
+        }
+        let texts: Vec<String> = need
+            .iter()
+            .map(|&i| memories[i].record.content.clone())
+            .collect();
+        let vectors = self.inner.embedder.embed_all(&texts).await?;
+        check_embeddings(&vectors, dim, model)?;
+        let mut changes = ChangeSet::default();
+        for (&i, v) in need.iter().zip(vectors) {
+            let m = &mut memories[i];
+            let mut next = m.record.clone();
+            next.embedding_model = Some(model.to_owned());
+            changes.update.push(VersionedUpdate {
+                memory: StoredMemory {
+                    record: next.clone(),
+                    embedding: Some(v.clone()),
+                },
+                expected_version: m.record.version,
+                replace_embedding: true,
+            });
+            m.record = next;
+            m.embedding = Some(v);
+        }
+        self.inner.store.apply(changes).await
+    }
+}

@@ -1,0 +1,104 @@
+//! Reads: one memory, a page of memories, history, sessions and users.
+
+use uuid::Uuid;
+
+use super::Memory;
+use super::scope::scope_filter;
+use crate::traits::{ListQuery, StoreStats};
+use crate::{Error, Filter, HistoryEvent, MemoryRecord, Page, Result, Scope, Session, User};
+
+impl Memory {
+    /// The stored memory, or `NotFound`.
+    pub(super) async fn current(&self, tenant: &str, id: Uuid) -> Result<MemoryRecord> {
+        self.inner
+            .store
+            .get_memories(tenant, &[id])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found(format!("memory {id} not found")))
+    }
+
+    /// A memory by id; touches its access time.
+    pub async fn get(&self, tenant: &str, id: Uuid) -> Result<MemoryRecord> {
+        self.get_visible(tenant, id, |_| true).await
+    }
+
+    /// Like [`Memory::get`], for a caller who may see only some memories:
+    /// one that `visible` rejects is `NotFound` and its access is not recorded.
+    pub async fn get_visible(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        visible: impl FnOnce(&MemoryRecord) -> bool,
+    ) -> Result<MemoryRecord> {
+        let mut found = self.inner.store.get_memories(tenant, &[id]).await?;
+        let record = found
+            .pop()
+            .filter(visible)
+            .ok_or_else(|| Error::not_found(format!("memory {id} not found")))?;
+        if self.inner.config.track_access {
+            self.inner
+                .store
+                .touch_memories(tenant, &[id], crate::now())
+                .await?;
+        }
+        Ok(record)
+    }
+
+    /// A page of memories, newest first.
+    pub async fn list(
+        &self,
+        scope: &Scope,
+        filter: Option<Filter>,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<MemoryRecord>> {
+        scope.validate(false)?;
+        if limit == 0 || limit > 1000 {
+            return Err(Error::invalid(format!(
+                "limit: must be within 1 and 1000, got {limit}"
+            )));
+        }
+        let filter = match (scope_filter(scope), filter) {
+            (Some(a), Some(b)) => Some(a.and(b)),
+            (a, b) => a.or(b),
+        };
+        self.inner
+            .store
+            .list_memories(
+                &scope.tenant,
+                &ListQuery {
+                    filter,
+                    limit,
+                    cursor,
+                },
+            )
+            .await
+    }
+
+    /// A memory's history, oldest first.
+    pub async fn history(&self, tenant: &str, id: Uuid) -> Result<Vec<HistoryEvent>> {
+        self.inner.store.history(tenant, id).await
+    }
+
+    /// A memory by id without recording an access, or `None`.
+    pub async fn find(&self, tenant: &str, id: Uuid) -> Result<Option<MemoryRecord>> {
+        Ok(self.inner.store.get_memories(tenant, &[id]).await?.pop())
+    }
+
+    /// A session, if recorded.
+    pub async fn session(&self, tenant: &str, id: &str) -> Result<Option<Session>> {
+        self.inner.store.get_session(tenant, id).await
+    }
+
+    /// A user, if seen.
+    pub async fn user(&self, tenant: &str, id: &str) -> Result<Option<User>> {
+        self.inner.store.get_user(tenant, id).await
+    }
+
+    /// Counts of the store alone (no call to the other backends), for one
+    /// tenant or all: cheap enough for readiness probes and metrics.
+    pub async fn store_stats(&self, tenant: Option<&str>) -> Result<StoreStats> {
+        self.inner.store.stats(tenant).await
+    }
+}

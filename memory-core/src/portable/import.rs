@@ -1,0 +1,189 @@
+//! `Memory::importer`: JSON lines of an export (restored exactly: ids,
+//! history, vectors), memories to add, or messages to record (lines with a
+//! `role`), in batches.
+
+use serde::Serialize;
+
+use super::conversations::{self, ConversationItem};
+use super::restore::restore;
+use crate::{
+    AddEvent, AddRequest, Error, HistoryEvent, Memory, RecordMessage, Result, StoredMemory,
+};
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// Memories added.
+    pub added: u64,
+    /// Memories already stored (same content, or an exported id already there).
+    pub unchanged: u64,
+    /// Memories merged into a near-duplicate.
+    pub merged: u64,
+    /// Exported memories restored exactly.
+    pub restored: u64,
+    /// Messages recorded.
+    pub messages: u64,
+    /// Exported messages restored.
+    pub restored_messages: u64,
+}
+
+/// Takes import lines one at a time and writes them in batches; call
+/// [`Importer::finish`] to write the rest.
+#[derive(Debug)]
+pub struct Importer<'a> {
+    memory: &'a Memory,
+    tenant: String,
+    batch: usize,
+    adds: Vec<(usize, AddRequest)>,
+    exported: Vec<(StoredMemory, Vec<HistoryEvent>)>,
+    conversations: Vec<ConversationItem>,
+    report: ImportReport,
+}
+
+/// The error for line `n`.
+fn at(n: usize, what: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("line {n}: {what}"))
+}
+
+impl Memory {
+    /// An importer into `tenant` (the default of lines that name none)
+    /// writing `batch` lines at a time.
+    pub fn importer(&self, tenant: &str, batch: usize) -> Result<Importer<'_>> {
+        if batch == 0 || batch > self.config().max_batch {
+            return Err(Error::invalid(format!(
+                "batch must be within 1 and {}",
+                self.config().max_batch
+            )));
+        }
+        Ok(Importer {
+            memory: self,
+            tenant: tenant.to_owned(),
+            batch,
+            adds: Vec::new(),
+            exported: Vec::new(),
+            conversations: Vec::new(),
+            report: ImportReport::default(),
+        })
+    }
+}
+
+impl Importer<'_> {
+    /// Takes line `n` (counted from 1, for errors) of the input.
+    pub async fn push(&mut self, n: usize, line: &str) -> Result<()> {
+        if line.trim().is_empty() {
+            return Ok(());
+        }
+        let mut value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| at(n, format!("not JSON ({e})")))?;
+        let obj = value
+            .as_object_mut()
+            .ok_or_else(|| at(n, "not a JSON object"))?;
+        match obj.get("type").and_then(|t| t.as_str()) {
+            Some("user" | "session" | "message") => {
+                let item: ConversationItem = serde_json::from_value(value).map_err(|e| {
+                    at(n, format!("not an exported user, session or message ({e})"))
+                })?;
+                self.conversations.push(item);
+                if self.conversations.len() >= self.batch {
+                    self.write_conversations()
+                        .await
+                        .map_err(|e| e.context(format!("line {n}")))?;
+                }
+            }
+            Some("memory") => {
+                // Conversations come first in an export; memories may name their messages.
+                self.write_conversations()
+                    .await
+                    .map_err(|e| e.context(format!("line {n}")))?;
+                let memory = obj
+                    .remove("memory")
+                    .ok_or_else(|| at(n, "exported line without \"memory\""))?;
+                let stored: StoredMemory = serde_json::from_value(memory)
+                    .map_err(|e| at(n, format!("not an exported memory ({e})")))?;
+                let history: Vec<HistoryEvent> = obj
+                    .remove("history")
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .map_err(|e| at(n, format!("history ({e})")))?
+                    .unwrap_or_default();
+                self.exported.push((stored, history));
+                if self.exported.len() >= self.batch {
+                    self.write_exported().await?;
+                }
+            }
+            _ => {
+                obj.entry("tenant")
+                    .or_insert_with(|| self.tenant.clone().into());
+                if obj.contains_key("role") {
+                    let msg: RecordMessage = serde_json::from_value(value)
+                        .map_err(|e| at(n, format!("not a message ({e})")))?;
+                    self.memory
+                        .record_message(msg)
+                        .await
+                        .map_err(|e| e.context(format!("line {n}")))?;
+                    self.report.messages += 1;
+                } else {
+                    let req: AddRequest = serde_json::from_value(value)
+                        .map_err(|e| at(n, format!("not a memory ({e})")))?;
+                    self.adds.push((n, req));
+                    if self.adds.len() >= self.batch {
+                        self.write_adds().await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered and drains the vector outbox of restored
+    /// memories; returns what the whole import did.
+    pub async fn finish(mut self) -> Result<ImportReport> {
+        self.write_adds().await?;
+        self.write_conversations().await?;
+        self.write_exported().await?;
+        if self.report.restored > 0 {
+            self.memory.sync(true).await?;
+        }
+        Ok(self.report)
+    }
+
+    async fn write_conversations(&mut self) -> Result<()> {
+        if !self.conversations.is_empty() {
+            let items = std::mem::take(&mut self.conversations);
+            let written = conversations::write(self.memory.store().as_ref(), items).await?;
+            self.report.restored_messages += written.messages;
+        }
+        Ok(())
+    }
+
+    async fn write_exported(&mut self) -> Result<()> {
+        if !self.exported.is_empty() {
+            let items = std::mem::take(&mut self.exported);
+            let (written, present) =
+                restore(self.memory.store().as_ref(), items, false, false).await?;
+            self.report.restored += written;
+            self.report.unchanged += present;
+        }
+        Ok(())
+    }
+
+    async fn write_adds(&mut self) -> Result<()> {
+        let Some(first) = self.adds.first().map(|(n, _)| *n) else {
+            return Ok(());
+        };
+        let reqs: Vec<AddRequest> = self.adds.drain(..).map(|(_, r)| r).collect();
+        let outcomes = self
+            .memory
+            .add_batch(reqs)
+            .await
+            .map_err(|e| e.context(format!("batch starting at line {first}")))?;
+        for o in outcomes {
+            match o.event {
+                AddEvent::Added => self.report.added += 1,
+                AddEvent::Unchanged => self.report.unchanged += 1,
+                AddEvent::Merged => self.report.merged += 1,
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! Scans, exact restores, forgetting and counts of [`PgStore`].
+
+use async_trait::async_trait;
+use memory_core::MaintenanceStore;
+
+use super::*;
+
+#[async_trait]
+impl MaintenanceStore for PgStore {
+    async fn scan_memories(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<StoredMemory>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MEMORY_COLUMNS}, m.embedding FROM memories m WHERE m.id > $1 ORDER BY m.id LIMIT $2"
+        )))
+        .bind(after.unwrap_or(Uuid::nil()))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "scan memories"))?;
+        rows.iter().map(rows::stored).collect()
+    }
+
+    async fn scan_messages(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<Message>> {
+        let rows = sqlx::query("SELECT * FROM messages WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after.unwrap_or(Uuid::nil()))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "scan messages"))?;
+        rows.iter().map(rows::message).collect()
+    }
+
+    async fn scan_sessions(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Session>> {
+        let rows = self
+            .scan_keyed("sessions", "scan sessions", after, limit)
+            .await?;
+        rows.iter().map(rows::session).collect()
+    }
+
+    async fn scan_users(&self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<User>> {
+        let rows = self.scan_keyed("users", "scan users", after, limit).await?;
+        rows.iter().map(rows::user).collect()
+    }
+
+    async fn put_user(&self, u: &User) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (tenant, id, external_id, platform, display_name, first_seen_at, last_seen_at, message_count, metadata)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{}')
+             ON CONFLICT (tenant, id) DO UPDATE SET external_id = excluded.external_id,
+               platform = excluded.platform, display_name = excluded.display_name,
+               first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
+               message_count = excluded.message_count",
+        )
+        .bind(&u.tenant)
+        .bind(&u.id)
+        .bind(&u.external_id)
+        .bind(&u.platform)
+        .bind(&u.display_name)
+        .bind(ms(u.first_seen_at))
+        .bind(ms(u.last_seen_at))
+        .bind(i64_of(u.message_count))
+        .execute(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "put user"))?;
+        Ok(())
+    }
+
+    async fn forget(&self, scope: &Scope) -> Result<ForgetReport> {
+        let mut tx = self.db.pool.begin().await.map_err(|e| map(e, "begin"))?;
+        let owner = |qb: &mut QueryBuilder<Postgres>, session_col: &'static str| {
+            qb.push(" WHERE tenant = ").push_bind(scope.tenant.clone());
+            for (col, v) in [
+                ("user_id", &scope.user_id),
+                ("agent_id", &scope.agent_id),
+                (session_col, &scope.session_id),
+            ] {
+                if let Some(v) = v {
+                    qb.push(format_args!(" AND {col} = ")).push_bind(v.clone());
+                }
+            }
+        };
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT id FROM memories");
+        owner(&mut qb, "session_id");
+        let ids: Vec<Uuid> = qb
+            .build_query_scalar()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| map(e, "forget"))?;
+        let changes = ChangeSet {
+            delete: ids.clone(),
+            // Written before the deletes, while each row's tenant can still be read.
+            outbox: ids.iter().map(|id| (*id, VectorOp::Delete)).collect(),
+            ..ChangeSet::default()
+        };
+        apply_in(&mut tx, &changes, &self.db.cfg.ts_config).await?;
+        let mut qb = QueryBuilder::<Postgres>::new("DELETE FROM messages");
+        owner(&mut qb, "session_id");
+        let messages = qb
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map(e, "forget"))?
+            .rows_affected();
+        let mut qb = QueryBuilder::<Postgres>::new("DELETE FROM sessions");
+        owner(&mut qb, "id");
+        let sessions = qb
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map(e, "forget"))?
+            .rows_affected();
+        let users = match (&scope.user_id, &scope.agent_id, &scope.session_id) {
+            (Some(u), None, None) => sqlx::query("DELETE FROM users WHERE tenant = $1 AND id = $2")
+                .bind(&scope.tenant)
+                .bind(u)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map(e, "forget"))?
+                .rows_affected(),
+            _ => 0,
+        };
+        // History of forgotten memories goes too: it holds their content.
+        sqlx::query("DELETE FROM history WHERE memory_id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map(e, "forget"))?;
+        tx.commit().await.map_err(|e| map(e, "commit"))?;
+        Ok(ForgetReport {
+            memories: ids,
+            messages,
+            sessions,
+            users,
+        })
+    }
+
+    async fn stats(&self, tenant: Option<&str>) -> Result<StoreStats> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM memories WHERE $1::text IS NULL OR tenant = $1) AS memories,
+                    (SELECT COUNT(*) FROM messages WHERE $1::text IS NULL OR tenant = $1) AS messages,
+                    (SELECT COUNT(*) FROM sessions WHERE $1::text IS NULL OR tenant = $1) AS sessions,
+                    (SELECT COUNT(*) FROM users WHERE $1::text IS NULL OR tenant = $1) AS users,
+                    (SELECT COUNT(*) FROM history WHERE $1::text IS NULL OR tenant = $1) AS history,
+                    (SELECT COUNT(*) FROM outbox WHERE $1::text IS NULL OR tenant = $1) AS outbox_pending,
+                    (SELECT COUNT(*) FROM outbox WHERE attempts > 0 AND ($1::text IS NULL OR tenant = $1)) AS outbox_failed",
+        )
+        .bind(tenant)
+        .fetch_one(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "stats"))?;
+        let n = |c: &str| get::<i64>(&row, c).map(rows::u64_of);
+        Ok(StoreStats {
+            memories: n("memories")?,
+            messages: n("messages")?,
+            sessions: n("sessions")?,
+            users: n("users")?,
+            history: n("history")?,
+            outbox_pending: n("outbox_pending")?,
+            outbox_failed: n("outbox_failed")?,
+        })
+    }
+}

@@ -1,0 +1,186 @@
+//! Messages, sessions and users of [`SqliteStore`].
+
+use async_trait::async_trait;
+use memory_core::ConversationStore;
+
+use super::*;
+
+#[async_trait]
+impl ConversationStore for SqliteStore {
+    async fn insert_messages(&self, messages: &[Message]) -> Result<()> {
+        for chunk in messages.chunks(400) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO messages (id, tenant, session_id, user_id, agent_id, role, author_name, content, created_at, metadata, extracted, answered) ",
+            );
+            qb.push_values(chunk, |mut b, m: &Message| {
+                b.push_bind(m.id.to_string())
+                    .push_bind(m.tenant.clone())
+                    .push_bind(m.session_id.clone())
+                    .push_bind(m.user_id.clone())
+                    .push_bind(m.agent_id.clone())
+                    .push_bind(m.role.as_str())
+                    .push_bind(m.author_name.clone())
+                    .push_bind(m.content.clone())
+                    .push_bind(ms(m.created_at))
+                    .push_bind(serde_json::Value::Object(m.metadata.clone()).to_string())
+                    .push_bind(i64::from(m.extracted))
+                    .push_bind(i64::from(m.answered));
+            });
+            qb.push(" ON CONFLICT (id) DO NOTHING");
+            qb.build().execute(&self.db.pool).await.map_err(|e| {
+                let e = map(e, "insert messages");
+                if e.kind() == ErrorKind::InvalidInput {
+                    Error::invalid("message: its session does not exist").with_backend("sqlite")
+                } else {
+                    e
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn recent_messages(
+        &self,
+        tenant: &str,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        let rows = sqlx::query(
+            "SELECT * FROM messages WHERE tenant = ? AND session_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(tenant)
+        .bind(session_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "recent messages"))?;
+        let mut v = rows.iter().map(rows::message).collect::<Result<Vec<_>>>()?;
+        v.reverse();
+        Ok(v)
+    }
+
+    async fn unextracted_messages(
+        &self,
+        tenant: &str,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        let rows = sqlx::query("SELECT * FROM messages WHERE tenant = ? AND session_id = ? AND extracted = 0 ORDER BY id LIMIT ?")
+            .bind(tenant)
+            .bind(session_id)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "unextracted messages"))?;
+        rows.iter().map(rows::message).collect()
+    }
+
+    async fn count_unextracted(&self, tenant: &str, session_id: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE tenant = ? AND session_id = ? AND extracted = 0",
+        )
+        .bind(tenant)
+        .bind(session_id)
+        .fetch_one(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "count unextracted"))?;
+        Ok(rows::u64_of(n))
+    }
+
+    async fn mark_extracted(&self, tenant: &str, ids: &[Uuid]) -> Result<()> {
+        for chunk in ids.chunks(500) {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("UPDATE messages SET extracted = 1 WHERE tenant = ");
+            qb.push_bind(tenant.to_owned()).push(" AND id IN ");
+            push_ids(&mut qb, chunk);
+            qb.build()
+                .execute(&self.db.pool)
+                .await
+                .map_err(|e| map(e, "mark extracted"))?;
+        }
+        Ok(())
+    }
+
+    async fn upsert_session(&self, s: &Session) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (tenant, id, user_id, agent_id, title, platform, started_at, ended_at, metadata)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (tenant, id) DO UPDATE SET user_id = COALESCE(excluded.user_id, user_id),
+             agent_id = COALESCE(excluded.agent_id, agent_id), title = COALESCE(excluded.title, title),
+             platform = COALESCE(excluded.platform, platform), ended_at = COALESCE(excluded.ended_at, ended_at),
+             metadata = excluded.metadata",
+        )
+        .bind(&s.tenant)
+        .bind(&s.id)
+        .bind(&s.user_id)
+        .bind(&s.agent_id)
+        .bind(&s.title)
+        .bind(&s.platform)
+        .bind(ms(s.started_at))
+        .bind(s.ended_at.map(ms))
+        .bind(serde_json::Value::Object(s.metadata.clone()).to_string())
+        .execute(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "upsert session"))?;
+        Ok(())
+    }
+
+    async fn get_session(&self, tenant: &str, id: &str) -> Result<Option<Session>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE tenant = ? AND id = ?")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "get session"))?;
+        row.as_ref().map(rows::session).transpose()
+    }
+
+    async fn touch_user(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        t: &UserTouch,
+        at: DateTime<Utc>,
+    ) -> Result<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (tenant, id, external_id, platform, display_name, first_seen_at, last_seen_at, message_count, metadata)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}')
+             ON CONFLICT (tenant, id) DO UPDATE SET
+               external_id = COALESCE(excluded.external_id, external_id),
+               platform = COALESCE(excluded.platform, platform),
+               display_name = COALESCE(excluded.display_name, display_name),
+               last_seen_at = MAX(last_seen_at, excluded.last_seen_at),
+               message_count = message_count + excluded.message_count
+             RETURNING *",
+        )
+        .bind(tenant)
+        .bind(user_id)
+        .bind(&t.external_id)
+        .bind(&t.platform)
+        .bind(&t.display_name)
+        .bind(ms(at))
+        .bind(ms(at))
+        .bind(i64_of(t.messages))
+        .fetch_one(&self.db.pool)
+        .await
+        .map_err(|e| {
+            let e = map(e, "touch user");
+            if e.kind() == ErrorKind::Conflict {
+                Error::new(ErrorKind::Conflict, "user: another user already has this external id on this platform").with_backend("sqlite")
+            } else {
+                e
+            }
+        })?;
+        rows::user(&row)
+    }
+
+    async fn get_user(&self, tenant: &str, user_id: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE tenant = ? AND id = ?")
+            .bind(tenant)
+            .bind(user_id)
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "get user"))?;
+        row.as_ref().map(rows::user).transpose()
+    }
+}

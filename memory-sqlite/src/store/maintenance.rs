@@ -1,0 +1,197 @@
+//! Scans, exact restores, forgetting and counts of [`SqliteStore`].
+
+use async_trait::async_trait;
+use memory_core::MaintenanceStore;
+
+use super::*;
+
+#[async_trait]
+impl MaintenanceStore for SqliteStore {
+    async fn scan_memories(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<StoredMemory>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MEMORY_COLUMNS}, m.embedding FROM memories m WHERE m.id > ? ORDER BY m.id LIMIT ?"
+        )))
+        .bind(after.map(|u| u.to_string()).unwrap_or_default())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "scan memories"))?;
+        rows.iter().map(rows::stored).collect()
+    }
+
+    async fn scan_messages(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<Message>> {
+        let rows = sqlx::query("SELECT * FROM messages WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(after.map(|u| u.to_string()).unwrap_or_default())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "scan messages"))?;
+        rows.iter().map(rows::message).collect()
+    }
+
+    async fn scan_sessions(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Session>> {
+        let rows = self
+            .scan_keyed("sessions", "scan sessions", after, limit)
+            .await?;
+        rows.iter().map(rows::session).collect()
+    }
+
+    async fn scan_users(&self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<User>> {
+        let rows = self.scan_keyed("users", "scan users", after, limit).await?;
+        rows.iter().map(rows::user).collect()
+    }
+
+    async fn put_user(&self, u: &User) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (tenant, id, external_id, platform, display_name, first_seen_at, last_seen_at, message_count, metadata)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}')
+             ON CONFLICT (tenant, id) DO UPDATE SET external_id = excluded.external_id,
+               platform = excluded.platform, display_name = excluded.display_name,
+               first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
+               message_count = excluded.message_count",
+        )
+        .bind(&u.tenant)
+        .bind(&u.id)
+        .bind(&u.external_id)
+        .bind(&u.platform)
+        .bind(&u.display_name)
+        .bind(ms(u.first_seen_at))
+        .bind(ms(u.last_seen_at))
+        .bind(i64_of(u.message_count))
+        .execute(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "put user"))?;
+        Ok(())
+    }
+
+    async fn forget(&self, scope: &Scope) -> Result<ForgetReport> {
+        let mut tx = self
+            .db
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| map(e, "begin"))?;
+        let owner = |qb: &mut QueryBuilder<Sqlite>| {
+            qb.push(" WHERE tenant = ").push_bind(scope.tenant.clone());
+            for (col, v) in [
+                ("user_id", &scope.user_id),
+                ("agent_id", &scope.agent_id),
+                ("session_id", &scope.session_id),
+            ] {
+                if let Some(v) = v {
+                    qb.push(format_args!(" AND {col} = ")).push_bind(v.clone());
+                }
+            }
+        };
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT id FROM memories");
+        owner(&mut qb);
+        let ids: Vec<String> = qb
+            .build_query_scalar()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| map(e, "forget"))?;
+        let ids: Vec<Uuid> = ids.iter().map(|s| rows::uuid(s)).collect::<Result<_>>()?;
+        let mut changes = ChangeSet {
+            delete: ids.clone(),
+            ..ChangeSet::default()
+        };
+        // The outbox rows are written before the deletes, while each row's tenant can still be read.
+        changes.outbox = ids.iter().map(|id| (*id, VectorOp::Delete)).collect();
+        apply_in(&mut tx, &changes).await?;
+        let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM messages");
+        owner(&mut qb);
+        let messages = qb
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map(e, "forget"))?
+            .rows_affected();
+        let sessions =
+            if scope.session_id.is_some() || scope.user_id.is_some() || scope.agent_id.is_some() {
+                let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM sessions WHERE tenant = ");
+                qb.push_bind(scope.tenant.clone());
+                for (col, v) in [
+                    ("user_id", &scope.user_id),
+                    ("agent_id", &scope.agent_id),
+                    ("id", &scope.session_id),
+                ] {
+                    if let Some(v) = v {
+                        qb.push(format_args!(" AND {col} = ")).push_bind(v.clone());
+                    }
+                }
+                qb.build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| map(e, "forget"))?
+                    .rows_affected()
+            } else {
+                0
+            };
+        let users = match (&scope.user_id, &scope.agent_id, &scope.session_id) {
+            (Some(u), None, None) => sqlx::query("DELETE FROM users WHERE tenant = ? AND id = ?")
+                .bind(&scope.tenant)
+                .bind(u)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map(e, "forget"))?
+                .rows_affected(),
+            _ => 0,
+        };
+        // History of forgotten memories goes too: it holds their content.
+        for chunk in ids.chunks(500) {
+            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM history WHERE memory_id IN ");
+            push_ids(&mut qb, chunk);
+            qb.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map(e, "forget"))?;
+        }
+        tx.commit().await.map_err(|e| map(e, "commit"))?;
+        Ok(ForgetReport {
+            memories: ids,
+            messages,
+            sessions,
+            users,
+        })
+    }
+
+    async fn stats(&self, tenant: Option<&str>) -> Result<StoreStats> {
+        let count = |table: &'static str| {
+            let pool = self.db.pool.clone();
+            let tenant = tenant.map(str::to_owned);
+            async move {
+                let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT COUNT(*) FROM {table}"));
+                if let Some(t) = tenant {
+                    qb.push(" WHERE tenant = ").push_bind(t);
+                }
+                qb.build_query_scalar::<i64>()
+                    .fetch_one(&pool)
+                    .await
+                    .map(rows::u64_of)
+                    .map_err(|e| map(e, "stats"))
+            }
+        };
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM outbox WHERE attempts > 0");
+        if let Some(t) = tenant {
+            qb.push(" AND tenant = ").push_bind(t.to_owned());
+        }
+        let failed: i64 = qb
+            .build_query_scalar()
+            .fetch_one(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "stats"))?;
+        Ok(StoreStats {
+            memories: count("memories").await?,
+            messages: count("messages").await?,
+            sessions: count("sessions").await?,
+            users: count("users").await?,
+            history: count("history").await?,
+            outbox_pending: count("outbox").await?,
+            outbox_failed: rows::u64_of(failed),
+        })
+    }
+}

@@ -1,0 +1,230 @@
+//! Memories, history and the vector outbox of [`SqliteStore`].
+
+use async_trait::async_trait;
+use memory_core::MemoryStore;
+
+use super::*;
+
+#[async_trait]
+impl MemoryStore for SqliteStore {
+    fn info(&self) -> BackendInfo {
+        self.db.info()
+    }
+
+    fn capabilities(&self) -> StoreCapabilities {
+        StoreCapabilities {
+            filter_ops: Op::ALL.to_vec(),
+            transactions: true,
+        }
+    }
+
+    async fn apply(&self, changes: ChangeSet) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .db
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| map(e, "begin"))?;
+        apply_in(&mut tx, &changes).await?;
+        tx.commit().await.map_err(|e| map(e, "commit"))
+    }
+
+    async fn get_memories(&self, tenant: &str, ids: &[Uuid]) -> Result<Vec<MemoryRecord>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut qb = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.tenant = "
+            ));
+            qb.push_bind(tenant.to_owned()).push(" AND m.id IN ");
+            push_ids(&mut qb, chunk);
+            let rows = qb
+                .build()
+                .fetch_all(&self.db.pool)
+                .await
+                .map_err(|e| map(e, "get memories"))?;
+            out.extend(rows.iter().map(rows::memory).collect::<Result<Vec<_>>>()?);
+        }
+        let pos: std::collections::HashMap<Uuid, usize> =
+            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        out.sort_by_key(|m| pos.get(&m.id).copied().unwrap_or(usize::MAX));
+        Ok(out)
+    }
+
+    async fn get_stored(&self, ids: &[Uuid]) -> Result<Vec<StoredMemory>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut qb = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {MEMORY_COLUMNS}, m.embedding FROM memories m WHERE m.id IN "
+            ));
+            push_ids(&mut qb, chunk);
+            let rows = qb
+                .build()
+                .fetch_all(&self.db.pool)
+                .await
+                .map_err(|e| map(e, "get memories"))?;
+            out.extend(rows.iter().map(rows::stored).collect::<Result<Vec<_>>>()?);
+        }
+        Ok(out)
+    }
+
+    async fn find_by_hash(&self, scope: &Scope, hash: &str) -> Result<Option<MemoryRecord>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.tenant = ? AND m.owner_key = ? AND m.content_hash = ?"
+        )))
+        .bind(&scope.tenant)
+        .bind(scope.owner_key())
+        .bind(hash)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "find by hash"))?;
+        row.as_ref().map(rows::memory).transpose()
+    }
+
+    async fn list_memories(&self, tenant: &str, query: &ListQuery) -> Result<Page<MemoryRecord>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.tenant = "
+        ));
+        qb.push_bind(tenant.to_owned());
+        if let Some(c) = &query.cursor {
+            let id = Uuid::parse_str(c)
+                .map_err(|_| Error::invalid("cursor: not a cursor this listing returned"))?;
+            qb.push(" AND m.id < ").push_bind(id.to_string());
+        }
+        push_and(&mut qb, query.filter.as_ref());
+        let limit = query.limit.max(1);
+        qb.push(" ORDER BY m.id DESC LIMIT ")
+            .push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+        let rows = qb
+            .build()
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "list memories"))?;
+        let mut items = rows.iter().map(rows::memory).collect::<Result<Vec<_>>>()?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next_cursor = if more {
+            items.last().map(|m| m.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn touch_memories(&self, tenant: &str, ids: &[Uuid], at: DateTime<Utc>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "UPDATE memories SET access_count = access_count + 1, last_accessed_at = ",
+        );
+        qb.push_bind(ms(at))
+            .push(" WHERE tenant = ")
+            .push_bind(tenant.to_owned())
+            .push(" AND id IN ");
+        push_ids(&mut qb, ids);
+        qb.build()
+            .execute(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "touch memories"))?;
+        Ok(())
+    }
+
+    async fn history(&self, tenant: &str, memory_id: Uuid) -> Result<Vec<HistoryEvent>> {
+        let rows =
+            sqlx::query("SELECT * FROM history WHERE tenant = ? AND memory_id = ? ORDER BY id")
+                .bind(tenant)
+                .bind(memory_id.to_string())
+                .fetch_all(&self.db.pool)
+                .await
+                .map_err(|e| map(e, "history"))?;
+        rows.iter().map(rows::history).collect()
+    }
+
+    async fn outbox_pending(&self, limit: usize, max_attempts: u32) -> Result<Vec<OutboxEntry>> {
+        let rows = sqlx::query("SELECT * FROM outbox WHERE attempts < ? ORDER BY seq LIMIT ?")
+            .bind(i64::from(max_attempts))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "outbox pending"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxEntry {
+                    memory_id: rows::uuid(&get::<String>(r, "memory_id")?)?,
+                    tenant: get(r, "tenant")?,
+                    op: match get::<String>(r, "op")?.as_str() {
+                        "delete" => VectorOp::Delete,
+                        _ => VectorOp::Upsert,
+                    },
+                    attempts: u32::try_from(get::<i64>(r, "attempts")?).unwrap_or(u32::MAX),
+                    last_error: get(r, "last_error")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .db
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| map(e, "begin"))?;
+        for (id, op) in done {
+            let removed = sqlx::query("DELETE FROM outbox WHERE memory_id = ? AND op = ?")
+                .bind(id.to_string())
+                .bind(op.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map(e, "outbox done"))?;
+            if removed.rows_affected() > 0 && *op == VectorOp::Upsert {
+                sqlx::query(
+                    "UPDATE memories SET vector_state = 'synced', vector_attempts = 0 WHERE id = ?",
+                )
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map(e, "outbox done"))?;
+            }
+        }
+        tx.commit().await.map_err(|e| map(e, "commit"))
+    }
+
+    async fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .db
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| map(e, "begin"))?;
+        for id in ids {
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE memory_id = ?",
+            )
+            .bind(error)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map(e, "outbox failed"))?;
+            sqlx::query(
+                "UPDATE memories SET vector_attempts = vector_attempts + 1,
+                 vector_state = CASE WHEN vector_attempts + 1 >= ? THEN 'failed' ELSE 'pending' END WHERE id = ?",
+            )
+            .bind(i64::from(max_attempts))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map(e, "outbox failed"))?;
+        }
+        tx.commit().await.map_err(|e| map(e, "commit"))
+    }
+}

@@ -1,0 +1,263 @@
+//! `Store` on SQLite.
+
+use chrono::{DateTime, Utc};
+use memory_core::{
+    BackendInfo, ChangeSet, Error, ErrorKind, ForgetReport, HistoryEvent, ListQuery, MemoryRecord,
+    Message, Op, OutboxEntry, Page, Result, Scope, Session, StoreCapabilities, StoreStats,
+    StoredMemory, User, UserTouch, VectorOp,
+};
+use sha2::Digest;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use uuid::Uuid;
+
+use crate::SqliteDb;
+use crate::error::map;
+use crate::filter_sql::push_and;
+use crate::rows::{self, MEMORY_COLUMNS, get, i64_of, ms, vec_to_blob};
+
+/// Records, messages, sessions, users, history and the outbox in SQLite.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pub(crate) db: SqliteDb,
+}
+
+impl SqliteStore {
+    pub(crate) fn new(db: SqliteDb) -> Self {
+        Self { db }
+    }
+}
+
+/// Binds a memory's columns in the order of `INSERT_COLUMNS`.
+fn push_memory_values(qb: &mut QueryBuilder<Sqlite>, m: &StoredMemory) {
+    let r = &m.record;
+    let mut s = qb.separated(", ");
+    s.push_bind(r.id.to_string())
+        .push_bind(r.scope.tenant.clone())
+        .push_bind(r.scope.user_id.clone())
+        .push_bind(r.scope.agent_id.clone())
+        .push_bind(r.scope.session_id.clone())
+        .push_bind(r.scope.owner_key())
+        .push_bind(r.content.clone())
+        .push_bind(r.kind.as_str().to_owned())
+        .push_bind(f64::from(r.importance))
+        .push_bind(f64::from(r.confidence))
+        .push_bind(serde_json::Value::Object(r.metadata.clone()).to_string())
+        .push_bind(serde_json::to_string(&r.source_message_ids).unwrap_or_else(|_| "[]".into()))
+        .push_bind(ms(r.created_at))
+        .push_bind(ms(r.updated_at))
+        .push_bind(ms(r.last_accessed_at))
+        .push_bind(i64_of(r.access_count))
+        .push_bind(r.expires_at.map(ms))
+        .push_bind(r.content_hash.clone())
+        .push_bind(r.embedding_model.clone())
+        .push_bind(m.embedding.as_deref().map(vec_to_blob))
+        .push_bind(r.vector_state.as_str())
+        .push_bind(i64::from(r.vector_attempts))
+        .push_bind(i64_of(r.version))
+        .push_bind(owner_token(&r.scope.tenant, r.scope.user_id.as_deref()));
+}
+
+const INSERT_COLUMNS: &str = "INSERT INTO memories (id, tenant, user_id, agent_id, session_id, owner_key, content, kind, importance, confidence, metadata, source_message_ids, created_at, updated_at, last_accessed_at, access_count, expires_at, content_hash, embedding_model, embedding, vector_state, vector_attempts, version, fts_owner) ";
+
+async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()> {
+    if !changes.insert.is_empty() {
+        for chunk in changes.insert.chunks(400) {
+            let mut qb = QueryBuilder::<Sqlite>::new(INSERT_COLUMNS);
+            qb.push("VALUES ");
+            for (i, m) in chunk.iter().enumerate() {
+                if i > 0 {
+                    qb.push(", ");
+                }
+                qb.push("(");
+                push_memory_values(&mut qb, m);
+                qb.push(")");
+            }
+            qb.build()
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| map(e, "insert memories"))?;
+        }
+    }
+    for u in &changes.update {
+        let r = &u.memory.record;
+        let mut qb = QueryBuilder::<Sqlite>::new("UPDATE memories SET ");
+        let mut s = qb.separated(", ");
+        s.push("user_id = ")
+            .push_bind_unseparated(r.scope.user_id.clone());
+        s.push("agent_id = ")
+            .push_bind_unseparated(r.scope.agent_id.clone());
+        s.push("session_id = ")
+            .push_bind_unseparated(r.scope.session_id.clone());
+        s.push("owner_key = ")
+            .push_bind_unseparated(r.scope.owner_key());
+        s.push("fts_owner = ")
+            .push_bind_unseparated(owner_token(&r.scope.tenant, r.scope.user_id.as_deref()));
+        s.push("content = ")
+            .push_bind_unseparated(r.content.clone());
+        s.push("kind = ")
+            .push_bind_unseparated(r.kind.as_str().to_owned());
+        s.push("importance = ")
+            .push_bind_unseparated(f64::from(r.importance));
+        s.push("confidence = ")
+            .push_bind_unseparated(f64::from(r.confidence));
+        s.push("metadata = ")
+            .push_bind_unseparated(serde_json::Value::Object(r.metadata.clone()).to_string());
+        s.push("source_message_ids = ").push_bind_unseparated(
+            serde_json::to_string(&r.source_message_ids).unwrap_or_else(|_| "[]".into()),
+        );
+        s.push("updated_at = ")
+            .push_bind_unseparated(ms(r.updated_at));
+        s.push("expires_at = ")
+            .push_bind_unseparated(r.expires_at.map(ms));
+        s.push("content_hash = ")
+            .push_bind_unseparated(r.content_hash.clone());
+        s.push("embedding_model = ")
+            .push_bind_unseparated(r.embedding_model.clone());
+        s.push("version = ")
+            .push_bind_unseparated(i64_of(r.version));
+        if u.replace_embedding {
+            s.push("embedding = ")
+                .push_bind_unseparated(u.memory.embedding.as_deref().map(vec_to_blob));
+        }
+        qb.push(" WHERE id = ").push_bind(r.id.to_string());
+        qb.push(" AND tenant = ").push_bind(r.scope.tenant.clone());
+        qb.push(" AND version = ")
+            .push_bind(i64_of(u.expected_version));
+        let done = qb
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| map(e, "update memory"))?;
+        if done.rows_affected() != 1 {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "memory {} changed or vanished since version {} was read",
+                    r.id, u.expected_version
+                ),
+            )
+            .with_backend("sqlite"));
+        }
+    }
+    for chunk in changes.history.chunks(400) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO history (id, memory_id, tenant, op, old_content, new_content, reason, created_at) ",
+        );
+        qb.push_values(chunk, |mut b, h: &HistoryEvent| {
+            b.push_bind(h.id.to_string())
+                .push_bind(h.memory_id.to_string())
+                .push_bind(h.tenant.clone())
+                .push_bind(h.op.as_str())
+                .push_bind(h.old_content.clone())
+                .push_bind(h.new_content.clone())
+                .push_bind(h.reason.clone())
+                .push_bind(ms(h.created_at));
+        });
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| map(e, "insert history"))?;
+    }
+    if !changes.outbox.is_empty() {
+        let tenants: std::collections::HashMap<Uuid, String> = changes
+            .insert
+            .iter()
+            .map(|m| &m.record)
+            .chain(changes.update.iter().map(|u| &u.memory.record))
+            .map(|r| (r.id, r.scope.tenant.clone()))
+            .chain(
+                changes
+                    .history
+                    .iter()
+                    .map(|h| (h.memory_id, h.tenant.clone())),
+            )
+            .collect();
+        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| map(e, "outbox"))?;
+        for (i, (id, op)) in changes.outbox.iter().enumerate() {
+            let tenant = match tenants.get(id) {
+                Some(t) => t.clone(),
+                None => sqlx::query_scalar::<_, String>("SELECT tenant FROM memories WHERE id = ?")
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(|e| map(e, "outbox"))?
+                    .unwrap_or_default(),
+            };
+            sqlx::query(
+                "INSERT INTO outbox (memory_id, tenant, op, attempts, last_error, seq) VALUES (?, ?, ?, 0, NULL, ?)
+                 ON CONFLICT (memory_id) DO UPDATE SET op = excluded.op, attempts = 0, last_error = NULL, seq = excluded.seq",
+            )
+            .bind(id.to_string())
+            .bind(tenant)
+            .bind(op.as_str())
+            .bind(seq + 1 + i64::try_from(i).unwrap_or(0))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| map(e, "outbox"))?;
+            if *op == VectorOp::Upsert {
+                sqlx::query("UPDATE memories SET vector_state = 'pending', vector_attempts = 0 WHERE id = ?")
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| map(e, "outbox"))?;
+            }
+        }
+    }
+    for chunk in changes.delete.chunks(400) {
+        let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM memories WHERE id IN ");
+        push_ids(&mut qb, chunk);
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| map(e, "delete memories"))?;
+    }
+    Ok(())
+}
+
+/// Appends `(SELECT value FROM json_each(?))` binding the ids as one JSON
+/// array, so the statement text (and its cached prepared form) does not
+/// change with the number of ids.
+pub(crate) fn push_ids(qb: &mut QueryBuilder<Sqlite>, ids: &[Uuid]) {
+    let list: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    qb.push("(SELECT value FROM json_each(")
+        .push_bind(serde_json::Value::from(list).to_string())
+        .push("))");
+}
+
+/// The FTS token naming a (tenant, user): letters and digits only, so the
+/// tokenizer keeps it whole, whatever characters the ids hold.
+pub(crate) fn owner_token(tenant: &str, user_id: Option<&str>) -> String {
+    let digest =
+        sha2::Sha256::digest(format!("{tenant}\u{1f}{}", user_id.unwrap_or("")).as_bytes());
+    let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    format!("own{hex}")
+}
+
+/// Rows of a table keyed by (tenant, id), in key order, after a key.
+impl SqliteStore {
+    async fn scan_keyed(
+        &self,
+        table: &'static str,
+        operation: &'static str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
+        let (t, i) = after.unwrap_or(("", ""));
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM {table} WHERE (tenant, id) > (?, ?) ORDER BY tenant, id LIMIT ?"
+        )))
+        .bind(t)
+        .bind(i)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(|e| map(e, operation))
+    }
+}
+
+mod conversations;
+mod maintenance;
+mod memories;
