@@ -39,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
                     .importance(importance),
             )
             .await?;
-        println!("remembered {:?}: {}", outcome.event, text);
+        println!("{}: {text}", outcome.event.as_str());
     }
     let again = memory
         .add(AddRequest::new(
@@ -47,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
             "Alice is allergic to peanuts",
         ))
         .await?;
-    println!("the same fact again: {:?}", again.event);
+    println!("the same fact again: {}", again.event.as_str());
 
     for (mode, query) in [
         (SearchMode::Semantic, "does she have any pets?"),
@@ -57,11 +57,19 @@ async fn main() -> anyhow::Result<()> {
         let res = memory
             .search(SearchRequest::new(alice.clone(), query).k(2).mode(mode))
             .await?;
-        println!("\n{mode:?} search: {query}");
+        println!("\n{} search: {query}", mode.as_str());
         for hit in &res.hits {
+            let similarity = hit
+                .explain
+                .similarity
+                .map_or_else(|| "-".to_owned(), |s| format!("{s:.3}"));
+            let rank = hit
+                .explain
+                .keyword_rank
+                .map_or_else(|| "-".to_owned(), |r| r.to_string());
             println!(
-                "  {:.3}  {}  (similarity {:?}, keyword rank {:?})",
-                hit.score, hit.memory.content, hit.explain.similarity, hit.explain.keyword_rank
+                "  {:.3}  {}  (similarity {similarity}, keyword rank {rank})",
+                hit.score, hit.memory.content
             );
         }
     }
@@ -103,11 +111,11 @@ async fn main() -> anyhow::Result<()> {
     println!("\nhistory of {id}:");
     for event in memory.history(&alice.tenant, id).await? {
         println!(
-            "  {}  {:<6} {:?} -> {:?} ({})",
-            event.created_at,
+            "  {}  {:<6} {} -> {} ({})",
+            event.created_at.format("%Y-%m-%d %H:%M:%S"),
             event.op.as_str(),
-            event.old_content,
-            event.new_content,
+            event.old_content.as_deref().unwrap_or("-"),
+            event.new_content.as_deref().unwrap_or("-"),
             event.reason
         );
     }

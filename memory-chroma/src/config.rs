@@ -10,7 +10,7 @@ pub enum Layout {
     /// One Chroma collection per memory collection; tenant and user are
     /// metadata. The default: one HNSW graph, filters select the owner.
     Shared,
-    /// One Chroma collection per (tenant, user), as seed 001 does. Each user's
+    /// One Chroma collection per (tenant, user). Each user's
     /// graph is small and dropping a user drops a collection, but searches
     /// that do not name a user visit every collection of the tenant.
     PerUser,

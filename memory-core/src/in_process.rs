@@ -12,7 +12,7 @@ use crate::traits::{
 };
 use crate::{Error, Message, Metadata, Result, Scope};
 
-/// TTLs by activity (seed 001): users seen recently keep their keys longer.
+/// TTLs by activity: users seen recently keep their keys longer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TtlTiers {
     /// TTL for active users' keys.

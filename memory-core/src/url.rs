@@ -172,8 +172,12 @@ impl BackendUrl {
 
     /// `host:port` (IPv6 hosts in brackets) with `default_port` when none is given.
     pub fn host_port(&self, default_port: u16) -> Option<String> {
+        self.host_with_port(self.port.unwrap_or(default_port))
+    }
+
+    /// `host:port` (IPv6 hosts in brackets) with `port` whatever the URL says.
+    pub fn host_with_port(&self, port: u16) -> Option<String> {
         let host = self.host.as_deref()?;
-        let port = self.port.unwrap_or(default_port);
         Some(if host.contains(':') {
             format!("[{host}]:{port}")
         } else {

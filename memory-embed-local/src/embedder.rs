@@ -158,7 +158,9 @@ impl Inner {
         let outputs = session
             .run(ort::inputs!["input_ids" => input_ids, "attention_mask" => attention, "token_type_ids" => token_types])
             .map_err(ort_err)?;
-        let (out_shape, hidden) = outputs["last_hidden_state"]
+        let (out_shape, hidden) = outputs
+            .get("last_hidden_state")
+            .ok_or_else(|| Error::internal("the ONNX model has no output named last_hidden_state"))?
             .try_extract_tensor::<f32>()
             .map_err(ort_err)?;
         let dim = usize::try_from(out_shape.last().copied().unwrap_or(0)).unwrap_or(0);

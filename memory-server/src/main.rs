@@ -1,4 +1,5 @@
-//! The `memory` binary: the operator CLI (and, later, the server).
+//! The `memory` binary: the operator CLI, the REST and MCP server, and the
+//! tools that move data between stores.
 
 mod cli;
 mod doctor;

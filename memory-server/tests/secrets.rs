@@ -84,7 +84,7 @@ fn status_doctor_and_logs_hide_url_secrets() {
     assert_hidden("memory doctor", &text(&doctor));
     assert!(text(&doctor).contains("api_key=***"), "{}", text(&doctor));
 
-    // Qdrant's own variables (seed 003): the key becomes part of the URL.
+    // Qdrant's own variables: the key becomes part of the URL.
     let only_qdrant = |args: &[&str]| {
         memory_cmd(dir.path())
             .env(

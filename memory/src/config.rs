@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use memory_core::{EngineConfig, Error, Result};
+use memory_core::{BackendUrl, EngineConfig, Error, Result, encode_query};
 use serde::{Deserialize, Serialize};
 
 /// A URL or an ordered list of URLs, the first reachable of which is used.
@@ -222,7 +222,7 @@ impl Config {
 
     /// Applies the variables of [`CONFIG_ENV`]: `MEMORY_STORE`, `DATABASE_URL`,
     /// `MEMORY_VECTORS`, Qdrant's own `QDRANT_URL`, `QDRANT_API_KEY`,
-    /// `QDRANT_CONNECTION_TIMEOUT` and `QDRANT_COLLECTION_NAME` (as seed 003 sets them),
+    /// `QDRANT_CONNECTION_TIMEOUT` and `QDRANT_COLLECTION_NAME` (as Qdrant's own clients read them),
     /// `CHROMA_URL`, `MEMORY_SHORT_TERM`, `REDIS_URL`, `MEMORY_EMBEDDER`,
     /// `MEMORY_LANGUAGE_MODEL`, `MEMORY_API_KEYS_FILE`. The `MEMORY_*` names
     /// win over the generic ones.
@@ -260,45 +260,48 @@ impl Config {
     }
 }
 
-/// The vector URL from Qdrant's own client variables, as seed 003's `.env`
-/// sets them: `QDRANT_URL` (Qdrant's clients take its REST URL, port 6333;
+/// The vector URL from Qdrant's own client variables: `QDRANT_URL` (Qdrant's clients take its REST URL, port 6333;
 /// memory speaks gRPC, so 6333 becomes 6334), `QDRANT_API_KEY`, and
 /// `QDRANT_CONNECTION_TIMEOUT` in seconds.
 fn qdrant_env(get: &impl Fn(&str) -> Option<String>) -> Option<String> {
-    let url = get("QDRANT_URL")?;
-    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url.as_str()));
-    let scheme = if matches!(scheme, "https" | "qdrants") {
+    let raw = get("QDRANT_URL")?;
+    let with_scheme = if raw.contains("://") {
+        raw.clone()
+    } else {
+        format!("http://{raw}")
+    };
+    // A URL that does not parse goes on as given, for the opener to name.
+    let Ok(url) = BackendUrl::parse(&with_scheme) else {
+        return Some(raw);
+    };
+    let scheme = if matches!(url.scheme(), "https" | "qdrants") {
         "qdrants"
     } else {
         "qdrant"
     };
-    let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let authority = authority.trim_end_matches('/');
-    let authority = authority
-        .strip_suffix(":6333")
-        .map_or_else(|| authority.to_owned(), |host| format!("{host}:6334"));
-    let mut params: Vec<String> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let port = match url.port() {
+        Some(6333) | None => 6334,
+        Some(p) => p,
+    };
+    let authority = url.host_with_port(port).unwrap_or_default();
+    let mut params = url.query_pairs().to_vec();
     if let Some(key) = get("QDRANT_API_KEY") {
-        params.push(format!("api_key={key}"));
+        params.push(("api_key".into(), key));
     }
     if let Some(t) = get("QDRANT_CONNECTION_TIMEOUT") {
         // An unreadable value is passed on for the URL parser to name.
-        params.push(match t.trim().parse::<f64>() {
+        let ms = match t.trim().parse::<f64>() {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            Ok(secs) if secs > 0.0 => format!("timeout_ms={}", (secs * 1000.0) as u64),
-            _ => format!("timeout_ms={t}"),
-        });
+            Ok(secs) if secs > 0.0 => ((secs * 1000.0) as u64).to_string(),
+            _ => t,
+        };
+        params.push(("timeout_ms".into(), ms));
     }
-    let mut out = format!("{scheme}://{authority}");
-    if !params.is_empty() {
-        out.push('?');
-        out.push_str(&params.join("&"));
-    }
-    Some(out)
+    Some(if params.is_empty() {
+        format!("{scheme}://{authority}")
+    } else {
+        format!("{scheme}://{authority}?{}", encode_query(&params))
+    })
 }
 
 #[cfg(test)]

@@ -226,7 +226,7 @@ mod tests {
             ));
             assert!(e.contains(&format!("feature `{}`", off.feature)), "{e}");
         }
-        let e = message(resolve(BackendRole::Store, "redis://h"));
+        let e = message(resolve(BackendRole::Store, "memory://"));
         assert!(e.contains("cannot serve as store"), "{e}");
         assert!(resolve(BackendRole::Store, "sqlite::memory:").is_ok());
     }

@@ -1,5 +1,5 @@
 //! Prompt context: profile facts, relevant memories and the recent window,
-//! rendered within a token budget (seed 003's `enhance_system_prompt`).
+//! rendered within a token budget (what a system prompt is enhanced with).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Rate limits through the short-term tier (seed 001: per user and global).
+//! Rate limits through the short-term tier, per user and global.
 
 use std::time::Duration;
 

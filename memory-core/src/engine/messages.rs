@@ -195,8 +195,8 @@ impl Memory {
         Ok(restored.into_iter().skip(skip).collect())
     }
 
-    /// Rebuilds a session's short-term window from the store (seed 001's
-    /// recovery) and returns it.
+    /// Rebuilds a session's short-term window from the store (after the
+    /// short-term tier lost it) and returns it.
     pub async fn recover(&self, tenant: &str, session_id: &str) -> Result<Vec<Message>> {
         let window = self.inner.config.window;
         let messages = self

@@ -157,6 +157,17 @@ pub enum AddEvent {
     Merged,
 }
 
+impl AddEvent {
+    /// The event's name as serialized (`added`, `unchanged`, `merged`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "added",
+            Self::Unchanged => "unchanged",
+            Self::Merged => "merged",
+        }
+    }
+}
+
 /// The result of adding one memory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AddOutcome {

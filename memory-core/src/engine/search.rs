@@ -28,6 +28,17 @@ pub enum SearchMode {
     Keyword,
 }
 
+impl SearchMode {
+    /// The mode's name as serialized (`hybrid`, `semantic`, `keyword`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hybrid => "hybrid",
+            Self::Semantic => "semantic",
+            Self::Keyword => "keyword",
+        }
+    }
+}
+
 /// A search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -15,7 +15,7 @@ use axum::Router;
 use memory::{ApiKey, Memory};
 
 pub use auth::{Auth, Caller};
-pub use openapi::openapi;
+pub use routes::openapi;
 
 /// Everything a request handler needs; the server keeps no other state, so
 /// any number of instances can share the same backends.

@@ -3,9 +3,7 @@
 //! types themselves.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
-use axum::Json;
 use axum::routing::MethodRouter;
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -207,7 +205,7 @@ fn operation(op: &Op, g: &mut SchemaGenerator) -> Value {
     o
 }
 
-fn document(ops: &[Op]) -> Value {
+pub(super) fn document(ops: &[Op]) -> Value {
     let mut g = SchemaSettings::draft2020_12()
         .with(|s| {
             s.definitions_path = "/components/schemas".into();
@@ -263,14 +261,4 @@ fn document(ops: &[Op]) -> Value {
         },
         "security": [ { "apiKey": [] } ],
     })
-}
-
-/// The document for this build, rendered once.
-pub fn openapi() -> &'static Value {
-    static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(|| document(&super::routes::operations()))
-}
-
-pub(super) async fn serve() -> Json<Value> {
-    Json(openapi().clone())
 }

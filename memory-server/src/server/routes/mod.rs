@@ -1,0 +1,187 @@
+//! Routes and handlers, one module per resource. Every handler works inside
+//! the caller's binding: its tenant always, and its user when the key is
+//! bound to one. The route table below builds both the router and the
+//! OpenAPI document, so neither can name a route the other lacks.
+
+mod memories;
+mod middleware;
+mod ops;
+mod sessions;
+mod users;
+
+use std::sync::OnceLock;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, patch, post};
+use axum::{Json, Router};
+use memory::{AddRequest, Scope, SearchRequest, UpdateRequest};
+use serde_json::Value;
+
+use super::access;
+use super::auth::Caller;
+use super::error::ApiResult;
+use super::openapi::{self, Op};
+use super::{AppState, mcp};
+
+/// Every route, in the order the document lists them. The router and the
+/// OpenAPI document are both built from this table, so neither can name a
+/// route the other lacks.
+pub(super) fn operations() -> Vec<Op> {
+    use memory::{
+        AddOutcome, EngineStats, ForgetReport, HistoryEvent, MemoryRecord, Message, MessageOutcome,
+        Page, SearchResponse, User,
+    };
+    vec![
+        Op::new("post", "/v1/memories", "Remember one memory", || {
+            post(memories::add)
+        })
+        .body::<AddRequest>()
+        .returns::<AddOutcome>(201),
+        Op::new("get", "/v1/memories", "List memories, newest first", || {
+            get(memories::list)
+        })
+        .query::<memories::ListParams>()
+        .returns::<Page<MemoryRecord>>(200),
+        Op::new(
+            "post",
+            "/v1/memories/batch",
+            "Remember several memories",
+            || post(memories::add_batch),
+        )
+        .body::<memories::Batch>()
+        .returns::<memories::BatchOutcome>(201),
+        Op::new(
+            "post",
+            "/v1/memories/search",
+            "Hybrid, semantic or keyword search",
+            || post(memories::search),
+        )
+        .body::<SearchRequest>()
+        .returns::<SearchResponse>(200),
+        Op::new(
+            "get",
+            "/v1/memories/{id}",
+            "One memory (records the access)",
+            || get(memories::get_memory),
+        )
+        .returns::<MemoryRecord>(200),
+        Op::new("patch", "/v1/memories/{id}", "Change a memory", || {
+            patch(memories::update)
+        })
+        .body::<UpdateRequest>()
+        .returns::<MemoryRecord>(200),
+        Op::new("delete", "/v1/memories/{id}", "Delete a memory", || {
+            delete(memories::delete_memory)
+        })
+        .returns_nothing(204),
+        Op::new(
+            "get",
+            "/v1/memories/{id}/history",
+            "A memory's changes, oldest first",
+            || get(memories::history),
+        )
+        .returns::<Vec<HistoryEvent>>(200),
+        Op::new(
+            "post",
+            "/v1/sessions/{id}/messages",
+            "Record a message of a session",
+            || post(sessions::record_message),
+        )
+        .body::<sessions::MessageBody>()
+        .returns::<MessageOutcome>(201),
+        Op::new(
+            "get",
+            "/v1/sessions/{id}/messages",
+            "The session's recent window",
+            || get(sessions::recent),
+        )
+        .query::<sessions::RecentParams>()
+        .returns::<Vec<Message>>(200),
+        Op::new(
+            "get",
+            "/v1/sessions/{id}/context",
+            "Prompt context for the next answer",
+            || get(sessions::context),
+        )
+        .query::<sessions::ContextParams>()
+        .returns::<memory::Context>(200),
+        Op::new("get", "/v1/users/{id}", "A user's profile", || {
+            get(users::get_user)
+        })
+        .returns::<User>(200),
+        Op::new("delete", "/v1/users/{id}", "Forget a user entirely", || {
+            delete(users::forget_user)
+        })
+        .returns::<ForgetReport>(200),
+        Op::new("get", "/v1/status", "Which backend serves what", || {
+            get(ops::status)
+        })
+        .returns::<serde_json::Map<String, serde_json::Value>>(200),
+        Op::new("get", "/v1/stats", "Counts for the caller's tenant", || {
+            get(ops::stats)
+        })
+        .returns::<EngineStats>(200),
+        Op::new("get", "/healthz", "Liveness", || get(|| async { "ok" }))
+            .public()
+            .returns_text(200),
+        Op::new("get", "/readyz", "Readiness: the store answers", || {
+            get(ops::ready)
+        })
+        .public()
+        .returns_text(200),
+        Op::new("get", "/metrics", "Prometheus metrics", || {
+            get(ops::metrics)
+        })
+        .public()
+        .returns_text(200),
+        Op::new("get", "/openapi.json", "This document", || {
+            get(serve_openapi)
+        })
+        .public()
+        .returns::<serde_json::Map<String, serde_json::Value>>(200),
+    ]
+}
+
+pub(super) fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let mut api = Router::new();
+    let mut public = Router::new();
+    for (path, authenticated, route) in openapi::routes(operations()) {
+        if authenticated {
+            api = api.route(path, route);
+        } else {
+            public = public.route(path, route);
+        }
+    }
+    let api = api
+        .nest_service(
+            openapi::MCP_PATH,
+            mcp::http_service(state.memory.clone(), state.auth.is_open(), max_body_bytes),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::authenticate,
+        ));
+    public
+        .merge(api)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::measure,
+        ))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// `scope` forced into the caller's binding.
+fn scoped(caller: &Caller, scope: Scope) -> ApiResult<Scope> {
+    Ok(access::scoped(caller, scope)?)
+}
+
+/// The OpenAPI document of this build, rendered once.
+pub fn openapi() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| openapi::document(&operations()))
+}
+
+async fn serve_openapi() -> Json<Value> {
+    Json(openapi().clone())
+}

@@ -1,0 +1,135 @@
+//! Sessions: record a message, the recent window, prompt context.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use memory::{Metadata, RecordMessage, Role, Scope};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::scoped;
+use crate::server::AppState;
+use crate::server::access::{self, DEFAULT_BUDGET};
+use crate::server::auth::Caller;
+use crate::server::error::ApiResult;
+
+/// A message to record.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MessageBody {
+    /// The user who takes part in the session.
+    #[serde(default)]
+    user_id: Option<String>,
+    /// The agent that takes part in the session.
+    #[serde(default)]
+    agent_id: Option<String>,
+    /// user (default), assistant, system or tool.
+    #[serde(default)]
+    role: Role,
+    /// A display name for the author.
+    #[serde(default)]
+    author_name: Option<String>,
+    /// The message text.
+    content: String,
+    /// A JSON object kept with the message.
+    #[serde(default)]
+    metadata: Metadata,
+    /// The message's id on its platform (a retry with the same id is ignored).
+    #[serde(default)]
+    external_id: Option<String>,
+    /// Where the message came from (discord, web, …).
+    #[serde(default)]
+    platform: Option<String>,
+    /// Whether the agent has already answered it.
+    #[serde(default)]
+    answered: bool,
+}
+
+pub(super) async fn record_message(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(session): Path<String>,
+    Json(b): Json<MessageBody>,
+) -> ApiResult<impl IntoResponse> {
+    access::session_allowed(&s.memory, &c, &session).await?;
+    let scope = scoped(
+        &c,
+        Scope {
+            tenant: String::new(),
+            user_id: b.user_id,
+            agent_id: b.agent_id.clone(),
+            session_id: None,
+        },
+    )?;
+    let req = RecordMessage {
+        tenant: scope.tenant,
+        session_id: session,
+        user_id: scope.user_id,
+        agent_id: b.agent_id,
+        role: b.role,
+        author_name: b.author_name,
+        content: b.content,
+        metadata: b.metadata,
+        external_id: b.external_id,
+        platform: b.platform,
+        answered: b.answered,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(s.memory.record_message(req).await?),
+    ))
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RecentParams {
+    /// How many messages, newest last (20 by default).
+    limit: Option<usize>,
+}
+
+pub(super) async fn recent(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(session): Path<String>,
+    Query(p): Query<RecentParams>,
+) -> ApiResult<impl IntoResponse> {
+    access::session_allowed(&s.memory, &c, &session).await?;
+    Ok(Json(
+        s.memory
+            .recent(&c.tenant, &session, p.limit.unwrap_or(20))
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ContextParams {
+    /// What the next answer is about; selects relevant memories.
+    query: Option<String>,
+    /// Token budget of the rendered text (1000 by default).
+    budget: Option<usize>,
+    /// Whose memories to draw on.
+    user_id: Option<String>,
+    /// The agent whose memories to draw on.
+    agent_id: Option<String>,
+}
+
+pub(super) async fn context(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(session): Path<String>,
+    Query(p): Query<ContextParams>,
+) -> ApiResult<impl IntoResponse> {
+    let scope = Scope {
+        tenant: String::new(),
+        user_id: p.user_id,
+        agent_id: p.agent_id,
+        session_id: None,
+    };
+    let query = p.query.as_deref().unwrap_or("");
+    let budget = p.budget.unwrap_or(DEFAULT_BUDGET);
+    Ok(Json(
+        access::context(&s.memory, &c, &session, scope, query, budget).await?,
+    ))
+}
