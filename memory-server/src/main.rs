@@ -2,12 +2,6 @@
 //! tools that move data between stores.
 
 mod cli;
-mod doctor;
-mod export;
-mod import;
-mod migrate;
-mod model;
-mod output;
 
 use clap::Parser;
 

@@ -6,15 +6,31 @@ use indicatif::{ProgressBar, ProgressStyle};
 use memory::{Config, MigrateOptions, MigrateReport};
 use serde::Serialize;
 
-use crate::output::Out;
+use super::output::Out;
 
-/// What to copy where.
-pub(crate) struct Plan {
-    pub(crate) from: String,
-    pub(crate) to: String,
-    /// The target's vector index, if not the target store's own.
-    pub(crate) vectors: Option<String>,
-    pub(crate) options: MigrateOptions,
+/// Copy every memory (ids, embeddings, history) to another store, resumably,
+/// then verify counts and checksums.
+#[derive(clap::Args, Debug)]
+pub(crate) struct MigrateArgs {
+    /// Source store URL.
+    #[arg(long)]
+    from: String,
+    /// Target store URL.
+    #[arg(long)]
+    to: String,
+    /// Target vector index URL (e.g. chroma://host:8000); default: the
+    /// target store's own.
+    #[arg(long)]
+    vectors: Option<String>,
+    /// Report what would be copied without writing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Re-embed with the configured embedder instead of copying vectors.
+    #[arg(long)]
+    re_embed: bool,
+    /// Memories per batch.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
 }
 
 /// The report with the URLs it ran between.
@@ -26,7 +42,12 @@ struct Shown<'a> {
     report: &'a MigrateReport,
 }
 
-pub(crate) async fn run(base: Config, plan: &Plan, out: &Out) -> Result<()> {
+pub(crate) async fn run(base: Config, plan: &MigrateArgs, out: &Out) -> Result<()> {
+    let options = MigrateOptions {
+        dry_run: plan.dry_run,
+        re_embed: plan.re_embed,
+        batch: plan.batch,
+    };
     if plan.from == plan.to {
         bail!("--from and --to are the same store");
     }
@@ -47,7 +68,7 @@ pub(crate) async fn run(base: Config, plan: &Plan, out: &Out) -> Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let report = target
-        .migrate_from(source.as_ref(), plan.options, |done, total| {
+        .migrate_from(source.as_ref(), options, |done, total| {
             bar.set_length(total);
             bar.set_position(done);
         })
@@ -58,7 +79,7 @@ pub(crate) async fn run(base: Config, plan: &Plan, out: &Out) -> Result<()> {
         target: memory::redact(&plan.to),
         report: &report,
     })?;
-    if !plan.options.dry_run && !report.verified {
+    if !options.dry_run && !report.verified {
         bail!(
             "verification failed: the target differs from the source (counts {} / {})",
             report.source_count,

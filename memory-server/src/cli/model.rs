@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result, bail};
 
-const PREPARE: &str = include_str!("../../scripts/prepare-model");
-const BUILD_GRAPH: &str = include_str!("../../scripts/build_minilm_onnx.py");
+const PREPARE: &str = include_str!("../../../scripts/prepare-model");
+const BUILD_GRAPH: &str = include_str!("../../../scripts/build_minilm_onnx.py");
 
 pub(crate) fn install() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("memory-model-{}", std::process::id()));

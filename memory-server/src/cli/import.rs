@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use memory::Memory;
 
-use crate::output::Out;
+use super::output::Out;
 
 pub(crate) async fn run(
     m: &Memory,
@@ -25,7 +25,7 @@ pub(crate) async fn run(
             std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
         ))
     };
-    let bar = crate::output::spinner(out.json || from_stdin, "{spinner} {pos} lines {msg}");
+    let bar = super::output::spinner(out.json || from_stdin, "{spinner} {pos} lines {msg}");
     for (i, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("reading line {}", i + 1))?;
         importer.push(i + 1, &line).await?;

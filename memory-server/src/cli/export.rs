@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use memory::{Error, Memory};
 
-use crate::output::Out;
+use super::output::Out;
 
 pub(crate) async fn run(
     m: &Memory,
@@ -23,7 +23,7 @@ pub(crate) async fn run(
             std::fs::File::create(file).with_context(|| format!("creating {}", file.display()))?,
         ))
     };
-    let bar = crate::output::spinner(out.json || to_stdout, "{spinner} {pos} lines written {msg}");
+    let bar = super::output::spinner(out.json || to_stdout, "{spinner} {pos} lines written {msg}");
     let report = m
         .export(tenant, vectors, async |line| {
             writeln!(sink, "{line}")

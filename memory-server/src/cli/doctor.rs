@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use memory::{Config, redact};
 use serde::Serialize;
 
-use crate::output::Out;
+use super::output::Out;
 
 /// One line of the report.
 #[derive(Debug, Serialize)]
@@ -170,7 +170,7 @@ pub(crate) async fn run(cfg: &Config, source: &str, tenant: &str, out: &Out) -> 
     if out.json {
         out.value(&checks)?;
     } else {
-        let mut t = crate::output::table(&["", "component", "backend", "detail"]);
+        let mut t = super::output::table(&["", "component", "backend", "detail"]);
         for c in &checks {
             t.add_row(vec![
                 if c.ok { "ok" } else { "FAIL" }.to_owned(),

