@@ -3,6 +3,7 @@
 mod config;
 mod error;
 mod keys;
+mod lua;
 mod short_term;
 
 pub use config::RedisConfig;

@@ -9,12 +9,11 @@
 //! A large partition can later swap its scan for an HNSW graph behind the
 //! same `Partition` type without changing the trait.
 
-use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
-use memory_core::filter::{Field, Filter};
+use memory_core::filter::Field;
 use memory_core::{
     BackendInfo, CollectionSpec, Error, Metric, Op, Result, ScoredId, VectorCapabilities,
     VectorIndex, VectorPayload, VectorQuery, VectorRecord, check_vector, vecmath,
@@ -27,63 +26,12 @@ use crate::error::{corrupt, map};
 use crate::rows::{self, blob_to_vec, get, vec_to_blob};
 use crate::store::push_ids;
 
+mod partition;
+
+use partition::{Hit, PartKey, Partition, part_of, residual};
+
 /// The longest vector accepted.
 const MAX_DIMENSION: usize = 16_000;
-
-type PartKey = (String, String, String);
-
-#[derive(Debug, Default)]
-struct Partition {
-    epoch: i64,
-    dimension: usize,
-    ids: Vec<Uuid>,
-    payloads: Vec<VectorPayload>,
-    data: Vec<f32>,
-    slots: HashMap<Uuid, usize>,
-}
-
-impl Partition {
-    fn upsert(&mut self, id: Uuid, vector: &[f32], payload: VectorPayload) {
-        match self.slots.get(&id) {
-            Some(&i) => {
-                self.data[i * self.dimension..(i + 1) * self.dimension].copy_from_slice(vector);
-                self.payloads[i] = payload;
-            }
-            None => {
-                self.slots.insert(id, self.ids.len());
-                self.ids.push(id);
-                self.payloads.push(payload);
-                self.data.extend_from_slice(vector);
-            }
-        }
-    }
-
-    fn remove(&mut self, id: &Uuid) {
-        let Some(i) = self.slots.remove(id) else {
-            return;
-        };
-        let last = self.ids.len() - 1;
-        if i != last {
-            let moved = self.ids[last];
-            self.ids.swap(i, last);
-            self.payloads.swap(i, last);
-            let d = self.dimension;
-            self.data.copy_within(last * d..(last + 1) * d, i * d);
-            self.slots.insert(moved, i);
-        }
-        self.ids.pop();
-        self.payloads.pop();
-        self.data.truncate(last * self.dimension);
-    }
-}
-
-/// The partition a payload belongs to.
-fn part_of(p: &VectorPayload) -> String {
-    match &p.user_id {
-        Some(u) => format!("u:{u}"),
-        None => "-".to_owned(),
-    }
-}
 
 /// Vectors in SQLite, scanned exactly in process.
 #[derive(Debug)]
@@ -92,36 +40,8 @@ pub struct SqliteVectorIndex {
     cache: Mutex<HashMap<PartKey, Arc<RwLock<Partition>>>>,
 }
 
-#[derive(PartialEq)]
-struct Hit(f32, usize);
-impl Eq for Hit {}
-impl PartialOrd for Hit {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Hit {
-    // Reversed, so the heap's top is the worst kept hit.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.0.total_cmp(&self.0)
-    }
-}
-
 fn lock_err() -> Error {
     Error::internal("vector cache lock poisoned").with_backend("sqlite")
-}
-
-/// The filter left to evaluate once the partition already pins the user.
-fn residual(filter: &Filter, pinned: bool) -> Option<Filter> {
-    let is_pin = |f: &Filter| matches!(f, Filter::Cond(c) if pinned && c.field == Field::UserId && c.op == Op::Eq);
-    match filter {
-        Filter::And(v) => {
-            let rest: Vec<Filter> = v.iter().filter(|f| !is_pin(f)).cloned().collect();
-            (!rest.is_empty()).then_some(Filter::And(rest))
-        }
-        f if is_pin(f) => None,
-        f => Some(f.clone()),
-    }
 }
 
 impl SqliteVectorIndex {

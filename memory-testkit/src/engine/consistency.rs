@@ -1,0 +1,235 @@
+//! Engine cases on store/index consistency: outages, check, decay, reindex.
+
+use super::*;
+
+pub(super) async fn vector_outage_queues_and_degrades(b: &Backends) -> CaseResult {
+    let r = rig(b, EngineConfig::default()).await?;
+    let m = &r.memory;
+    m.add(AddRequest::new(r.scope.clone(), "before the outage"))
+        .await
+        .or_fail("add")?;
+    r.flaky.set_down(true);
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let o = m
+            .add(AddRequest::new(
+                r.scope.clone(),
+                format!("written during outage number {i}"),
+            ))
+            .await
+            .or_fail("add while down")?;
+        ensure!(
+            o.vector_state == VectorState::Pending,
+            "vector state while down: {:?}",
+            o.vector_state
+        );
+        ids.push(o.id);
+    }
+    let res = m
+        .search(SearchRequest::new(r.scope.clone(), "outage"))
+        .await
+        .or_fail("search while down")?;
+    if b.keywords.is_some() {
+        ensure!(
+            res.degraded == ["vector"] && !res.hits.is_empty(),
+            "search did not degrade to keyword: {:?}",
+            res.degraded
+        );
+    }
+    m.delete(&r.scope.tenant, ids[0])
+        .await
+        .or_fail("delete while down")?;
+    let st = m.stats(Some(&r.scope.tenant)).await.or_fail("stats")?;
+    ensure!(
+        st.store.outbox_pending == 20,
+        "outbox holds {} rows, want 20",
+        st.store.outbox_pending
+    );
+    r.flaky.set_down(false);
+    let report = m.sync(false).await.or_fail("sync")?;
+    ensure!(
+        report.upserted == 19 && report.deleted == 1 && report.failed == 0,
+        "sync: {report:?}"
+    );
+    let check = m.check(false).await.or_fail("check")?;
+    ensure!(
+        check.is_consistent() && check.pending == 0 && check.index_count == 20,
+        "after sync: {check:?}"
+    );
+    let res = m
+        .search(
+            SearchRequest::new(r.scope.clone(), "outage")
+                .mode(SearchMode::Semantic)
+                .k(50),
+        )
+        .await
+        .or_fail("search")?;
+    ensure!(
+        res.hits.len() == 20,
+        "semantic search sees {} of 20",
+        res.hits.len()
+    );
+    Ok(())
+}
+
+pub(super) async fn check_finds_and_repairs_orphans(b: &Backends) -> CaseResult {
+    let r = rig(b, EngineConfig::default()).await?;
+    let m = &r.memory;
+    let a = m
+        .add(AddRequest::new(r.scope.clone(), "one"))
+        .await
+        .or_fail("add")?;
+    m.add(AddRequest::new(r.scope.clone(), "two"))
+        .await
+        .or_fail("add")?;
+    let name = m.collection().name.clone();
+    b.vectors
+        .delete(&name, &[a.id])
+        .await
+        .or_fail("remove a vector behind the engine's back")?;
+    let stray = memory_core::VectorRecord {
+        id: uuid::Uuid::now_v7(),
+        vector: DeterministicEmbedder::new(64).vector("stray"),
+        payload: memory_core::VectorPayload::from(
+            &m.get(&r.scope.tenant, a.id).await.or_fail("get")?,
+        ),
+    };
+    b.vectors
+        .upsert(&name, std::slice::from_ref(&stray))
+        .await
+        .or_fail("add an orphan")?;
+    let c = m.check(false).await.or_fail("check")?;
+    ensure!(
+        c.missing_vectors == vec![a.id] && c.orphan_vectors == vec![stray.id],
+        "check: {c:?}"
+    );
+    m.check(true).await.or_fail("repair")?;
+    let c = m.check(false).await.or_fail("check")?;
+    ensure!(
+        c.is_consistent() && c.index_count == 2,
+        "after repair: {c:?}"
+    );
+    Ok(())
+}
+
+pub(super) async fn decay_lowers_prunes_and_does_not_compound(b: &Backends) -> CaseResult {
+    let r = rig(
+        b,
+        EngineConfig {
+            decay_half_life_days: 30.0,
+            prune_below: 1.0,
+            ..EngineConfig::default()
+        },
+    )
+    .await?;
+    let m = &r.memory;
+    let t = &r.scope.tenant;
+    let keep = m
+        .add(AddRequest::new(r.scope.clone(), "important fact").importance(8.0))
+        .await
+        .or_fail("add")?;
+    let weak = m
+        .add(AddRequest::new(r.scope.clone(), "trivial fact").importance(1.5))
+        .await
+        .or_fail("add")?;
+    let gone = m
+        .add(
+            AddRequest::new(r.scope.clone(), "temporary fact")
+                .expires_at(memory_core::now() + chrono::Duration::days(1)),
+        )
+        .await
+        .or_fail("add")?;
+    let later = memory_core::now() + chrono::Duration::days(30);
+    let rep = m.decay(later).await.or_fail("decay")?;
+    ensure!(
+        rep.decayed >= 1 && rep.pruned >= 1 && rep.expired >= 1,
+        "decay: {rep:?}"
+    );
+    let k = m.get(t, keep.id).await.or_fail("get kept")?;
+    ensure!(
+        (k.importance - 4.0).abs() < 0.05,
+        "importance after one half-life: {}",
+        k.importance
+    );
+    ensure!(
+        m.get(t, weak.id).await.is_err() && m.get(t, gone.id).await.is_err(),
+        "weak or expired memory survived"
+    );
+    let rep2 = m.decay(later).await.or_fail("decay again")?;
+    let k2 = m.get(t, keep.id).await.or_fail("get")?;
+    ensure!(
+        rep2.decayed == 0 && (k2.importance - k.importance).abs() < 1e-6,
+        "a second run at the same time compounded: {}",
+        k2.importance
+    );
+    let h = m.history(t, keep.id).await.or_fail("history")?;
+    ensure!(
+        h.iter().any(|e| e.op == HistoryOp::Decay),
+        "no decay history row"
+    );
+    let c = m.check(false).await.or_fail("check")?;
+    ensure!(
+        c.is_consistent(),
+        "decay left store and index inconsistent: {c:?}"
+    );
+    Ok(())
+}
+
+pub(super) async fn reindex_after_model_change(b: &Backends) -> CaseResult {
+    let r = rig(b, EngineConfig::default()).await?;
+    let collection = r.memory.collection().name.clone();
+    for t in ["one fact", "two facts", "three facts"] {
+        r.memory
+            .add(AddRequest::new(r.scope.clone(), t))
+            .await
+            .or_fail("add")?;
+    }
+    let new_model = || {
+        let mut builder = Memory::builder()
+            .store(b.store.clone())
+            .vectors(b.vectors.clone())
+            .embedder(Arc::new(DeterministicEmbedder::new(32)))
+            .config(EngineConfig {
+                collection: collection.clone(),
+                ..EngineConfig::default()
+            });
+        if let Some(k) = &b.keywords {
+            builder = builder.keywords(k.clone());
+        }
+        builder
+    };
+    let e = new_model().build().await.err();
+    ensure!(
+        e.as_ref().map(|e| e.kind()) == Some(ErrorKind::DimensionMismatch),
+        "a new dimension was accepted silently: {e:?}"
+    );
+    let m2 = new_model()
+        .allow_dimension_change(true)
+        .build()
+        .await
+        .or_fail("build for reindex")?;
+    let n = m2.reindex().await.or_fail("reindex")?;
+    ensure!(n == 3, "reindexed {n} of 3");
+    let spec = b.vectors.describe(&collection).await.or_fail("describe")?;
+    ensure!(
+        spec.map(|s| s.dimension) == Some(32),
+        "collection dimension not changed"
+    );
+    let again = new_model().build().await.or_fail("build after reindex")?;
+    let hits = again
+        .search(
+            SearchRequest::new(r.scope.clone(), "two facts")
+                .mode(SearchMode::Semantic)
+                .k(1),
+        )
+        .await
+        .or_fail("search")?;
+    ensure!(
+        hits.hits.first().map(|h| h.memory.content.as_str()) == Some("two facts"),
+        "search after reindex: {:?}",
+        hits.hits.first().map(|h| &h.memory.content)
+    );
+    let c = again.check(false).await.or_fail("check")?;
+    ensure!(c.is_consistent() && c.pending == 0, "after reindex: {c:?}");
+    Ok(())
+}

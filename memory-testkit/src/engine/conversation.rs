@@ -1,0 +1,116 @@
+//! Engine cases on messages, windows and rate limits.
+
+use super::*;
+
+pub(super) async fn messages_window_and_recovery(b: &Backends) -> CaseResult {
+    let r = rig(
+        b,
+        EngineConfig {
+            window: 5,
+            extract_batch: 3,
+            ..EngineConfig::default()
+        },
+    )
+    .await?;
+    let m = &r.memory;
+    let t = r.scope.tenant.clone();
+    for i in 0..7 {
+        let mut msg = RecordMessage::user("stream-1", "viewer-1", format!("message {i}"));
+        msg.tenant = t.clone();
+        msg.author_name = Some("Viewer One".into());
+        msg.external_id = Some("yt_1".into());
+        msg.platform = Some("youtube".into());
+        let o = m.record_message(msg).await.or_fail("record")?;
+        ensure!(
+            o.short_term_ok && o.unextracted == i + 1 && !o.extraction_due,
+            "outcome: {o:?}"
+        );
+    }
+    let recent = m.recent(&t, "stream-1", 5).await.or_fail("recent")?;
+    ensure!(
+        recent.len() == 5 && recent[4].content == "message 6",
+        "window: {recent:?}"
+    );
+    let user = m
+        .store()
+        .get_user(&t, "viewer-1")
+        .await
+        .or_fail("user")?
+        .ok_or("no user row")?;
+    ensure!(
+        user.message_count == 7 && user.display_name.as_deref() == Some("Viewer One"),
+        "user: {user:?}"
+    );
+    let session = m
+        .store()
+        .get_session(&t, "stream-1")
+        .await
+        .or_fail("session")?
+        .ok_or("no session row")?;
+    ensure!(
+        session.platform.as_deref() == Some("youtube"),
+        "session: {session:?}"
+    );
+    let fresh = rig(
+        b,
+        EngineConfig {
+            window: 5,
+            collection: m.collection().name.clone(),
+            ..EngineConfig::default()
+        },
+    )
+    .await?;
+    let rebuilt = fresh
+        .memory
+        .recent(&t, "stream-1", 3)
+        .await
+        .or_fail("recent from store")?;
+    ensure!(
+        rebuilt
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>()
+            == ["message 4", "message 5", "message 6"],
+        "recovery: {rebuilt:?}"
+    );
+    Ok(())
+}
+
+pub(super) async fn rate_limits_per_user_and_global(b: &Backends) -> CaseResult {
+    let limits = memory_core::RateLimits {
+        per_user_per_minute: 3,
+        global_per_minute: 5,
+    };
+    let r = rig(
+        b,
+        EngineConfig {
+            rate_limits: limits,
+            ..EngineConfig::default()
+        },
+    )
+    .await?;
+    let t = &r.scope.tenant;
+    for _ in 0..3 {
+        r.memory
+            .check_rate(t, "alice")
+            .await
+            .or_fail("within the user limit")?;
+    }
+    let e = r.memory.check_rate(t, "alice").await.err();
+    ensure!(
+        e.as_ref()
+            .is_some_and(|e| e.kind() == ErrorKind::RateLimited
+                && e.retry_after().is_some()
+                && e.message().contains("per-user")),
+        "fourth call: {e:?}"
+    );
+    r.memory.check_rate(t, "bob").await.or_fail("bob")?;
+    r.memory.check_rate(t, "carol").await.or_fail("carol")?;
+    let e = r.memory.check_rate(t, "dave").await.err();
+    ensure!(
+        e.as_ref()
+            .is_some_and(|e| e.kind() == ErrorKind::RateLimited && e.message().contains("global")),
+        "global limit: {e:?}"
+    );
+    Ok(())
+}

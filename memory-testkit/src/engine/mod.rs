@@ -1,0 +1,92 @@
+//! Conformance of the engine on a backend: dual write, dedup, versions,
+//! search, decay, forget, messages. Uses the deterministic embedder.
+
+use std::sync::Arc;
+
+use memory_core::{
+    AddEvent, AddRequest, EngineConfig, ErrorKind, HistoryOp, KeywordIndex, Memory, MemoryKind,
+    RecordMessage, Scope, SearchMode, SearchRequest, Store, UpdateRequest, VectorIndex,
+    VectorState,
+};
+use serde_json::json;
+
+use crate::{CaseResult, DeterministicEmbedder, FlakyIndex, OrFail, Report, case, ensure, unique};
+
+mod consistency;
+mod conversation;
+mod search;
+mod write;
+
+use consistency::*;
+use conversation::*;
+use search::*;
+use write::*;
+
+/// The backends an engine runs on.
+#[derive(Clone)]
+pub struct Backends {
+    /// Source of truth.
+    pub store: Arc<dyn Store>,
+    /// Vector index.
+    pub vectors: Arc<dyn VectorIndex>,
+    /// Keyword index, if the backend has one.
+    pub keywords: Option<Arc<dyn KeywordIndex>>,
+}
+
+struct Rig {
+    memory: Memory,
+    flaky: Arc<FlakyIndex>,
+    scope: Scope,
+}
+
+async fn rig(b: &Backends, config: EngineConfig) -> Result<Rig, String> {
+    let flaky = Arc::new(FlakyIndex::new(b.vectors.clone()));
+    let mut builder = Memory::builder()
+        .store(b.store.clone())
+        .vectors(flaky.clone())
+        .embedder(Arc::new(DeterministicEmbedder::new(64).with_max_words(200)))
+        .config(EngineConfig {
+            collection: unique("eng"),
+            ..config
+        });
+    if let Some(k) = &b.keywords {
+        builder = builder.keywords(k.clone());
+    }
+    let memory = builder.build().await.or_fail("build")?;
+    Ok(Rig {
+        memory,
+        flaky,
+        scope: Scope::user("alice").with_tenant(unique("tenant")),
+    })
+}
+
+/// Runs every engine case, each on fresh backends from `factory` (a store
+/// serves one vector collection, so cases must not share a store).
+pub async fn run<F, Fut>(factory: F) -> Report
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Backends>,
+{
+    let first = factory().await;
+    let mut r = Report::new(format!("engine[{}]", first.store.info().scheme));
+    drop(first);
+    case!(r, add_dedups_exactly_and_nearly(&factory().await));
+    case!(r, bad_input_is_named_and_stores_nothing(&factory().await));
+    case!(r, update_versions_and_reembeds(&factory().await));
+    case!(
+        r,
+        hybrid_search_explains_filters_and_pages(&factory().await)
+    );
+    case!(r, vector_outage_queues_and_degrades(&factory().await));
+    case!(r, check_finds_and_repairs_orphans(&factory().await));
+    case!(
+        r,
+        decay_lowers_prunes_and_does_not_compound(&factory().await)
+    );
+    case!(r, forget_and_concurrent_adds(&factory().await));
+    case!(r, messages_window_and_recovery(&factory().await));
+    case!(r, context_respects_priority_and_budget(&factory().await));
+    case!(r, reindex_after_model_change(&factory().await));
+    case!(r, rate_limits_per_user_and_global(&factory().await));
+    r
+}

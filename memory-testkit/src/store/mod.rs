@@ -1,0 +1,118 @@
+//! Conformance of [`Store`] implementations.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use memory_core::{
+    ChangeSet, ErrorKind, Filter, HistoryEvent, HistoryOp, ListQuery, MemoryKind, MemoryRecord,
+    Message, Role, Scope, Session, Store, StoredMemory, UserTouch, VectorOp, VectorState,
+    VersionedUpdate, content_hash, now,
+};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use uuid::Uuid;
+
+use crate::vector::{random_payload, sample_filters};
+use crate::{CaseResult, OrFail, Report, case, ensure, unique};
+
+mod conversations;
+mod maintenance;
+mod memories;
+
+use conversations::*;
+use maintenance::*;
+use memories::*;
+
+/// A new memory record for `scope`.
+pub fn record(scope: &Scope, content: &str) -> MemoryRecord {
+    let t = now();
+    MemoryRecord {
+        id: Uuid::now_v7(),
+        scope: scope.clone(),
+        content: content.to_owned(),
+        kind: MemoryKind::Fact,
+        importance: 5.0,
+        confidence: 1.0,
+        metadata: serde_json::Map::new(),
+        source_message_ids: Vec::new(),
+        created_at: t,
+        updated_at: t,
+        last_accessed_at: t,
+        access_count: 0,
+        expires_at: None,
+        content_hash: content_hash(content),
+        embedding_model: Some("test".into()),
+        vector_state: VectorState::Pending,
+        vector_attempts: 0,
+        version: 1,
+    }
+}
+
+fn insert(records: &[MemoryRecord]) -> ChangeSet {
+    ChangeSet {
+        insert: records
+            .iter()
+            .map(|r| StoredMemory {
+                record: r.clone(),
+                embedding: Some(vec![0.5, 0.25]),
+            })
+            .collect(),
+        outbox: records.iter().map(|r| (r.id, VectorOp::Upsert)).collect(),
+        history: records
+            .iter()
+            .map(|r| HistoryEvent::new(r, HistoryOp::Add, None, Some(r.content.clone()), "added"))
+            .collect(),
+        ..ChangeSet::default()
+    }
+}
+
+fn scope() -> Scope {
+    Scope::user(unique("user")).with_tenant(unique("tenant"))
+}
+
+/// Alice's untitled session `id` in `tenant`, started now.
+fn session(tenant: &str, id: &str) -> Session {
+    Session {
+        id: id.into(),
+        tenant: tenant.to_owned(),
+        user_id: Some("alice".into()),
+        agent_id: None,
+        title: None,
+        platform: None,
+        started_at: now(),
+        ended_at: None,
+        metadata: serde_json::Map::new(),
+    }
+}
+
+fn message(tenant: &str, session: &str, user: &str, text: &str) -> Message {
+    Message {
+        id: Uuid::now_v7(),
+        tenant: tenant.to_owned(),
+        session_id: session.to_owned(),
+        user_id: Some(user.to_owned()),
+        agent_id: None,
+        role: Role::User,
+        author_name: Some("Alice".into()),
+        content: text.to_owned(),
+        created_at: now(),
+        metadata: serde_json::Map::new(),
+        extracted: false,
+        answered: false,
+    }
+}
+
+/// Runs every store case.
+pub async fn run(store: Arc<dyn Store>) -> Report {
+    let mut r = Report::new(format!("store[{}]", store.info().scheme));
+    case!(r, insert_get_round_trip(&store));
+    case!(r, change_sets_are_atomic(&store));
+    case!(r, outbox_never_loses_a_newer_op(&store));
+    case!(r, list_pages_and_filters(&store));
+    case!(r, history_and_touch(&store));
+    case!(r, messages_sessions_users(&store));
+    case!(r, scans_and_restores(&store));
+    case!(r, forget_removes_everything(&store));
+    case!(r, stats_count(&store));
+    r
+}
