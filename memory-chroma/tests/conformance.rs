@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use memory_chroma::ChromaIndex;
-use memory_testkit::engine::Backends;
+use memory_core::VectorIndex;
+use memory_testkit::engine::{Backends, open_vectors};
 use memory_testkit::unique;
 
 fn base_url() -> String {
@@ -23,21 +24,24 @@ fn base_url() -> String {
     url.replacen("http://", "chroma://", 1)
 }
 
-async fn index(layout: &str) -> Arc<ChromaIndex> {
-    let url = format!("{}/?database={}&layout={layout}", base_url(), unique("db"));
-    Arc::new(ChromaIndex::connect(&url).await.expect("connect to Chroma"))
+/// A fresh Chroma database's index, opened from its URL as users open it.
+fn index_url(layout: &str) -> String {
+    format!("{}/?database={}&layout={layout}", base_url(), unique("db"))
+}
+
+async fn index(layout: &str) -> Arc<dyn VectorIndex> {
+    open_vectors(&memory_chroma::BACKEND, &index_url(layout))
+        .await
+        .expect("connect to Chroma")
 }
 
 async fn backends(layout: &'static str) -> Backends {
-    let db = memory_sqlite::SqliteDb::connect("sqlite::memory:")
+    Backends::open(&memory_sqlite::BACKEND, "sqlite::memory:")
         .await
-        .unwrap();
-    let store = db.store();
-    Backends {
-        store: store.clone(),
-        vectors: index(layout).await,
-        keywords: Some(store),
-    }
+        .unwrap()
+        .with_vectors(&memory_chroma::BACKEND, &index_url(layout))
+        .await
+        .expect("connect to Chroma")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

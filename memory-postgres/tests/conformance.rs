@@ -41,14 +41,12 @@ async fn fresh() -> PgDb {
     .expect("connect to PostgreSQL")
 }
 
+/// Backends in a fresh schema, opened from the URL as users open them.
 async fn backends() -> Backends {
-    let db = fresh().await;
-    let store = db.store();
-    Backends {
-        store: store.clone(),
-        vectors: db.vector_index(),
-        keywords: Some(store),
-    }
+    let url = format!("{}?schema={}", base_url(), unique("t").to_lowercase());
+    Backends::open(&memory_postgres::BACKEND, &url)
+        .await
+        .expect("connect to PostgreSQL")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,10 +5,8 @@
 //! that they were skipped; `scripts/test` lists the suites as optional.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
 use memory_qdrant::QdrantIndex;
-use memory_testkit::engine::Backends;
+use memory_testkit::engine::{Backends, open_vectors};
 
 fn url() -> Option<String> {
     let url = memory_testkit::qdrant_url();
@@ -21,23 +19,21 @@ fn url() -> Option<String> {
     url
 }
 
+/// SQLite as the store and the Qdrant at `url`, opened from their URLs as
+/// users open them.
 async fn backends(url: String) -> Backends {
-    let db = memory_sqlite::SqliteDb::connect("sqlite::memory:")
+    Backends::open(&memory_sqlite::BACKEND, "sqlite::memory:")
         .await
-        .unwrap();
-    let store = db.store();
-    let index = QdrantIndex::connect(&url).await.expect("connect to Qdrant");
-    Backends {
-        store: store.clone(),
-        vectors: Arc::new(index),
-        keywords: Some(store),
-    }
+        .unwrap()
+        .with_vectors(&memory_qdrant::BACKEND, &url)
+        .await
+        .expect("connect to Qdrant")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vector_index() {
     let Some(url) = url() else { return };
-    memory_testkit::vector::run(Arc::new(QdrantIndex::connect(&url).await.unwrap()))
+    memory_testkit::vector::run(open_vectors(&memory_qdrant::BACKEND, &url).await.unwrap())
         .await
         .assert_ok();
 }

@@ -37,7 +37,12 @@ fn tier(url: &str, prefix: &str) -> Arc<RedisShortTerm> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance() {
     let url = url();
-    let st = tier(&url, &unique("conf"));
+    let st = memory_testkit::short_term::open(
+        &memory_redis::BACKEND,
+        &format!("{url}?prefix={}", unique("conf")),
+    )
+    .await
+    .unwrap();
     let mut cfg = RedisConfig::from_url(&format!("{url}?prefix={}", unique("exp"))).unwrap();
     cfg.tiers = short_tiers();
     let expiring = Arc::new(RedisShortTerm::new(cfg).unwrap());

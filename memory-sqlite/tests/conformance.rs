@@ -4,14 +4,11 @@
 use memory_sqlite::SqliteDb;
 use memory_testkit::engine::Backends;
 
+/// The backends at `url`, opened from the URL as users open them.
 async fn backends(url: &str) -> Backends {
-    let db = SqliteDb::connect(url).await.expect("open sqlite");
-    let store = db.store();
-    Backends {
-        store: store.clone(),
-        vectors: db.vector_index(),
-        keywords: Some(store),
-    }
+    Backends::open(&memory_sqlite::BACKEND, url)
+        .await
+        .expect("open sqlite")
 }
 
 fn file_url(dir: &tempfile::TempDir) -> String {

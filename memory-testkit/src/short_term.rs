@@ -215,3 +215,16 @@ pub async fn run(st: Arc<dyn ShortTerm>, expiring: Arc<dyn ShortTerm>) -> Report
     case!(r, ttl_expires(&expiring));
     r
 }
+
+/// Opens a short-term tier from its URL through its backend's descriptor,
+/// exactly as the `memory` facade opens it for users.
+pub async fn open(
+    backend: &memory_core::BackendDescriptor,
+    url: &str,
+) -> Result<Arc<dyn ShortTerm>, String> {
+    let open = backend
+        .short_term
+        .ok_or_else(|| format!("{} opens no short-term tier", backend.name))?;
+    let parsed = memory_core::BackendUrl::parse(url).map_err(|e| e.to_string())?;
+    open(parsed).await.map_err(|e| e.to_string())
+}

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use memory_core::{
-    AddEvent, AddRequest, EngineConfig, ErrorKind, HistoryOp, KeywordIndex, Memory, MemoryKind,
-    RecordMessage, Scope, SearchMode, SearchRequest, Store, UpdateRequest, VectorIndex,
-    VectorState,
+    AddEvent, AddRequest, BackendDescriptor, BackendUrl, EngineConfig, ErrorKind, HistoryOp,
+    KeywordIndex, Memory, MemoryKind, RecordMessage, Scope, SearchMode, SearchRequest, Store,
+    UpdateRequest, VectorIndex, VectorState,
 };
 use serde_json::json;
 
@@ -89,4 +89,49 @@ where
     case!(r, reindex_after_model_change(&factory().await));
     case!(r, rate_limits_per_user_and_global(&factory().await));
     r
+}
+
+impl Backends {
+    /// Opens a store backend from its URL through its descriptor, exactly as
+    /// the `memory` facade opens it for users: the store with its own
+    /// keyword and vector indexes.
+    pub async fn open(backend: &BackendDescriptor, url: &str) -> Result<Self, String> {
+        let open = backend
+            .store
+            .ok_or_else(|| format!("{} opens no store", backend.name))?;
+        let parsed = BackendUrl::parse(url).map_err(|e| e.to_string())?;
+        let opened = open(parsed).await.map_err(|e| e.to_string())?;
+        Ok(Self {
+            vectors: opened
+                .vectors
+                .ok_or_else(|| format!("{} holds no vectors", backend.name))?,
+            keywords: opened.keywords,
+            store: opened.store,
+        })
+    }
+
+    /// These backends with the vector index at `url`, opened through its
+    /// descriptor as the facade opens it.
+    pub async fn with_vectors(
+        self,
+        backend: &BackendDescriptor,
+        url: &str,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            vectors: open_vectors(backend, url).await?,
+            ..self
+        })
+    }
+}
+
+/// Opens a vector index from its URL through its backend's descriptor.
+pub async fn open_vectors(
+    backend: &BackendDescriptor,
+    url: &str,
+) -> Result<Arc<dyn VectorIndex>, String> {
+    let open = backend
+        .vectors
+        .ok_or_else(|| format!("{} opens no vector index", backend.name))?;
+    let parsed = BackendUrl::parse(url).map_err(|e| e.to_string())?;
+    open(parsed).await.map_err(|e| e.to_string())
 }
