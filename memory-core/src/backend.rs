@@ -67,6 +67,20 @@ pub struct OpenedStore {
     pub vectors: Option<Arc<dyn VectorIndex>>,
 }
 
+impl OpenedStore {
+    /// A store whose own database also serves keyword search and vectors.
+    pub fn with_indexes<S>(store: Arc<S>, vectors: Arc<dyn VectorIndex>) -> Self
+    where
+        S: Store + KeywordIndex + 'static,
+    {
+        Self {
+            store: store.clone(),
+            keywords: Some(store),
+            vectors: Some(vectors),
+        }
+    }
+}
+
 /// One backend: its schemes, the roles it serves and how to open each.
 #[derive(Debug, Clone, Copy)]
 pub struct BackendDescriptor {

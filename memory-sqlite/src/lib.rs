@@ -38,12 +38,7 @@ pub const BACKEND: BackendDescriptor = BackendDescriptor {
 fn open_store(url: BackendUrl) -> Opening<OpenedStore> {
     Box::pin(async move {
         let db = SqliteDb::connect(url.as_str()).await?;
-        let store = db.store();
-        Ok(OpenedStore {
-            store: store.clone(),
-            keywords: Some(store),
-            vectors: Some(db.vector_index()),
-        })
+        Ok(OpenedStore::with_indexes(db.store(), db.vector_index()))
     })
 }
 

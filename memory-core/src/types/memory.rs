@@ -277,6 +277,26 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page from `limit + 1` items read past the cursor: the extra item
+    /// only says that another page follows, whose cursor `cursor_of` makes
+    /// from the page's last item.
+    pub fn from_overfetch(
+        mut items: Vec<T>,
+        limit: usize,
+        cursor_of: impl FnOnce(&T) -> String,
+    ) -> Self {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next_cursor = if more {
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
+        Self { items, next_cursor }
+    }
+}
+
 /// An id with a score from an index; higher is better.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScoredId {

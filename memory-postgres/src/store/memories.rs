@@ -86,15 +86,8 @@ impl MemoryStore for PgStore {
             .fetch_all(&self.db.pool)
             .await
             .map_err(|e| map(e, "list memories"))?;
-        let mut items = rows.iter().map(rows::memory).collect::<Result<Vec<_>>>()?;
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next_cursor = if more {
-            items.last().map(|m| m.id.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let items = rows.iter().map(rows::memory).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, limit, |m| m.id.to_string()))
     }
 
     async fn touch_memories(&self, tenant: &str, ids: &[Uuid], at: DateTime<Utc>) -> Result<()> {
