@@ -16,6 +16,7 @@ mod types;
 mod url;
 pub mod vecmath;
 mod vector_check;
+pub mod worker;
 
 pub use backend::{BackendDescriptor, BackendRole, OpenedStore, Opening};
 pub use cached::CachedEmbedder;
@@ -35,3 +36,4 @@ pub use portable::{
 pub use traits::*;
 pub use types::*;
 pub use url::{BackendUrl, Params, encode_query, is_secret_key, redact_url};
+pub use worker::{Clock, TickReport, Worker, WorkerConfig, WorkerHandle};

@@ -147,6 +147,31 @@ retrying!(ConversationStore, {}, {
     fn get_user(&self, tenant: &str, user_id: &str) -> Result<Option<User>>;
 });
 
+retrying!(JobStore, {}, {
+    fn enqueue(&self, jobs: &[NewJob]) -> Result<()>;
+    fn claim(
+        &self,
+        owner: &str,
+        limit: usize,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Job>>;
+    fn complete(&self, id: Uuid, owner: &str, next: Option<NewJob>) -> Result<bool>;
+    fn fail(
+        &self,
+        id: Uuid,
+        owner: &str,
+        error: &str,
+        retry: JobRetry,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    fn release(&self, owner: &str) -> Result<u64>;
+    fn list_jobs(&self, tenant: Option<&str>, dead: bool, limit: usize) -> Result<Vec<Job>>;
+    fn retry_dead(&self, ids: &[Uuid], now: DateTime<Utc>) -> Result<u64>;
+    fn purge_dead(&self, ids: &[Uuid]) -> Result<u64>;
+    fn job_counts(&self, now: DateTime<Utc>) -> Result<Vec<JobCounts>>;
+});
+
 retrying!(MaintenanceStore, {}, {
     fn scan_memories(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<StoredMemory>>;
     fn scan_messages(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<Message>>;

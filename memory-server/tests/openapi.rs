@@ -200,6 +200,18 @@ async fn responses_match_their_schemas() {
         .await;
     api.checked("get", "/v1/status", "/v1/status", None).await;
     api.checked("get", "/v1/stats", "/v1/stats", None).await;
+    let queue = api
+        .checked("get", "/v1/jobs", "/v1/jobs?limit=10", None)
+        .await;
+    assert!(queue["counts"].is_array(), "{queue}");
+    api.checked("get", "/v1/jobs", "/v1/jobs?dead=true", None)
+        .await;
+    for path in ["/v1/jobs/retry", "/v1/jobs/purge"] {
+        let r = api
+            .checked("post", path, path, Some(json!({"all": true})))
+            .await;
+        assert_eq!(r["changed"], 0, "{r}");
+    }
     api.checked("get", "/openapi.json", "/openapi.json", None)
         .await;
     api.checked("delete", "/v1/memories/{id}", &one, None).await;

@@ -555,3 +555,31 @@ async fn responses_carry_a_request_id() {
     assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
     assert!(denied.headers().contains_key("x-request-id"));
 }
+
+/// The job queue answers keys bound to a tenant and refuses user-bound ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_queue_needs_a_tenant_key() {
+    let base = start(roomy()).await;
+    use reqwest::Method as M;
+    let (s, body) = call(M::GET, format!("{base}/v1/jobs"), Some("kalice"), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["kind"], "forbidden");
+    let (s, body) = call(
+        M::GET,
+        format!("{base}/v1/jobs?dead=true"),
+        Some("ka"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body["jobs"].as_array().is_some_and(Vec::is_empty), "{body}");
+    let (s, body) = call(
+        M::POST,
+        format!("{base}/v1/jobs/retry"),
+        Some("ka"),
+        Some(json!({"ids": [], "all": false})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["kind"], "invalid_input", "{body}");
+}

@@ -43,6 +43,8 @@ pub struct Config {
     pub engine: EngineConfig,
     /// The HTTP server (`memory serve`).
     pub server: ServerConfig,
+    /// The background worker (inside `memory serve`, or `memory worker`).
+    pub worker: memory_core::WorkerConfig,
 }
 
 /// Settings of `memory serve`.
@@ -169,6 +171,7 @@ impl Default for Config {
             language_model: None,
             engine: EngineConfig::default(),
             server: ServerConfig::default(),
+            worker: memory_core::WorkerConfig::default(),
         }
     }
 }

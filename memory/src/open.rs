@@ -34,6 +34,7 @@ async fn open_inner(
     reindex: bool,
 ) -> Result<Memory> {
     config.engine.validate()?;
+    config.worker.validate()?;
     let store = open_store_backends(&config.store).await?;
     let mut skipped = Vec::new();
     let vectors = match &config.vectors {

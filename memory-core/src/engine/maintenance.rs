@@ -48,7 +48,8 @@ pub struct CheckReport {
     pub index_count: u64,
     /// Memories whose vector write is still queued.
     pub pending: u64,
-    /// Memories marked synced whose vector is missing from the index.
+    /// Memories whose vector is not in the index: lost, or still queued
+    /// (`pending` counts those) or failed in the outbox.
     pub missing_vectors: Vec<Uuid>,
     /// Vectors with no memory in the store.
     pub orphan_vectors: Vec<Uuid>,
@@ -57,7 +58,8 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    /// Whether store and index agree (pending writes aside).
+    /// Whether store and index agree: every memory has its vector and no
+    /// vector lacks its memory.
     pub fn is_consistent(&self) -> bool {
         self.missing_vectors.is_empty() && self.orphan_vectors.is_empty()
     }
@@ -80,6 +82,8 @@ pub struct EngineStats {
     pub dimension: usize,
     /// Backends in use: role → scheme and location.
     pub backends: serde_json::Value,
+    /// The job queue by kind (all tenants: the queue serves the store).
+    pub jobs: Vec<crate::traits::JobCounts>,
 }
 
 impl Memory {
@@ -165,6 +169,21 @@ impl Memory {
     /// Lowers importance by time since last access (half-life
     /// `decay_half_life_days`), prunes memories below `prune_below` and expired ones.
     pub async fn decay(&self, now: DateTime<Utc>) -> Result<DecayReport> {
+        self.prune(now, true).await
+    }
+
+    /// Removes the memories past their `expires_at` (with a history row and
+    /// their vectors), and nothing else.
+    pub async fn expire(&self, now: DateTime<Utc>) -> Result<DecayReport> {
+        self.prune(now, false).await
+    }
+
+    /// Drops inactive sessions from the short-term tier; returns how many.
+    pub async fn cleanup_short_term(&self) -> Result<u64> {
+        self.inner.short_term.cleanup().await
+    }
+
+    async fn prune(&self, now: DateTime<Utc>, decay: bool) -> Result<DecayReport> {
         let cfg = &self.inner.config;
         let mut report = DecayReport::default();
         let mut after = None;
@@ -184,6 +203,8 @@ impl Memory {
                 let (prune, reason) = if r.is_expired(now) {
                     report.expired += 1;
                     (true, "expired".to_owned())
+                } else if !decay {
+                    (false, String::new())
                 } else if next_importance < cfg.prune_below {
                     report.pruned += 1;
                     (
@@ -206,7 +227,7 @@ impl Memory {
                     ));
                     changes.outbox.push((r.id, VectorOp::Delete));
                     changes.delete.push(r.id);
-                } else if r.importance - next_importance > 0.01 {
+                } else if decay && r.importance - next_importance > 0.01 {
                     report.decayed += 1;
                     let mut next = r.clone();
                     next.importance = next_importance;
@@ -248,12 +269,11 @@ impl Memory {
         Ok(report)
     }
 
-    /// Compares store and index: vectors missing for synced memories and
-    /// vectors with no memory. With `repair`, queues the missing and deletes the orphans.
+    /// Compares store and index: memories whose vector is not in the index
+    /// (lost, or still queued in the outbox) and vectors with no memory. With `repair`, queues the missing and deletes the orphans.
     pub async fn check(&self, repair: bool) -> Result<CheckReport> {
         let mut report = CheckReport::default();
         let mut store_ids = BTreeSet::new();
-        let mut synced = BTreeSet::new();
         let mut after = None;
         loop {
             let page = self.inner.store.scan_memories(after, 1000).await?;
@@ -261,9 +281,7 @@ impl Memory {
             after = Some(last.record.id);
             for m in page {
                 store_ids.insert(m.record.id);
-                if m.record.vector_state == crate::VectorState::Synced {
-                    synced.insert(m.record.id);
-                } else {
+                if m.record.vector_state != crate::VectorState::Synced {
                     report.pending += 1;
                 }
             }
@@ -279,7 +297,9 @@ impl Memory {
         }
         report.store_count = store_ids.len() as u64;
         report.index_count = index_ids.len() as u64;
-        report.missing_vectors = synced.difference(&index_ids).copied().collect();
+        // A memory whose vector write is pending or failed is missing from
+        // the index as surely as a synced one whose vector was lost.
+        report.missing_vectors = store_ids.difference(&index_ids).copied().collect();
         report.orphan_vectors = index_ids.difference(&store_ids).copied().collect();
         if repair && !report.is_consistent() {
             for chunk in report.orphan_vectors.chunks(500) {
@@ -320,6 +340,7 @@ impl Memory {
             embedder: self.inner.embedder.model_id().to_owned(),
             dimension: self.inner.collection.dimension,
             backends: self.status(),
+            jobs: self.inner.store.job_counts(crate::now()).await?,
         })
     }
 

@@ -2,6 +2,7 @@
 //! short-term tier and an embedder together behind one API.
 
 mod context;
+mod jobs;
 mod limits;
 mod maintenance;
 mod messages;

@@ -141,7 +141,8 @@ impl Importer<'_> {
         self.write_adds().await?;
         self.write_conversations().await?;
         self.write_exported().await?;
-        if self.report.restored > 0 {
+        // Also what an interrupted run left queued: a re-run finishes the job.
+        if self.memory.store_stats(None).await?.outbox_pending > 0 {
             self.memory.sync(true).await?;
         }
         Ok(self.report)

@@ -2,6 +2,7 @@
 //! backends are chosen from configuration at run time.
 
 mod embedder;
+mod jobs;
 mod keyword;
 mod llm;
 mod short_term;
@@ -9,6 +10,7 @@ mod store;
 mod vector;
 
 pub use embedder::{Embedder, EmbedderExt};
+pub use jobs::{Job, JobCounts, JobRetry, JobStore, NewJob};
 pub use keyword::{KeywordCapabilities, KeywordIndex, KeywordQuery};
 pub use llm::{ChatMessage, ChatRequest, LanguageModel};
 pub use short_term::{

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::BackendInfo;
+use super::{BackendInfo, JobStore, NewJob};
 use crate::{
     Filter, HistoryEvent, MemoryRecord, Message, Op, Page, Result, Scope, Session, StoredMemory,
     User,
@@ -68,6 +68,8 @@ pub struct ChangeSet {
     pub history: Vec<HistoryEvent>,
     /// Outbox rows: one per memory id, the newest op wins.
     pub outbox: Vec<(Uuid, VectorOp)>,
+    /// Jobs the write causes, enqueued in its transaction.
+    pub jobs: Vec<NewJob>,
 }
 
 impl ChangeSet {
@@ -78,6 +80,7 @@ impl ChangeSet {
             && self.delete.is_empty()
             && self.history.is_empty()
             && self.outbox.is_empty()
+            && self.jobs.is_empty()
     }
 }
 
@@ -167,9 +170,9 @@ pub struct StoreCapabilities {
 /// - `recent_messages` returns the newest `limit` messages in chronological order.
 /// - `forget` removes everything of the scope and queues vector deletes in the
 ///   same transaction.
-pub trait Store: MemoryStore + ConversationStore + MaintenanceStore {}
+pub trait Store: MemoryStore + ConversationStore + MaintenanceStore + JobStore {}
 
-impl<T: MemoryStore + ConversationStore + MaintenanceStore + ?Sized> Store for T {}
+impl<T> Store for T where T: MemoryStore + ConversationStore + MaintenanceStore + JobStore + ?Sized {}
 
 /// Memories, their history and the vector outbox: what every engine
 /// operation reads and writes.

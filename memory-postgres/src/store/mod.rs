@@ -216,6 +216,7 @@ async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> R
             .await
             .map_err(|e| map(e, "delete memories"))?;
     }
+    jobs::insert_jobs(conn, &changes.jobs).await?;
     Ok(())
 }
 
@@ -242,5 +243,6 @@ impl PgStore {
 }
 
 mod conversations;
+mod jobs;
 mod maintenance;
 mod memories;

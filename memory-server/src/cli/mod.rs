@@ -5,6 +5,7 @@ mod conversations;
 mod doctor;
 mod export;
 mod import;
+mod jobs;
 mod memories;
 mod migrate;
 mod model;
@@ -122,7 +123,15 @@ enum Command {
     /// Copy every memory (ids, embeddings, history) to another store, resumably,
     /// then verify counts and checksums.
     Migrate(migrate::MigrateArgs),
-    /// Run the REST server.
+    /// Run the background worker alone (vector outbox, decay, expiry,
+    /// short-term cleanup), for deployments that scale servers and workers apart.
+    Worker,
+    /// The job queue: counts, dead letters, retry, purge.
+    Jobs {
+        #[command(subcommand)]
+        action: jobs::JobsAction,
+    },
+    /// Run the REST server (and, unless `[worker] enabled = false`, the worker).
     Serve {
         /// Address to listen on (default from the configuration: 127.0.0.1:8080).
         #[arg(long)]
@@ -233,6 +242,8 @@ impl Cli {
             Command::Status => out.value(&m.status()),
             Command::Serve { listen, no_auth } => serve::serve(m, &cfg, *listen, *no_auth).await,
             Command::Mcp { user } => serve::mcp(m, t, user.clone()).await,
+            Command::Worker => serve::worker(m, &cfg).await,
+            Command::Jobs { action } => jobs::run(&m, t, action, &out).await,
             Command::Model { .. } | Command::Openapi | Command::Doctor | Command::Migrate(_) => {
                 Ok(())
             }

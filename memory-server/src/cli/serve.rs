@@ -27,8 +27,24 @@ pub(crate) async fn serve(
             "no API keys configured ([[server.api_keys]] in memory.toml, or server.api_keys_file); pass --no-auth to serve on loopback without keys"
         );
     }
+    let worker = if cfg.worker.enabled {
+        Some(m.worker(cfg.worker.clone())?)
+    } else {
+        None
+    };
     let state = memory_server::server::AppState::new(m, &keys, no_auth);
-    memory_server::server::serve(state, addr, server.max_body_bytes).await
+    memory_server::server::serve(state, addr, server.max_body_bytes, worker).await
+}
+
+/// Runs the background worker alone until Ctrl-C or SIGTERM, for
+/// deployments that scale API servers and workers apart.
+pub(crate) async fn worker(m: Memory, cfg: &Config) -> Result<()> {
+    let w = m.worker(cfg.worker.clone())?;
+    eprintln!("memory worker {} running", w.owner());
+    let handle = w.spawn();
+    memory_server::server::shutdown().await;
+    handle.shutdown(std::time::Duration::from_secs(30)).await;
+    Ok(())
 }
 
 /// Serves the MCP tools on stdin/stdout, every call bound to `tenant` (and

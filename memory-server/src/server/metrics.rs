@@ -20,7 +20,12 @@ impl Metrics {
     }
 
     /// The Prometheus exposition of the counters plus engine gauges.
-    pub fn render(&self, short_term_failures: u64, outbox_pending: u64) -> String {
+    pub fn render(
+        &self,
+        short_term_failures: u64,
+        outbox_pending: u64,
+        jobs: &[memory::JobCounts],
+    ) -> String {
         let mut out = String::from("# TYPE memory_requests_total counter\n");
         let m = self.counts.lock().map(|m| m.clone()).unwrap_or_default();
         for ((route, status), (n, _)) in &m {
@@ -38,6 +43,19 @@ impl Metrics {
         out.push_str(&format!(
             "# TYPE memory_outbox_pending gauge\nmemory_outbox_pending {outbox_pending}\n"
         ));
+        out.push_str("# TYPE memory_jobs gauge\n");
+        for j in jobs {
+            for (state, n) in [
+                ("queued", j.queued),
+                ("running", j.running),
+                ("dead", j.dead),
+            ] {
+                out.push_str(&format!(
+                    "memory_jobs{{kind=\"{}\",state=\"{state}\"}} {n}\n",
+                    j.kind
+                ));
+            }
+        }
         out
     }
 }

@@ -46,14 +46,17 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     routes::router(state, max_body_bytes)
 }
 
-/// Serves until Ctrl-C or SIGTERM, then drains in-flight requests and the
-/// vector outbox before returning.
+/// Serves until Ctrl-C or SIGTERM (with a background worker when `worker`
+/// is given), then drains in-flight requests, stops the worker (its jobs in
+/// hand finish, the rest are released) and drains the vector outbox.
 pub async fn serve(
     state: AppState,
     listen: SocketAddr,
     max_body_bytes: usize,
+    worker: Option<memory::Worker>,
 ) -> anyhow::Result<()> {
     let memory = state.memory.clone();
+    let worker = worker.map(memory::Worker::spawn);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, "memory server listening");
     eprintln!(
@@ -63,12 +66,16 @@ pub async fn serve(
     axum::serve(listener, router(state, max_body_bytes))
         .with_graceful_shutdown(shutdown())
         .await?;
+    if let Some(w) = worker {
+        w.shutdown(std::time::Duration::from_secs(30)).await;
+    }
     let drained = memory.sync(false).await?;
     tracing::info!(?drained, "outbox drained on shutdown");
     Ok(())
 }
 
-async fn shutdown() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

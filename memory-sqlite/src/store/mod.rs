@@ -214,6 +214,7 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
             .await
             .map_err(|e| map(e, "delete memories"))?;
     }
+    jobs::insert_jobs(conn, &changes.jobs).await?;
     Ok(())
 }
 
@@ -259,5 +260,6 @@ impl SqliteStore {
 }
 
 mod conversations;
+mod jobs;
 mod maintenance;
 mod memories;

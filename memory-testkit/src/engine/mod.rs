@@ -15,11 +15,13 @@ use crate::{CaseResult, DeterministicEmbedder, FlakyIndex, OrFail, Report, case,
 mod consistency;
 mod conversation;
 mod search;
+mod worker;
 mod write;
 
 use consistency::*;
 use conversation::*;
 use search::*;
+use worker::*;
 use write::*;
 
 /// The backends an engine runs on.
@@ -88,6 +90,14 @@ where
     case!(r, context_respects_priority_and_budget(&factory().await));
     case!(r, reindex_after_model_change(&factory().await));
     case!(r, rate_limits_per_user_and_global(&factory().await));
+    case!(
+        r,
+        worker_drains_the_outbox_after_an_outage(&factory().await)
+    );
+    case!(
+        r,
+        worker_runs_decay_and_expiry_on_schedule(&factory().await)
+    );
     r
 }
 

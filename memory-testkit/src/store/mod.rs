@@ -16,10 +16,12 @@ use crate::vector::{random_payload, sample_filters};
 use crate::{CaseResult, OrFail, Report, case, ensure, unique};
 
 mod conversations;
+mod jobs;
 mod maintenance;
 mod memories;
 
 use conversations::*;
+use jobs::*;
 use maintenance::*;
 use memories::*;
 
@@ -114,5 +116,8 @@ pub async fn run(store: Arc<dyn Store>) -> Report {
     case!(r, scans_and_restores(&store));
     case!(r, forget_removes_everything(&store));
     case!(r, stats_count(&store));
+    case!(r, jobs_lease_retry_and_dead_letters(&store));
+    case!(r, jobs_ride_with_their_write(&store));
+    case!(r, concurrent_claims_never_overlap(&store));
     r
 }

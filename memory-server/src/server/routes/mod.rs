@@ -3,6 +3,7 @@
 //! bound to one. The route table below builds both the router and the
 //! OpenAPI document, so neither can name a route the other lacks.
 
+mod jobs;
 mod memories;
 mod middleware;
 mod ops;
@@ -121,6 +122,27 @@ pub(super) fn operations() -> Vec<Op> {
             get(ops::stats)
         })
         .returns::<EngineStats>(200),
+        Op::new(
+            "get",
+            "/v1/jobs",
+            "The job queue: counts, the tenant's jobs or dead letters",
+            || get(jobs::list),
+        )
+        .query::<jobs::JobsParams>()
+        .returns::<jobs::JobsView>(200),
+        Op::new(
+            "post",
+            "/v1/jobs/retry",
+            "Make dead letters due again",
+            || post(jobs::retry),
+        )
+        .body::<jobs::DeadLetters>()
+        .returns::<jobs::Changed>(200),
+        Op::new("post", "/v1/jobs/purge", "Delete dead letters", || {
+            post(jobs::purge)
+        })
+        .body::<jobs::DeadLetters>()
+        .returns::<jobs::Changed>(200),
         Op::new("get", "/healthz", "Liveness", || get(|| async { "ok" }))
             .public()
             .returns_text(200),

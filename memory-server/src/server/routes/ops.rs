@@ -55,8 +55,9 @@ pub(super) async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         .map(|st| st.outbox_pending)
         .unwrap_or(0);
     let failures = s.memory.short_term_failures();
+    let jobs = s.memory.job_counts().await.unwrap_or_default();
     (
         [("content-type", "text/plain; version=0.0.4")],
-        s.metrics.render(failures, outbox),
+        s.metrics.render(failures, outbox, &jobs),
     )
 }

@@ -1,0 +1,30 @@
+//! The job queue as operators see it: counts, dead letters, retry, purge.
+
+use uuid::Uuid;
+
+use super::Memory;
+use crate::Result;
+use crate::traits::{Job, JobCounts};
+
+impl Memory {
+    /// Jobs waiting (or dead letters, with `dead`), oldest due first: those
+    /// of `tenant` and those serving every tenant, or all with `None`.
+    pub async fn jobs(&self, tenant: Option<&str>, dead: bool, limit: usize) -> Result<Vec<Job>> {
+        self.inner.store.list_jobs(tenant, dead, limit).await
+    }
+
+    /// Makes dead letters due again (every one if `ids` is empty).
+    pub async fn retry_jobs(&self, ids: &[Uuid]) -> Result<u64> {
+        self.inner.store.retry_dead(ids, crate::now()).await
+    }
+
+    /// Deletes dead letters (every one if `ids` is empty).
+    pub async fn purge_jobs(&self, ids: &[Uuid]) -> Result<u64> {
+        self.inner.store.purge_dead(ids).await
+    }
+
+    /// Jobs by kind: queued, running, dead.
+    pub async fn job_counts(&self) -> Result<Vec<JobCounts>> {
+        self.inner.store.job_counts(crate::now()).await
+    }
+}
