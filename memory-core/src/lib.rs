@@ -11,6 +11,7 @@ pub mod naming;
 pub mod portable;
 pub mod retry;
 pub mod text;
+mod timed;
 pub mod traits;
 mod types;
 mod url;
@@ -33,6 +34,7 @@ pub use portable::{
     ConversationCounts, ConversationItem, ExportReport, ImportReport, Importer, MigrateOptions,
     MigrateReport,
 };
+pub use timed::TimedEmbedder;
 pub use traits::*;
 pub use types::*;
 pub use url::{BackendUrl, Params, encode_query, is_secret_key, redact_url};

@@ -320,6 +320,7 @@ impl MemoryBuilder {
         let vectors = self.vectors.ok_or_else(|| missing("vector index"))?;
         let mut embedder = self.embedder.ok_or_else(|| missing("embedder"))?;
         self.config.validate()?;
+        embedder = Arc::new(crate::timed::TimedEmbedder::new(embedder));
         if self.config.embed_cache > 0 {
             embedder = Arc::new(crate::CachedEmbedder::new(
                 embedder,

@@ -144,6 +144,15 @@ fn encode_cursor(offset: usize) -> String {
 impl Memory {
     /// Finds memories by meaning and by keyword.
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResponse> {
+        let start = std::time::Instant::now();
+        let mode = request.mode.as_str();
+        let result = self.search_inner(request).await;
+        metrics::histogram!("memory_search_seconds", "mode" => mode)
+            .record(start.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn search_inner(&self, request: SearchRequest) -> Result<SearchResponse> {
         let cfg = &self.inner.config;
         request.scope.validate(false)?;
         let k = request.k.unwrap_or(cfg.default_k);

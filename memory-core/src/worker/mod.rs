@@ -135,7 +135,9 @@ impl Worker {
         let result = handlers::handle(self, &job).await;
         let store = self.memory.store();
         let now = self.now();
-        tracing::debug!(kind = %job.kind, id = %job.id, ms = started.elapsed().as_millis(), ok = result.is_ok(), "job ran");
+        let seconds = started.elapsed().as_secs_f64();
+        metrics::histogram!("memory_job_seconds", "kind" => job.kind.clone()).record(seconds);
+        tracing::debug!(kind = %job.kind, id = %job.id, ms = seconds * 1000.0, ok = result.is_ok(), "job ran");
         match result {
             Ok(next) => {
                 if let Err(e) = store.complete(job.id, &self.owner, next).await {
@@ -153,6 +155,12 @@ impl Worker {
                     )
                 };
                 tracing::warn!(kind = %job.kind, id = %job.id, attempts = job.attempts, error = %e, dead = matches!(retry, JobRetry::Dead), "job failed");
+                metrics::counter!("memory_job_failures_total", "kind" => job.kind.clone())
+                    .increment(1);
+                if matches!(retry, JobRetry::Dead) {
+                    metrics::counter!("memory_jobs_dead_lettered_total", "kind" => job.kind.clone())
+                        .increment(1);
+                }
                 if let Err(e2) = store
                     .fail(job.id, &self.owner, &e.to_string(), retry, now)
                     .await
