@@ -23,6 +23,14 @@ impl Memory {
         self.inner.store.purge_dead(ids).await
     }
 
+    /// [`Memory::status`] with the job queue by kind (`jobs`), so a dead
+    /// letter shows wherever the backends are shown.
+    pub async fn status_with_jobs(&self) -> Result<serde_json::Value> {
+        let mut status = self.status();
+        status["jobs"] = serde_json::to_value(self.job_counts().await?)?;
+        Ok(status)
+    }
+
     /// Jobs by kind: queued, running, dead.
     pub async fn job_counts(&self) -> Result<Vec<JobCounts>> {
         self.inner.store.job_counts(crate::now()).await

@@ -98,6 +98,7 @@ where
         r,
         worker_runs_decay_and_expiry_on_schedule(&factory().await)
     );
+    case!(r, job_handlers_are_idempotent(&factory().await));
     r
 }
 

@@ -148,3 +148,58 @@ pub(super) async fn worker_runs_decay_and_expiry_on_schedule(b: &Backends) -> Ca
     );
     Ok(())
 }
+
+/// Each kind's work run twice — its worker died after the work, before
+/// completing, and another ran it again — has the effect of running once.
+pub(super) async fn job_handlers_are_idempotent(b: &Backends) -> CaseResult {
+    let r = rig(b, EngineConfig::default()).await?;
+    let m = &r.memory;
+    let t0 = memory_core::now();
+    r.flaky.set_down(true);
+    let expiring = m
+        .add(AddRequest {
+            expires_at: Some(t0 + chrono::Duration::minutes(5)),
+            ..AddRequest::new(r.scope.clone(), "an offer that ends today")
+        })
+        .await
+        .or_fail("add expiring")?;
+    m.add(AddRequest::new(r.scope.clone(), "a fact that decays").importance(9.0))
+        .await
+        .or_fail("add")?;
+    r.flaky.set_down(false);
+    let history = |id| async move { m.history(&r.scope.tenant, id).await.map(|h| h.len()) };
+    // outbox
+    let first = m.sync(true).await.or_fail("sync")?;
+    let second = m.sync(true).await.or_fail("sync again")?;
+    ensure!(
+        first.upserted == 2 && second.upserted == 0 && second.failed == 0,
+        "outbox twice: {first:?} then {second:?}"
+    );
+    // expire
+    let later = t0 + chrono::Duration::hours(1);
+    let first = m.expire(later).await.or_fail("expire")?;
+    let second = m.expire(later).await.or_fail("expire again")?;
+    ensure!(
+        first.expired == 1 && second.expired == 0,
+        "expire twice: {first:?} then {second:?}"
+    );
+    ensure!(
+        history(expiring.id).await.or_fail("history")? == 2,
+        "expiry wrote history twice"
+    );
+    // decay: the second run at the same time changes nothing.
+    let month = t0 + chrono::Duration::days(30);
+    let first = m.decay(month).await.or_fail("decay")?;
+    let second = m.decay(month).await.or_fail("decay again")?;
+    ensure!(
+        first.decayed == 1 && second.decayed == 0 && second.pruned == 0,
+        "decay twice: {first:?} then {second:?}"
+    );
+    // short-term cleanup
+    m.cleanup_short_term().await.or_fail("cleanup")?;
+    let again = m.cleanup_short_term().await.or_fail("cleanup again")?;
+    ensure!(again == 0, "a second cleanup removed {again} sessions");
+    let check = m.check(false).await.or_fail("check")?;
+    ensure!(check.is_consistent(), "after the jobs: {check:?}");
+    Ok(())
+}

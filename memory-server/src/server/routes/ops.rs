@@ -11,8 +11,8 @@ use crate::server::error::{ApiError, ApiResult};
 pub(super) async fn status(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
-) -> impl IntoResponse {
-    Json(backends_for(&c, s.memory.status()))
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(backends_for(&c, s.memory.status_with_jobs().await?)))
 }
 
 /// Which backends serve, as a caller may see it: where they are (hosts,
@@ -22,6 +22,7 @@ pub(super) fn backends_for(caller: &Caller, mut status: serde_json::Value) -> se
         && let Some(roles) = status.as_object_mut()
     {
         roles.remove("vectors_skipped");
+        roles.remove("jobs");
         for role in roles.values_mut() {
             if let Some(r) = role.as_object_mut() {
                 r.remove("location");
