@@ -1,21 +1,13 @@
 //! The CLI on a temporary SQLite file with the real local model.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{Value, json};
 
-/// The `memory` binary in `dir`, with none of the configuration the
-/// environment running the tests may carry (`scripts/test` exports service
-/// URLs, and a developer may have `QDRANT_URL` set).
-fn memory_cmd(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_memory"));
-    cmd.current_dir(dir);
-    for name in memory::CONFIG_ENV {
-        cmd.env_remove(name);
-    }
-    cmd
-}
+mod common;
+
+use common::memory_cmd;
 
 struct Cli {
     dir: tempfile::TempDir,

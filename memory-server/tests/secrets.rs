@@ -8,12 +8,12 @@ use std::time::Duration;
 /// An unreachable port on loopback (the discard port is never served here).
 const DOWN: &str = "127.0.0.1:9";
 
+mod common;
+
+/// The binary, logging at debug level: secrets must not reach any line.
 fn memory_cmd(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_memory"));
-    cmd.current_dir(dir).env("MEMORY_LOG", "debug");
-    for name in memory::CONFIG_ENV {
-        cmd.env_remove(name);
-    }
+    let mut cmd = common::memory_cmd(dir);
+    cmd.env("MEMORY_LOG", "debug");
     cmd
 }
 

@@ -4,7 +4,7 @@
 //! queued.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,14 +12,9 @@ use memory::{AddRequest, Config, EngineConfig, Memory, Scope};
 use memory_testkit::FlakyIndex;
 use serde_json::Value;
 
-fn memory_cmd(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_memory"));
-    cmd.current_dir(dir);
-    for name in memory::CONFIG_ENV {
-        cmd.env_remove(name);
-    }
-    cmd
-}
+mod common;
+
+use common::memory_cmd;
 
 /// `n` memories written while the vector index was down: every one of them
 /// waits in the outbox.

@@ -7,6 +7,18 @@ use memory::{ApiKey, EngineConfig, Memory, RateLimits};
 use memory_server::server::{AppState, router};
 use memory_testkit::DeterministicEmbedder;
 
+/// The `memory` binary in `dir`, with none of the configuration the
+/// environment running the tests may carry (`scripts/test` exports service
+/// URLs, and a developer may have `QDRANT_URL` set).
+pub(crate) fn memory_cmd(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_memory"));
+    cmd.current_dir(dir);
+    for name in memory::CONFIG_ENV {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
 /// Limits no test reaches unless it means to.
 pub(crate) fn roomy() -> RateLimits {
     RateLimits {

@@ -17,6 +17,16 @@ fn manual_clock(start: DateTime<Utc>) -> (Arc<Mutex<DateTime<Utc>>>, Clock) {
     (now, clock)
 }
 
+/// A worker on `clock` that runs every due schedule in one round.
+fn worker(m: &Memory, clock: Clock) -> Result<memory_core::Worker, String> {
+    Ok(m.worker(WorkerConfig {
+        concurrency: 8,
+        ..WorkerConfig::default()
+    })
+    .or_fail("worker")?
+    .with_clock(clock))
+}
+
 fn advance(now: &Mutex<DateTime<Utc>>, by: chrono::Duration) {
     let mut t = now.lock().unwrap();
     *t += by;
@@ -26,13 +36,7 @@ pub(super) async fn worker_drains_the_outbox_after_an_outage(b: &Backends) -> Ca
     let r = rig(b, EngineConfig::default()).await?;
     let m = &r.memory;
     let (now, clock) = manual_clock(memory_core::now());
-    let w = m
-        .worker(WorkerConfig {
-            concurrency: 8,
-            ..WorkerConfig::default()
-        })
-        .or_fail("worker")?
-        .with_clock(clock);
+    let w = worker(m, clock)?;
     r.flaky.set_down(true);
     for i in 0..5 {
         m.add(AddRequest::new(
@@ -95,13 +99,7 @@ pub(super) async fn worker_runs_decay_and_expiry_on_schedule(b: &Backends) -> Ca
     let m = &r.memory;
     let start = memory_core::now();
     let (now, clock) = manual_clock(start);
-    let w = m
-        .worker(WorkerConfig {
-            concurrency: 8,
-            ..WorkerConfig::default()
-        })
-        .or_fail("worker")?
-        .with_clock(clock);
+    let w = worker(m, clock)?;
     let expiring = m
         .add(AddRequest {
             expires_at: Some(start + chrono::Duration::minutes(90)),

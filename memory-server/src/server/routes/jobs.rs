@@ -98,21 +98,31 @@ async fn chosen(s: &AppState, c: &Caller, req: &DeadLetters) -> ApiResult<Vec<Uu
         .collect())
 }
 
+/// Retries (or with `purge`, deletes) the caller's chosen dead letters.
+async fn change_dead(
+    s: &AppState,
+    c: &Caller,
+    req: &DeadLetters,
+    purge: bool,
+) -> ApiResult<Response> {
+    if let Some(r) = refused(c) {
+        return Ok(r);
+    }
+    let ids = chosen(s, c, req).await?;
+    let changed = match (ids.is_empty(), purge) {
+        (true, _) => 0,
+        (false, true) => s.memory.purge_jobs(&ids).await?,
+        (false, false) => s.memory.retry_jobs(&ids).await?,
+    };
+    Ok(Json(Changed { changed }).into_response())
+}
+
 pub(super) async fn retry(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
     Json(req): Json<DeadLetters>,
 ) -> ApiResult<Response> {
-    if let Some(r) = refused(&c) {
-        return Ok(r);
-    }
-    let ids = chosen(&s, &c, &req).await?;
-    let changed = if ids.is_empty() {
-        0
-    } else {
-        s.memory.retry_jobs(&ids).await?
-    };
-    Ok(Json(Changed { changed }).into_response())
+    change_dead(&s, &c, &req, false).await
 }
 
 pub(super) async fn purge(
@@ -120,14 +130,5 @@ pub(super) async fn purge(
     Extension(c): Extension<Caller>,
     Json(req): Json<DeadLetters>,
 ) -> ApiResult<Response> {
-    if let Some(r) = refused(&c) {
-        return Ok(r);
-    }
-    let ids = chosen(&s, &c, &req).await?;
-    let changed = if ids.is_empty() {
-        0
-    } else {
-        s.memory.purge_jobs(&ids).await?
-    };
-    Ok(Json(Changed { changed }).into_response())
+    change_dead(&s, &c, &req, true).await
 }
