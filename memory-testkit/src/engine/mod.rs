@@ -99,6 +99,7 @@ where
         worker_runs_decay_and_expiry_on_schedule(&factory().await)
     );
     case!(r, job_handlers_are_idempotent(&factory().await));
+    case!(r, worker_shutdown_releases_its_jobs(&factory().await));
     r
 }
 

@@ -201,3 +201,34 @@ pub(super) async fn job_handlers_are_idempotent(b: &Backends) -> CaseResult {
     ensure!(check.is_consistent(), "after the jobs: {check:?}");
     Ok(())
 }
+
+/// A worker shut down gracefully holds nothing afterwards: its jobs are
+/// finished or released for another worker at once, not after a lease.
+pub(super) async fn worker_shutdown_releases_its_jobs(b: &Backends) -> CaseResult {
+    let r = rig(b, EngineConfig::default()).await?;
+    let m = &r.memory;
+    let w = m.worker(WorkerConfig::default()).or_fail("worker")?;
+    let owner = w.owner().to_owned();
+    let handle = w.spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while m.jobs(None, false, 100).await.or_fail("jobs")?.is_empty() {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the worker never enqueued its schedules"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    handle.shutdown(std::time::Duration::from_secs(10)).await;
+    let held: Vec<_> = m
+        .jobs(None, false, 100)
+        .await
+        .or_fail("jobs after")?
+        .into_iter()
+        .filter(|j| j.lease_owner.as_deref() == Some(owner.as_str()))
+        .collect();
+    ensure!(
+        held.is_empty(),
+        "jobs still leased after shutdown: {held:?}"
+    );
+    Ok(())
+}
