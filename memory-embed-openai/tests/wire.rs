@@ -12,7 +12,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use memory_core::{ChatMessage, ChatRequest, Embedder, ErrorKind, LanguageModel, Role};
+use memory_core::{
+    ChatMessage, ChatRequest, Embedder, ErrorKind, LanguageModel, OutputSchema, Role,
+};
 use memory_embed_openai::{OpenAiChat, OpenAiConfig, OpenAiEmbedder};
 use serde_json::{Value, json};
 
@@ -22,6 +24,8 @@ enum Script {
     Status(u16, Vec<(&'static str, &'static str)>),
     Malformed,
     Sleep(Duration),
+    /// A 400 with this error message, as servers without a feature answer.
+    Refuse(&'static str),
 }
 
 #[derive(Default)]
@@ -64,6 +68,13 @@ async fn scripted(stub: &Stub, headers: &HeaderMap, body: &Value) -> Option<Resp
             Some(r)
         }
         Some(Script::Malformed) => Some((StatusCode::OK, "{\"data\": [oops").into_response()),
+        Some(Script::Refuse(message)) => Some(
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"message": message, "type": "invalid_request_error"}})),
+            )
+                .into_response(),
+        ),
         Some(Script::Sleep(d)) => {
             tokio::time::sleep(d).await;
             None
@@ -104,7 +115,8 @@ async fn chat(
     }
     let content = stub.chat_answer.lock().unwrap().clone();
     Json(json!({"id": "c1", "object": "chat.completion", "model": body["model"],
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}]}))
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}}))
     .into_response()
 }
 
@@ -351,8 +363,12 @@ async fn chat_returns_parsed_json_or_names_the_problem() {
         ],
         temperature: 0.0,
         max_tokens: 200,
+        schema: None,
     };
-    let v = llm.complete_json(&req).await.unwrap();
+    let answer = llm.complete_json(&req).await.unwrap();
+    assert_eq!(answer.value["memories"][0]["content"], "likes tea");
+    assert_eq!((answer.usage.input, answer.usage.output), (12, 5));
+    let v = answer.value;
     assert_eq!(v["memories"][0]["content"], "likes tea");
     let sent = stub.requests.lock().unwrap()[0].clone();
     assert_eq!(sent["response_format"]["type"], "json_object");
@@ -362,6 +378,75 @@ async fn chat_returns_parsed_json_or_names_the_problem() {
     assert!(err.message().contains("not a JSON object"), "{err}");
 }
 
+/// A schema is requested as structured output; a server that refuses
+/// `json_schema` gets `json_object` instead, then and from then on.
+#[tokio::test]
+async fn chat_asks_for_a_schema_and_falls_back_to_json_object() {
+    let (stub, base) = serve(4).await;
+    let mut cfg = config(&base);
+    cfg.model = "llama3".into();
+    let llm = OpenAiChat::new(cfg).unwrap();
+    *stub.chat_answer.lock().unwrap() = r#"{"facts": []}"#.into();
+    let req = ChatRequest {
+        messages: vec![ChatMessage {
+            role: Role::User,
+            content: "hello".into(),
+        }],
+        temperature: 0.0,
+        max_tokens: 50,
+        schema: Some(OutputSchema {
+            name: "facts".into(),
+            schema: json!({"type": "object", "properties": {"facts": {"type": "array"}}, "required": ["facts"]}),
+        }),
+    };
+    llm.complete_json(&req).await.unwrap();
+    let sent = stub.requests.lock().unwrap()[0].clone();
+    assert_eq!(sent["response_format"]["type"], "json_schema", "{sent}");
+    assert_eq!(sent["response_format"]["json_schema"]["name"], "facts");
+    assert_eq!(
+        sent["response_format"]["json_schema"]["schema"]["required"][0],
+        "facts"
+    );
+
+    // A server without structured output (an older Ollama or llama.cpp).
+    let (stub, base) = serve(4).await;
+    let mut cfg = config(&base);
+    cfg.model = "llama3".into();
+    let llm = OpenAiChat::new(cfg).unwrap();
+    *stub.chat_answer.lock().unwrap() = r#"{"facts": ["a"]}"#.into();
+    stub.script.lock().unwrap().push_back(Script::Refuse(
+        "response_format json_schema is not supported",
+    ));
+    let answer = llm.complete_json(&req).await.unwrap();
+    assert_eq!(answer.value["facts"][0], "a");
+    llm.complete_json(&req).await.unwrap();
+    let kinds: Vec<Value> = stub
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r["response_format"]["type"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            json!("json_schema"),
+            json!("json_object"),
+            json!("json_object")
+        ]
+    );
+
+    // Any other 400 is an error, not a fallback.
+    let (stub, base) = serve(4).await;
+    let llm = OpenAiChat::new(config(&base)).unwrap();
+    stub.script
+        .lock()
+        .unwrap()
+        .push_back(Script::Refuse("max_tokens is too large"));
+    let err = llm.complete_json(&req).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+}
+
 /// Runs against the real API only when a key is present.
 #[tokio::test]
 async fn live_openai_when_a_key_is_set() {
@@ -369,12 +454,29 @@ async fn live_openai_when_a_key_is_set() {
         println!("OPENAI_API_KEY not set: live OpenAI test skipped");
         return;
     };
-    let cfg = OpenAiConfig::new(
-        "text-embedding-3-small",
-        Some(key),
-        std::env::var("OPENAI_BASE_URL").ok(),
-    )
-    .unwrap();
+    let base = std::env::var("OPENAI_BASE_URL").ok();
+    let chat =
+        OpenAiChat::new(OpenAiConfig::new("gpt-4o-mini", Some(key.clone()), base.clone()).unwrap())
+            .unwrap();
+    let answer = chat
+        .complete_json(&ChatRequest {
+            messages: vec![ChatMessage {
+                role: Role::User,
+                content: "Is water wet? Answer in JSON.".into(),
+            }],
+            temperature: 0.0,
+            max_tokens: 20,
+            schema: Some(OutputSchema {
+                name: "answer".into(),
+                schema: json!({"type": "object", "properties": {"yes": {"type": "boolean"}},
+                    "required": ["yes"], "additionalProperties": false}),
+            }),
+        })
+        .await
+        .unwrap();
+    assert!(answer.value["yes"].is_boolean(), "{:?}", answer.value);
+    assert!(answer.usage.input > 0 && answer.usage.output > 0);
+    let cfg = OpenAiConfig::new("text-embedding-3-small", Some(key), base).unwrap();
     let e = OpenAiEmbedder::connect(cfg).await.unwrap();
     assert_eq!(e.dimension(), 1536);
     let v = e

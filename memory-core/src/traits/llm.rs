@@ -21,6 +21,39 @@ pub struct ChatRequest {
     pub temperature: f32,
     /// Longest answer, in tokens.
     pub max_tokens: u32,
+    /// The JSON Schema the answer must follow, if any: requested as
+    /// structured output where the server supports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<OutputSchema>,
+}
+
+/// A named JSON Schema for structured output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct OutputSchema {
+    /// Its name (letters, digits, `_` and `-`).
+    pub name: String,
+    /// The schema.
+    pub schema: serde_json::Value,
+}
+
+/// Tokens one call used, as the server counted them.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct TokenUsage {
+    /// Tokens read (the prompt).
+    pub input: u64,
+    /// Tokens written (the answer).
+    pub output: u64,
+}
+
+/// A chat answer: a JSON object, and what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatAnswer {
+    /// The answer, parsed.
+    pub value: serde_json::Value,
+    /// Tokens used.
+    pub usage: TokenUsage,
 }
 
 /// A chat model used for extraction and summaries.
@@ -29,10 +62,13 @@ pub struct ChatRequest {
 ///
 /// - `complete_json` returns the model's answer parsed as a JSON object, or an
 ///   `Internal` error naming the problem when the answer is not one.
+/// - With a `schema`, the model is asked for structured output following it
+///   (a backend that cannot ask for it asks for any JSON object instead);
+///   checking the answer against the schema is the caller's.
 #[async_trait]
 pub trait LanguageModel: Send + Sync + std::fmt::Debug {
     /// The model's id.
     fn model_id(&self) -> &str;
     /// Completes a chat and parses the answer as JSON.
-    async fn complete_json(&self, request: &ChatRequest) -> Result<serde_json::Value>;
+    async fn complete_json(&self, request: &ChatRequest) -> Result<ChatAnswer>;
 }

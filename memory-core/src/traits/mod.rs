@@ -12,7 +12,7 @@ mod vector;
 pub use embedder::{Embedder, EmbedderExt};
 pub use jobs::{Job, JobCounts, JobRetry, JobStore, NewJob};
 pub use keyword::{KeywordCapabilities, KeywordIndex, KeywordQuery};
-pub use llm::{ChatMessage, ChatRequest, LanguageModel};
+pub use llm::{ChatAnswer, ChatMessage, ChatRequest, LanguageModel, OutputSchema, TokenUsage};
 pub use short_term::{
     RateDecision, RateLimit, SessionKey, ShortTerm, ShortTermCapabilities, ShortTermStats,
 };
