@@ -4,6 +4,7 @@ pub mod backend;
 mod cached;
 mod engine;
 mod error;
+pub mod extract;
 pub mod filter;
 mod hash;
 mod in_process;
@@ -27,6 +28,7 @@ pub use engine::{
     SearchMode, SearchRequest, SearchResponse, SkippedBackend, SyncReport, UpdateRequest, Weights,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use extract::ExtractReport;
 pub use filter::{Field, Filter, Op};
 pub use hash::{content_hash, normalize_content};
 pub use in_process::{InProcessShortTerm, TtlTiers};

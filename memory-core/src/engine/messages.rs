@@ -159,10 +159,22 @@ impl Memory {
         let unextracted = store
             .count_unextracted(&request.tenant, &request.session_id)
             .await?;
+        let extraction_due = self.inner.llm.is_some() && unextracted >= cfg.extract_batch as u64;
+        if extraction_due {
+            // Keyed: however many messages arrive meanwhile, one job waits.
+            // The worker runs it; recording never waits for the model.
+            store
+                .enqueue(&[crate::extract::extract_job(
+                    &request.tenant,
+                    &request.session_id,
+                    now,
+                )])
+                .await?;
+        }
         Ok(MessageOutcome {
             message,
             unextracted,
-            extraction_due: self.inner.llm.is_some() && unextracted >= cfg.extract_batch as u64,
+            extraction_due,
             short_term_ok,
         })
     }

@@ -185,7 +185,12 @@ impl Memory {
         MemoryBuilder::default()
     }
 
-    /// The engine's configuration.
+    /// Whether a language model is configured (extraction runs only then).
+    pub fn has_language_model(&self) -> bool {
+        self.inner.llm.is_some()
+    }
+
+    /// The engine's tunables.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
     }

@@ -19,7 +19,9 @@ impl Memory {
     /// Adds one memory. Exact duplicates in the scope are a no-op; near
     /// duplicates (above `dedup_threshold`) update the existing memory.
     pub async fn add(&self, request: AddRequest) -> Result<AddOutcome> {
-        let mut out = self.add_inner(vec![request], false).await?;
+        let mut out = self
+            .add_inner(vec![request], false, &ChangeSet::default())
+            .await?;
         out.pop()
             .ok_or_else(|| Error::internal("add returned nothing"))
     }
@@ -34,10 +36,25 @@ impl Memory {
                 self.inner.config.max_batch
             )));
         }
-        self.add_inner(requests, true).await
+        self.add_inner(requests, true, &ChangeSet::default()).await
     }
 
-    async fn add_inner(&self, requests: Vec<AddRequest>, batch: bool) -> Result<Vec<AddOutcome>> {
+    /// Adds memories and writes `extra` (messages to mark, jobs) in the same
+    /// transaction, even when every memory already exists.
+    pub(crate) async fn add_with(
+        &self,
+        requests: Vec<AddRequest>,
+        extra: &ChangeSet,
+    ) -> Result<Vec<AddOutcome>> {
+        self.add_inner(requests, true, extra).await
+    }
+
+    async fn add_inner(
+        &self,
+        requests: Vec<AddRequest>,
+        batch: bool,
+        extra: &ChangeSet,
+    ) -> Result<Vec<AddOutcome>> {
         for (i, r) in requests.iter().enumerate() {
             r.validate(&self.inner.config)
                 .and_then(|()| self.check_window(&r.content))
@@ -52,13 +69,17 @@ impl Memory {
         // A concurrent writer may insert the same content between our hash
         // check and our insert; the unique index turns that into Conflict,
         // and a second pass then finds the winner's row.
-        match self.add_attempt(&requests).await {
-            Err(e) if e.kind() == ErrorKind::Conflict => self.add_attempt(&requests).await,
+        match self.add_attempt(&requests, extra).await {
+            Err(e) if e.kind() == ErrorKind::Conflict => self.add_attempt(&requests, extra).await,
             other => other,
         }
     }
 
-    async fn add_attempt(&self, requests: &[AddRequest]) -> Result<Vec<AddOutcome>> {
+    async fn add_attempt(
+        &self,
+        requests: &[AddRequest],
+        extra: &ChangeSet,
+    ) -> Result<Vec<AddOutcome>> {
         let now = crate::now();
         let mut outcomes: Vec<Option<AddOutcome>> = vec![None; requests.len()];
         let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
@@ -195,6 +216,10 @@ impl Memory {
                 });
             }
         }
+        changes.jobs.extend(extra.jobs.iter().cloned());
+        changes
+            .mark_extracted
+            .extend(extra.mark_extracted.iter().copied());
         if !changes.is_empty() {
             let written: Vec<StoredMemory> = changes
                 .insert

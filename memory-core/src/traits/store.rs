@@ -70,6 +70,9 @@ pub struct ChangeSet {
     pub outbox: Vec<(Uuid, VectorOp)>,
     /// Jobs the write causes, enqueued in its transaction.
     pub jobs: Vec<NewJob>,
+    /// Messages these memories were extracted from, marked extracted in the
+    /// same transaction (so a retried extraction never writes twice).
+    pub mark_extracted: Vec<Uuid>,
 }
 
 impl ChangeSet {
@@ -81,6 +84,7 @@ impl ChangeSet {
             && self.history.is_empty()
             && self.outbox.is_empty()
             && self.jobs.is_empty()
+            && self.mark_extracted.is_empty()
     }
 }
 

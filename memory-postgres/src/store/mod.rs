@@ -216,6 +216,13 @@ async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> R
             .await
             .map_err(|e| map(e, "delete memories"))?;
     }
+    if !changes.mark_extracted.is_empty() {
+        sqlx::query("UPDATE messages SET extracted = true WHERE id = ANY($1)")
+            .bind(&changes.mark_extracted)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| map(e, "mark extracted"))?;
+    }
     jobs::insert_jobs(conn, &changes.jobs).await?;
     Ok(())
 }

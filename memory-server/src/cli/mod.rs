@@ -84,6 +84,14 @@ enum Command {
     },
     /// Prompt context: profile facts, relevant memories, recent messages.
     Context(conversations::ContextArgs),
+    /// Extract memories from a session's unextracted messages now, with the
+    /// configured language model (the worker does it by itself every
+    /// `extract_batch` messages).
+    Extract {
+        /// Session id.
+        #[arg(long)]
+        session: String,
+    },
     /// Import JSONL: memories (default) or messages (lines with "role").
     Import {
         /// The file ("-" for standard input).
@@ -224,6 +232,7 @@ impl Cli {
             Command::Forget { scope } => out.value(&m.forget(&scope.scope(t)).await?),
             Command::Message(a) => conversations::message(&m, t, a, &out).await,
             Command::Context(a) => conversations::context(&m, t, a, &out).await,
+            Command::Extract { session } => out.value(&m.extract_session(t, session).await?),
             Command::Recent { session, limit } => out.value(&m.recent(t, session, *limit).await?),
             Command::Import { file, batch } => import::run(&m, t, file, *batch, &out).await,
             Command::Export { file, vectors } => export::run(&m, t, file, *vectors, &out).await,

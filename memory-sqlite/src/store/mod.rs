@@ -214,6 +214,14 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
             .await
             .map_err(|e| map(e, "delete memories"))?;
     }
+    for chunk in changes.mark_extracted.chunks(400) {
+        let mut qb = QueryBuilder::<Sqlite>::new("UPDATE messages SET extracted = 1 WHERE id IN ");
+        push_ids(&mut qb, chunk);
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| map(e, "mark extracted"))?;
+    }
     jobs::insert_jobs(conn, &changes.jobs).await?;
     Ok(())
 }

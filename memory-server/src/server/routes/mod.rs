@@ -99,6 +99,13 @@ pub(super) fn operations() -> Vec<Op> {
         .query::<sessions::RecentParams>()
         .returns::<Vec<Message>>(200),
         Op::new(
+            "post",
+            "/v1/sessions/{id}/extract",
+            "Queue the extraction of the session's unextracted messages",
+            || post(sessions::extract),
+        )
+        .returns::<sessions::Queued>(202),
+        Op::new(
             "get",
             "/v1/sessions/{id}/context",
             "Prompt context for the next answer",

@@ -133,3 +133,28 @@ pub(super) async fn context(
         access::context(&s.memory, &c, &session, scope, query, budget).await?,
     ))
 }
+
+/// That an extraction was queued.
+#[derive(serde::Serialize, JsonSchema)]
+pub(super) struct Queued {
+    /// Always true: the worker runs the job.
+    queued: bool,
+    /// The session.
+    session_id: String,
+}
+
+pub(super) async fn extract(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(session): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    access::session_allowed(&s.memory, &c, &session).await?;
+    s.memory.queue_extraction(&c.tenant, &session).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Queued {
+            queued: true,
+            session_id: session,
+        }),
+    ))
+}

@@ -1,0 +1,241 @@
+//! Extraction through a local server speaking the OpenAI chat-completions
+//! wire format (the one stand-in allowed: OpenAI is a paid remote API),
+//! scripted per test: memories appear with their source messages by
+//! themselves, invented sources are dropped, answers that break the schema
+//! write nothing, and a model that is down never blocks recording.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use memory::embed_openai::{OpenAiChat, OpenAiConfig};
+use memory::{EngineConfig, Memory, RecordMessage, Role, Scope, WorkerConfig};
+use memory_testkit::DeterministicEmbedder;
+use serde_json::{Value, json};
+
+#[derive(Default)]
+struct StandIn {
+    answers: Mutex<VecDeque<String>>,
+    requests: Mutex<Vec<Value>>,
+}
+
+async fn chat(State(s): State<Arc<StandIn>>, Json(body): Json<Value>) -> Json<Value> {
+    s.requests.lock().unwrap().push(body.clone());
+    let content = s
+        .answers
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or_else(|| r#"{"memories": []}"#.to_owned());
+    Json(json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+    }))
+}
+
+async fn stand_in() -> (Arc<StandIn>, String) {
+    let s = Arc::new(StandIn::default());
+    let app = Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .with_state(s.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (s, format!("http://{addr}/v1"))
+}
+
+async fn engine(base: &str) -> Memory {
+    let db = memory::sqlite::SqliteDb::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let store = db.store();
+    let mut cfg = OpenAiConfig::new("llama3", None, Some(base.to_owned())).unwrap();
+    cfg.max_retries = 0;
+    Memory::builder()
+        .store(store.clone())
+        .keywords(store)
+        .vectors(db.vector_index())
+        .embedder(Arc::new(DeterministicEmbedder::new(32)))
+        .language_model(Arc::new(OpenAiChat::new(cfg).unwrap()))
+        .config(EngineConfig {
+            extract_batch: 3,
+            dedup_threshold: None,
+            ..EngineConfig::default()
+        })
+        .build()
+        .await
+        .unwrap()
+}
+
+/// Three messages of session `s1`: alice, the assistant, alice.
+async fn conversation(m: &Memory) -> Vec<memory::MessageOutcome> {
+    let mut out = Vec::new();
+    for (role, text) in [
+        (Role::User, "I live in Lisbon, near the river"),
+        (Role::Assistant, "Lisbon is lovely! What do you do there?"),
+        (Role::User, "mostly I listen to jazz in small bars"),
+    ] {
+        let r = RecordMessage {
+            role,
+            user_id: (role == Role::User).then(|| "alice".to_owned()),
+            ..RecordMessage::user("s1", "alice", text)
+        };
+        out.push(m.record_message(r).await.unwrap());
+    }
+    out
+}
+
+fn worker(m: &Memory) -> memory::Worker {
+    m.worker(WorkerConfig {
+        concurrency: 8,
+        ..WorkerConfig::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memories_appear_with_their_sources_without_a_manual_call() {
+    let (s, base) = stand_in().await;
+    let m = engine(&base).await;
+    s.answers.lock().unwrap().push_back(
+        json!({"memories": [
+            {"content": "Alice lives in Lisbon", "kind": "fact", "importance": 7, "source_ids": ["m1"]},
+            {"content": "Alice has a dog", "kind": "fact", "importance": 5, "source_ids": ["m99"]},
+            {"content": "Alice likes jazz", "kind": "preference", "importance": 6, "source_ids": ["m3", "m42"]}
+        ]})
+        .to_string(),
+    );
+    let sent = conversation(&m).await;
+    assert!(sent[2].extraction_due && !sent[1].extraction_due);
+    assert!(
+        s.requests.lock().unwrap().is_empty(),
+        "recording called the model"
+    );
+    worker(&m).tick().await.unwrap();
+
+    let page = m.list(&Scope::user("alice"), None, 10, None).await.unwrap();
+    let mut got: Vec<(String, Vec<uuid::Uuid>)> = page
+        .items
+        .iter()
+        .map(|r| (r.content.clone(), r.source_message_ids.clone()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("Alice likes jazz".to_owned(), vec![sent[2].message.id]),
+            ("Alice lives in Lisbon".to_owned(), vec![sent[0].message.id]),
+        ],
+        "invented sources must be dropped and sourceless candidates rejected"
+    );
+    assert_eq!(
+        m.store().count_unextracted("default", "s1").await.unwrap(),
+        0
+    );
+    let request = s.requests.lock().unwrap()[0].clone();
+    assert_eq!(
+        request["response_format"]["type"], "json_schema",
+        "{request}"
+    );
+    let prompt = request["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        prompt.contains("[m1]") && prompt.contains("Lisbon"),
+        "{prompt}"
+    );
+
+    // Run again: nothing is left to extract and nothing is written twice.
+    let again = m.extract_session("default", "s1").await.unwrap();
+    assert_eq!((again.messages, again.added), (0, 0));
+    assert_eq!(
+        m.list(&Scope::user("alice"), None, 10, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_that_break_the_schema_write_nothing() {
+    let (s, base) = stand_in().await;
+    let m = engine(&base).await;
+    conversation(&m).await;
+    {
+        let mut a = s.answers.lock().unwrap();
+        a.push_back(r#"{"memories": [{"text": "no content field"}]}"#.into());
+        a.push_back(r#"{"facts": []}"#.into());
+    }
+    let err = m.extract_session("default", "s1").await.unwrap_err();
+    assert!(err.message().contains("schema"), "{err}");
+    assert_eq!(
+        s.requests.lock().unwrap().len(),
+        2,
+        "an invalid answer is asked for once more"
+    );
+    assert_eq!(
+        m.store().count_unextracted("default", "s1").await.unwrap(),
+        3
+    );
+    assert!(
+        m.list(&Scope::user("alice"), None, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // Then an answer that is not JSON, and a valid one.
+    {
+        let mut a = s.answers.lock().unwrap();
+        a.push_back("not json at all".into());
+        a.push_back(json!({"memories": [{"content": "Alice lives in Lisbon", "kind": "fact", "importance": 7, "source_ids": ["m1"]}]}).to_string());
+    }
+    // An answer that is not JSON fails the call at once (the worker retries
+    // the job); the next call gets the valid answer and writes it.
+    let err = m.extract_session("default", "s1").await.unwrap_err();
+    assert!(err.message().contains("not a JSON object"), "{err}");
+    assert_eq!(
+        m.store().count_unextracted("default", "s1").await.unwrap(),
+        3
+    );
+    let report = m.extract_session("default", "s1").await.unwrap();
+    assert_eq!((report.added, report.messages), (1, 3), "{report:?}");
+    assert_eq!((report.input_tokens, report.output_tokens), (100, 20));
+    assert_eq!(
+        m.store().count_unextracted("default", "s1").await.unwrap(),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_is_down_never_blocks_recording() {
+    let m = engine("http://127.0.0.1:9/v1").await;
+    let sent = conversation(&m).await;
+    assert!(sent[2].extraction_due);
+    let report = worker(&m).tick().await.unwrap();
+    assert!(
+        report.retried >= 1,
+        "the extraction job did not fail visibly: {report:?}"
+    );
+    assert_eq!(
+        m.store().count_unextracted("default", "s1").await.unwrap(),
+        3
+    );
+    let jobs = m.jobs(None, false, 50).await.unwrap();
+    let extract = jobs.iter().find(|j| j.kind == "extract").unwrap();
+    assert!(
+        extract
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("openai")),
+        "{extract:?}"
+    );
+}
