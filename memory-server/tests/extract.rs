@@ -239,3 +239,44 @@ async fn a_model_that_is_down_never_blocks_recording() {
         "{extract:?}"
     );
 }
+
+/// In a shared session (a live chat), a memory belongs to whoever said
+/// what it comes from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_memory_goes_to_the_speaker_of_its_source() {
+    let (s, base) = stand_in().await;
+    let m = engine(&base).await;
+    for (user, text) in [
+        ("alice", "I live in Lisbon"),
+        ("bob", "I have two cats"),
+        ("alice", "jazz is my thing"),
+    ] {
+        m.record_message(RecordMessage::user("stream", user, text))
+            .await
+            .unwrap();
+    }
+    s.answers.lock().unwrap().push_back(
+        json!({"memories": [
+            {"content": "Alice lives in Lisbon", "kind": "fact", "importance": 6, "source_ids": ["m1"]},
+            {"content": "Bob has two cats", "kind": "fact", "importance": 6, "source_ids": ["m2"]}
+        ]})
+        .to_string(),
+    );
+    let report = m.extract_session("default", "stream").await.unwrap();
+    assert_eq!(report.added, 2, "{report:?}");
+    for (user, content) in [
+        ("alice", "Alice lives in Lisbon"),
+        ("bob", "Bob has two cats"),
+    ] {
+        let items = m
+            .list(&Scope::user(user), None, 10, None)
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(
+            items.iter().map(|r| r.content.as_str()).collect::<Vec<_>>(),
+            [content],
+            "{user}'s memories"
+        );
+    }
+}

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::traits::{ChangeSet, ChatMessage, ChatRequest, NewJob, OutputSchema};
 use crate::{AddRequest, Error, ErrorKind, Memory, MemoryKind, Message, Result, Role, Scope};
@@ -174,36 +173,38 @@ impl Memory {
                 last_error.map(|e| e.to_string()).unwrap_or_default()
             ))
         })?;
-        let ids: HashMap<String, Uuid> = messages
+        let by_id: HashMap<String, &Message> = messages
             .iter()
             .enumerate()
-            .map(|(i, m)| (format!("m{}", i + 1), m.id))
+            .map(|(i, m)| (format!("m{}", i + 1), m))
             .collect();
-        let owner = messages
-            .iter()
-            .find(|m| m.user_id.is_some())
-            .unwrap_or(&messages[0]);
-        let scope = Scope {
-            tenant: tenant.to_owned(),
-            user_id: owner.user_id.clone(),
-            agent_id: owner.agent_id.clone(),
-            session_id: owner.user_id.is_none().then(|| session_id.to_owned()),
-        };
         let mut requests = Vec::new();
         for c in extraction.memories {
-            let sources: Vec<Uuid> = c
+            let sources: Vec<&Message> = c
                 .source_ids
                 .iter()
-                .filter_map(|s| ids.get(s.trim()).copied())
+                .filter_map(|s| by_id.get(s.trim()).copied())
                 .collect();
             if sources.is_empty() || c.content.trim().is_empty() {
                 report.rejected += 1;
                 continue;
             }
-            let mut r = AddRequest::new(scope.clone(), c.content.trim())
+            // A shared session (a live chat) has many speakers: a memory
+            // belongs to the user who said what it comes from.
+            let speaker = sources
+                .iter()
+                .find(|m| m.user_id.is_some())
+                .unwrap_or(&sources[0]);
+            let scope = Scope {
+                tenant: tenant.to_owned(),
+                user_id: speaker.user_id.clone(),
+                agent_id: speaker.agent_id.clone(),
+                session_id: speaker.user_id.is_none().then(|| session_id.to_owned()),
+            };
+            let mut r = AddRequest::new(scope, c.content.trim())
                 .kind(MemoryKind::parse(&c.kind))
                 .importance(c.importance.clamp(1.0, 10.0));
-            r.source_message_ids = sources;
+            r.source_message_ids = sources.iter().map(|m| m.id).collect();
             r.metadata
                 .insert("extracted_by".into(), llm.model_id().into());
             r.metadata.insert("prompt".into(), PROMPT_VERSION.into());
