@@ -24,11 +24,16 @@ impl Memory {
     }
 
     /// [`Memory::status`] with the job queue by kind (`jobs`), so a dead
-    /// letter shows wherever the backends are shown.
-    pub async fn status_with_jobs(&self) -> Result<serde_json::Value> {
+    /// letter shows wherever the backends are shown. A store that does not
+    /// answer puts its error there instead: status is read during outages.
+    pub async fn status_with_jobs(&self) -> serde_json::Value {
         let mut status = self.status();
-        status["jobs"] = serde_json::to_value(self.job_counts().await?)?;
-        Ok(status)
+        status["jobs"] = match self.job_counts().await {
+            Ok(counts) => serde_json::to_value(counts)
+                .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() })),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        status
     }
 
     /// Jobs by kind: queued, running, dead.

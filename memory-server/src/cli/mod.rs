@@ -248,7 +248,7 @@ impl Cli {
             Command::Sync { force } => out.value(&m.sync(*force).await?),
             Command::Decay => out.value(&m.decay(memory::now()).await?),
             Command::Reindex => out.value(&serde_json::json!({ "reindexed": m.reindex().await? })),
-            Command::Status => out.value(&m.status_with_jobs().await?),
+            Command::Status => out.value(&m.status_with_jobs().await),
             Command::Serve { listen, no_auth } => serve::serve(m, &cfg, *listen, *no_auth).await,
             Command::Mcp { user } => serve::mcp(m, t, user.clone()).await,
             Command::Worker => serve::worker(m, &cfg).await,

@@ -11,8 +11,8 @@ use crate::server::error::{ApiError, ApiResult};
 pub(super) async fn status(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(backends_for(&c, s.memory.status_with_jobs().await?)))
+) -> impl IntoResponse {
+    Json(backends_for(&c, s.memory.status_with_jobs().await))
 }
 
 /// Which backends serve, as a caller may see it: where they are (hosts,
