@@ -125,6 +125,11 @@ retrying!(MemoryStore, StoreCapabilities, {
 
 retrying!(ConversationStore, {}, {
     fn insert_messages(&self, messages: &[Message]) -> Result<()>;
+    fn insert_messages_triggering(
+        &self,
+        messages: &[Message],
+        trigger: &ExtractTrigger,
+    ) -> Result<()>;
     fn recent_messages(&self, tenant: &str, session_id: &str, limit: usize)
     -> Result<Vec<Message>>;
     fn unextracted_messages(

@@ -137,9 +137,22 @@ impl Memory {
             extracted: false,
             answered: request.answered,
         };
-        store
-            .insert_messages(std::slice::from_ref(&message))
-            .await?;
+        // With a language model, the extraction job is enqueued in the
+        // message's own transaction once the batch is full: it exists exactly
+        // when the message that filled the batch does.
+        if self.inner.llm.is_some() {
+            let trigger = crate::traits::ExtractTrigger {
+                job: crate::extract::extract_job(&request.tenant, &request.session_id, now),
+                threshold: cfg.extract_batch as u64,
+            };
+            store
+                .insert_messages_triggering(std::slice::from_ref(&message), &trigger)
+                .await?;
+        } else {
+            store
+                .insert_messages(std::slice::from_ref(&message))
+                .await?;
+        }
         if let (Some(user), Role::User) = (&request.user_id, request.role) {
             let touch = UserTouch {
                 display_name: request.author_name.clone(),
@@ -160,17 +173,6 @@ impl Memory {
             .count_unextracted(&request.tenant, &request.session_id)
             .await?;
         let extraction_due = self.inner.llm.is_some() && unextracted >= cfg.extract_batch as u64;
-        if extraction_due {
-            // Keyed: however many messages arrive meanwhile, one job waits.
-            // The worker runs it; recording never waits for the model.
-            store
-                .enqueue(&[crate::extract::extract_job(
-                    &request.tenant,
-                    &request.session_id,
-                    now,
-                )])
-                .await?;
-        }
         Ok(MessageOutcome {
             message,
             unextracted,

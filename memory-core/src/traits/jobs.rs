@@ -51,6 +51,16 @@ impl NewJob {
     }
 }
 
+/// A job to enqueue with a message insert, in its transaction, once the
+/// session holds at least `threshold` unextracted messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtractTrigger {
+    /// The job (keyed, so a live one is not doubled).
+    pub job: NewJob,
+    /// Unextracted messages of the inserted messages' session that call for it.
+    pub threshold: u64,
+}
+
 /// A job as the queue holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Job {

@@ -10,7 +10,7 @@ mod store;
 mod vector;
 
 pub use embedder::{Embedder, EmbedderExt};
-pub use jobs::{Job, JobCounts, JobRetry, JobStore, NewJob};
+pub use jobs::{ExtractTrigger, Job, JobCounts, JobRetry, JobStore, NewJob};
 pub use keyword::{KeywordCapabilities, KeywordIndex, KeywordQuery};
 pub use llm::{ChatAnswer, ChatMessage, ChatRequest, LanguageModel, OutputSchema, TokenUsage};
 pub use short_term::{

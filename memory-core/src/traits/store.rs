@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{BackendInfo, JobStore, NewJob};
+use super::{BackendInfo, ExtractTrigger, JobStore, NewJob};
 use crate::{
     Filter, HistoryEvent, MemoryRecord, Message, Op, Page, Result, Scope, Session, StoredMemory,
     User,
@@ -215,6 +215,14 @@ pub trait MemoryStore: Send + Sync + std::fmt::Debug {
 pub trait ConversationStore: Send + Sync + std::fmt::Debug {
     /// Stores messages; one whose id is already stored is left as it is.
     async fn insert_messages(&self, messages: &[Message]) -> Result<()>;
+    /// Stores messages of one session and, in the same transaction, enqueues
+    /// `trigger`'s job if the session now holds at least its threshold of
+    /// unextracted messages: the job exists exactly when the message does.
+    async fn insert_messages_triggering(
+        &self,
+        messages: &[Message],
+        trigger: &ExtractTrigger,
+    ) -> Result<()>;
     /// The newest `limit` messages of a session, oldest first.
     async fn recent_messages(
         &self,

@@ -1,42 +1,90 @@
 //! Messages, sessions and users of [`SqliteStore`].
 
 use async_trait::async_trait;
-use memory_core::ConversationStore;
+use memory_core::{ConversationStore, ExtractTrigger};
 
 use super::*;
+
+/// Inserts messages on `conn`; one whose id is stored already is left alone.
+async fn insert_messages_in(conn: &mut SqliteConnection, messages: &[Message]) -> Result<()> {
+    for chunk in messages.chunks(400) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO messages (id, tenant, session_id, user_id, agent_id, role, author_name, content, created_at, metadata, extracted, answered) ",
+        );
+        qb.push_values(chunk, |mut b, m: &Message| {
+            b.push_bind(m.id.to_string())
+                .push_bind(m.tenant.clone())
+                .push_bind(m.session_id.clone())
+                .push_bind(m.user_id.clone())
+                .push_bind(m.agent_id.clone())
+                .push_bind(m.role.as_str())
+                .push_bind(m.author_name.clone())
+                .push_bind(m.content.clone())
+                .push_bind(ms(m.created_at))
+                .push_bind(serde_json::Value::Object(m.metadata.clone()).to_string())
+                .push_bind(i64::from(m.extracted))
+                .push_bind(i64::from(m.answered));
+        });
+        qb.push(" ON CONFLICT (id) DO NOTHING");
+        qb.build().execute(&mut *conn).await.map_err(|e| {
+            let e = map(e, "insert messages");
+            if e.kind() == ErrorKind::InvalidInput {
+                Error::invalid("message: its session does not exist").with_backend("sqlite")
+            } else {
+                e
+            }
+        })?;
+    }
+    Ok(())
+}
 
 #[async_trait]
 impl ConversationStore for SqliteStore {
     async fn insert_messages(&self, messages: &[Message]) -> Result<()> {
-        for chunk in messages.chunks(400) {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO messages (id, tenant, session_id, user_id, agent_id, role, author_name, content, created_at, metadata, extracted, answered) ",
-            );
-            qb.push_values(chunk, |mut b, m: &Message| {
-                b.push_bind(m.id.to_string())
-                    .push_bind(m.tenant.clone())
-                    .push_bind(m.session_id.clone())
-                    .push_bind(m.user_id.clone())
-                    .push_bind(m.agent_id.clone())
-                    .push_bind(m.role.as_str())
-                    .push_bind(m.author_name.clone())
-                    .push_bind(m.content.clone())
-                    .push_bind(ms(m.created_at))
-                    .push_bind(serde_json::Value::Object(m.metadata.clone()).to_string())
-                    .push_bind(i64::from(m.extracted))
-                    .push_bind(i64::from(m.answered));
-            });
-            qb.push(" ON CONFLICT (id) DO NOTHING");
-            qb.build().execute(&self.db.pool).await.map_err(|e| {
-                let e = map(e, "insert messages");
-                if e.kind() == ErrorKind::InvalidInput {
-                    Error::invalid("message: its session does not exist").with_backend("sqlite")
-                } else {
-                    e
-                }
-            })?;
-        }
-        Ok(())
+        let mut tx = self
+            .db
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| map(e, "begin"))?;
+        insert_messages_in(&mut tx, messages).await?;
+        tx.commit().await.map_err(|e| map(e, "commit"))
+    }
+
+    async fn insert_messages_triggering(
+        &self,
+        messages: &[Message],
+        trigger: &ExtractTrigger,
+    ) -> Result<()> {
+        let mut tx = self
+            .db
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| map(e, "begin"))?;
+        insert_messages_in(&mut tx, messages).await?;
+        let j = &trigger.job;
+        let session = j.payload["session_id"].as_str().unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, tenant, key, payload, due_at, created_at)
+             SELECT ?, ?, ?, ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM messages
+               WHERE tenant = ? AND session_id = ? AND extracted = 0) >= ?
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(&j.kind)
+        .bind(&j.tenant)
+        .bind(&j.key)
+        .bind(j.payload.to_string())
+        .bind(ms(j.due_at))
+        .bind(ms(memory_core::now()))
+        .bind(&j.tenant)
+        .bind(session)
+        .bind(i64_of(trigger.threshold))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map(e, "trigger job"))?;
+        tx.commit().await.map_err(|e| map(e, "commit"))
     }
 
     async fn recent_messages(

@@ -220,3 +220,56 @@ pub(super) async fn concurrent_claims_never_overlap(store: &Arc<dyn Store>) -> C
     ensure!(all.len() == 1000, "claimed {} of 1000 jobs", all.len());
     Ok(())
 }
+
+pub(super) async fn message_inserts_trigger_their_job(store: &Arc<dyn Store>) -> CaseResult {
+    let tenant = unique("t");
+    let sid = unique("s");
+    store
+        .upsert_session(&session(&tenant, &sid))
+        .await
+        .or_fail("session")?;
+    let kind = unique("kind");
+    let trigger = memory_core::ExtractTrigger {
+        job: NewJob::new(&kind, &tenant, now())
+            .keyed(format!("{kind}:{sid}"))
+            .payload(serde_json::json!({ "session_id": sid })),
+        threshold: 3,
+    };
+    let mine = |jobs: Vec<memory_core::Job>| jobs.into_iter().filter(|j| j.kind == kind).count();
+    for i in 0..4 {
+        store
+            .insert_messages_triggering(
+                &[message(&tenant, &sid, "u", &format!("line {i}"))],
+                &trigger,
+            )
+            .await
+            .or_fail("insert")?;
+        let jobs = mine(store.list_jobs(None, false, 1000).await.or_fail("list")?);
+        let want = usize::from(i >= 2);
+        ensure!(
+            jobs == want,
+            "after {} messages: {jobs} jobs, want {want}",
+            i + 1
+        );
+    }
+    // A message that cannot be stored (no such session) enqueues nothing.
+    let other_kind = unique("kind");
+    let orphan = memory_core::ExtractTrigger {
+        job: NewJob::new(&other_kind, &tenant, now())
+            .payload(serde_json::json!({ "session_id": "missing" })),
+        threshold: 0,
+    };
+    ensure!(
+        store
+            .insert_messages_triggering(&[message(&tenant, "missing", "u", "x")], &orphan)
+            .await
+            .is_err(),
+        "a message of a missing session was stored"
+    );
+    let jobs = store.list_jobs(None, false, 1000).await.or_fail("list")?;
+    ensure!(
+        !jobs.iter().any(|j| j.kind == other_kind),
+        "a failed insert enqueued its job"
+    );
+    Ok(())
+}

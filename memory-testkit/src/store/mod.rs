@@ -119,5 +119,6 @@ pub async fn run(store: Arc<dyn Store>) -> Report {
     case!(r, jobs_lease_retry_and_dead_letters(&store));
     case!(r, jobs_ride_with_their_write(&store));
     case!(r, concurrent_claims_never_overlap(&store));
+    case!(r, message_inserts_trigger_their_job(&store));
     r
 }
