@@ -158,6 +158,15 @@ impl SqliteDb {
         Ok(format!("SQLite {v}"))
     }
 
+    /// A write transaction that takes SQLite's write lock at once, so two
+    /// writers queue on `busy_timeout` instead of failing at commit.
+    pub(crate) async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| error::map(e, "begin"))
+    }
+
     /// The underlying pool, for tests and benches that compare raw queries.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool

@@ -41,12 +41,7 @@ async fn insert_messages_in(conn: &mut SqliteConnection, messages: &[Message]) -
 #[async_trait]
 impl ConversationStore for SqliteStore {
     async fn insert_messages(&self, messages: &[Message]) -> Result<()> {
-        let mut tx = self
-            .db
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| map(e, "begin"))?;
+        let mut tx = self.db.begin_immediate().await?;
         insert_messages_in(&mut tx, messages).await?;
         tx.commit().await.map_err(|e| map(e, "commit"))
     }
@@ -56,12 +51,7 @@ impl ConversationStore for SqliteStore {
         messages: &[Message],
         trigger: &ExtractTrigger,
     ) -> Result<()> {
-        let mut tx = self
-            .db
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| map(e, "begin"))?;
+        let mut tx = self.db.begin_immediate().await?;
         insert_messages_in(&mut tx, messages).await?;
         let j = &trigger.job;
         let session = j.payload["session_id"].as_str().unwrap_or_default();

@@ -59,12 +59,7 @@ fn ids_json(ids: &[Uuid]) -> String {
 #[async_trait]
 impl JobStore for SqliteStore {
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<()> {
-        let mut tx = self
-            .db
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| map(e, "begin"))?;
+        let mut tx = self.db.begin_immediate().await?;
         insert_jobs(&mut tx, jobs).await?;
         tx.commit().await.map_err(|e| map(e, "commit"))
     }
@@ -97,12 +92,7 @@ impl JobStore for SqliteStore {
     }
 
     async fn complete(&self, id: Uuid, owner: &str, next: Option<NewJob>) -> Result<bool> {
-        let mut tx = self
-            .db
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| map(e, "begin"))?;
+        let mut tx = self.db.begin_immediate().await?;
         let done = sqlx::query("DELETE FROM jobs WHERE id = ? AND lease_owner = ?")
             .bind(id.to_string())
             .bind(owner)

@@ -69,12 +69,7 @@ impl MaintenanceStore for SqliteStore {
     }
 
     async fn forget(&self, scope: &Scope) -> Result<ForgetReport> {
-        let mut tx = self
-            .db
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| map(e, "begin"))?;
+        let mut tx = self.db.begin_immediate().await?;
         let owner = |qb: &mut QueryBuilder<Sqlite>| {
             qb.push(" WHERE tenant = ").push_bind(scope.tenant.clone());
             for (col, v) in [

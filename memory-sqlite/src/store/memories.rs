@@ -22,12 +22,7 @@ impl MemoryStore for SqliteStore {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut tx = self
-            .db
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| map(e, "begin"))?;
+        let mut tx = self.db.begin_immediate().await?;
         apply_in(&mut tx, &changes).await?;
         tx.commit().await.map_err(|e| map(e, "commit"))
     }
@@ -163,12 +158,7 @@ impl MemoryStore for SqliteStore {
         if done.is_empty() {
             return Ok(());
         }
-        let mut tx = self
-            .db
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| map(e, "begin"))?;
+        let mut tx = self.db.begin_immediate().await?;
         for (id, op) in done {
             let removed = sqlx::query("DELETE FROM outbox WHERE memory_id = ? AND op = ?")
                 .bind(id.to_string())
@@ -193,12 +183,7 @@ impl MemoryStore for SqliteStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut tx = self
-            .db
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| map(e, "begin"))?;
+        let mut tx = self.db.begin_immediate().await?;
         for id in ids {
             sqlx::query(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE memory_id = ?",

@@ -239,12 +239,7 @@ impl VectorIndex for SqliteVectorIndex {
     }
 
     async fn drop_collection(&self, name: &str) -> Result<()> {
-        let mut tx = self
-            .db
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| map(e, "begin"))?;
+        let mut tx = self.db.begin_immediate().await?;
         for sql in [
             "DELETE FROM vec_items WHERE collection = ?",
             "UPDATE vec_epochs SET epoch = epoch + 1 WHERE collection = ?",
@@ -281,12 +276,7 @@ impl VectorIndex for SqliteVectorIndex {
                 .map_err(|e| Error::invalid(format!("records[{i}].payload: {e}")))?;
             prepared.push((r, v, payload));
         }
-        let mut tx = self
-            .db
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| map(e, "begin"))?;
+        let mut tx = self.db.begin_immediate().await?;
         let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
         let before = Self::locate(&mut tx, collection, &ids).await?;
         for chunk in prepared.chunks(300) {
@@ -335,12 +325,7 @@ impl VectorIndex for SqliteVectorIndex {
             return Ok(());
         }
         self.spec(collection).await?;
-        let mut tx = self
-            .db
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| map(e, "begin"))?;
+        let mut tx = self.db.begin_immediate().await?;
         let before = Self::locate(&mut tx, collection, ids).await?;
         if before.is_empty() {
             return Ok(());
