@@ -142,7 +142,8 @@ impl Importer<'_> {
         self.write_conversations().await?;
         self.write_exported().await?;
         // Also what an interrupted run left queued: a re-run finishes the job.
-        if self.memory.store_stats(None).await?.outbox_pending > 0 {
+        let queued = self.memory.store().outbox_pending(1, u32::MAX).await?;
+        if !queued.is_empty() {
             self.memory.sync(true).await?;
         }
         Ok(self.report)

@@ -37,7 +37,14 @@ pub struct Worker {
     config: WorkerConfig,
     owner: String,
     clock: Clock,
+    /// When this worker last made sure every schedule has a live job.
+    ensured: Arc<std::sync::Mutex<Option<DateTime<Utc>>>>,
 }
+
+/// How often a worker re-checks that every schedule has a live job (a
+/// schedule whose job was dead-lettered gets a new one); completed jobs
+/// enqueue their next run themselves, so rounds in between skip the check.
+const ENSURE_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -75,6 +82,7 @@ impl Memory {
             config,
             owner: format!("{}-{}", std::process::id(), Uuid::now_v7()),
             clock: Arc::new(crate::now),
+            ensured: Arc::default(),
         })
     }
 }
@@ -103,12 +111,26 @@ impl Worker {
             .collect()
     }
 
+    /// Whether this round should check the schedules: the first round, and
+    /// then every [`ENSURE_EVERY`].
+    fn schedules_due(&self, now: DateTime<Utc>) -> bool {
+        let Ok(last) = self.ensured.lock() else {
+            return true;
+        };
+        last.is_none_or(|t| now - t >= ENSURE_EVERY || now < t)
+    }
+
     /// One round: makes sure every schedule has a live job, claims the due
     /// jobs (up to `concurrency`), and runs them at once.
     pub async fn tick(&self) -> Result<TickReport> {
         let now = self.now();
         let store = self.memory.store();
-        store.enqueue(&self.schedules(now)).await?;
+        if self.schedules_due(now) {
+            store.enqueue(&self.schedules(now)).await?;
+            if let Ok(mut last) = self.ensured.lock() {
+                *last = Some(now);
+            }
+        }
         let jobs = store
             .claim(
                 &self.owner,
