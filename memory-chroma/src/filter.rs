@@ -74,8 +74,14 @@ pub fn metadata(p: &VectorPayload) -> Map<String, Value> {
     {
         m.insert("created_at".into(), json!(p.created_at as f64));
         m.insert("updated_at".into(), json!(p.updated_at as f64));
-        if let Some(e) = p.expires_at {
-            m.insert("expires_at".into(), json!(e as f64));
+        for (k, v) in [
+            ("expires_at", p.expires_at),
+            ("valid_from", p.valid_from),
+            ("valid_until", p.valid_until),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), json!(v as f64));
+            }
         }
     }
     flatten(&mut Vec::new(), &Value::Object(p.metadata.clone()), &mut m);
@@ -114,6 +120,8 @@ fn scalar_key(field: &Field) -> Option<(String, bool)> {
         Field::CreatedAt => ("created_at".into(), true),
         Field::UpdatedAt => ("updated_at".into(), true),
         Field::ExpiresAt => ("expires_at".into(), false),
+        Field::ValidFrom => ("valid_from".into(), false),
+        Field::ValidUntil => ("valid_until".into(), false),
         Field::LastAccessedAt => return None,
         Field::Metadata(p) => (metadata_key(p)?, false),
     })
@@ -280,6 +288,8 @@ mod tests {
             created_at: 1_700_000_000_123,
             updated_at: 1_700_000_000_456,
             expires_at: None,
+            valid_from: None,
+            valid_until: None,
             metadata: serde_json::from_value(
                 json!({"topic": "tea", "n": 3, "deep": {"x": true}, "tags": ["a"], "bad key": 1}),
             )

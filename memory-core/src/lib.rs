@@ -25,7 +25,8 @@ pub use cached::CachedEmbedder;
 pub use engine::{
     AddEvent, AddOutcome, AddRequest, CheckReport, Context, DecayReport, EngineConfig, EngineStats,
     Memory, MemoryBuilder, MessageOutcome, RateLimits, RecordMessage, ScoreParts, SearchHit,
-    SearchMode, SearchRequest, SearchResponse, SkippedBackend, SyncReport, UpdateRequest, Weights,
+    SearchMode, SearchRequest, SearchResponse, SkippedBackend, SyncReport, UpdateRequest, Validity,
+    Weights,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use extract::ExtractReport;

@@ -31,6 +31,8 @@ impl Columns for MemoryColumns {
             Field::UpdatedAt => "m.updated_at",
             Field::LastAccessedAt => "m.last_accessed_at",
             Field::ExpiresAt => "m.expires_at",
+            Field::ValidFrom => "m.valid_from",
+            Field::ValidUntil => "m.valid_until",
             Field::Metadata(_) => return None,
         })
     }
@@ -54,6 +56,8 @@ impl Columns for VectorColumns {
             Field::CreatedAt => "v.created_at",
             Field::UpdatedAt => "v.updated_at",
             Field::ExpiresAt => "v.expires_at",
+            Field::ValidFrom => "v.valid_from",
+            Field::ValidUntil => "v.valid_until",
             Field::LastAccessedAt | Field::Metadata(_) => return None,
         })
     }

@@ -10,7 +10,7 @@ use sqlx::postgres::PgRow;
 
 use crate::error::{corrupt, map};
 
-pub(crate) const MEMORY_COLUMNS: &str = "m.id, m.tenant, m.user_id, m.agent_id, m.session_id, m.content, m.kind, m.importance, m.confidence, m.metadata, m.source_message_ids, m.created_at, m.updated_at, m.last_accessed_at, m.access_count, m.expires_at, m.content_hash, m.embedding_model, m.vector_state, m.vector_attempts, m.version";
+pub(crate) const MEMORY_COLUMNS: &str = "m.id, m.tenant, m.user_id, m.agent_id, m.session_id, m.content, m.kind, m.importance, m.confidence, m.metadata, m.source_message_ids, m.created_at, m.updated_at, m.last_accessed_at, m.access_count, m.expires_at, m.content_hash, m.embedding_model, m.vector_state, m.vector_attempts, m.version, m.valid_from, m.valid_until, m.superseded_by, m.supersedes";
 
 pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -66,6 +66,14 @@ pub(crate) fn memory(row: &PgRow) -> Result<MemoryRecord> {
         expires_at: get::<Option<i64>>(row, "expires_at")?
             .map(time)
             .transpose()?,
+        valid_from: get::<Option<i64>>(row, "valid_from")?
+            .map(time)
+            .transpose()?,
+        valid_until: get::<Option<i64>>(row, "valid_until")?
+            .map(time)
+            .transpose()?,
+        superseded_by: get(row, "superseded_by")?,
+        supersedes: get(row, "supersedes")?,
         content_hash: get(row, "content_hash")?,
         embedding_model: get(row, "embedding_model")?,
         vector_state: VectorState::parse(&get::<String>(row, "vector_state")?)?,

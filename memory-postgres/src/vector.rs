@@ -79,11 +79,39 @@ impl PgVectorIndex {
             Error::not_found(format!("vector collection {name:?} does not exist"))
                 .with_backend("postgres")
         })?;
+        let mut conn = self
+            .db
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| map(e, "connect"))?;
+        add_validity_columns(&mut conn, &table(name)).await?;
         if let Ok(mut m) = self.specs.lock() {
             m.insert(name.to_owned(), spec.clone());
         }
         Ok((spec, table(name)))
     }
+}
+
+/// Adds the validity columns to a table made before they existed; a
+/// catalogue check first, so an up-to-date table takes no exclusive lock.
+async fn add_validity_columns(conn: &mut sqlx::PgConnection, tbl: &str) -> Result<()> {
+    let have: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = $1::regclass AND attname IN ('valid_from', 'valid_until') AND NOT attisdropped",
+    )
+    .bind(tbl)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| map(e, "open collection"))?;
+    if have < 2 {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE {tbl} ADD COLUMN IF NOT EXISTS valid_from bigint, ADD COLUMN IF NOT EXISTS valid_until bigint"
+        )))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| map(e, "open collection"))?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -132,7 +160,7 @@ impl VectorIndex for PgVectorIndex {
         // Identifiers are generated (table) or fixed (opclass); the dimension is a checked number.
         for ddl in [
             format!(
-                "CREATE TABLE IF NOT EXISTS {tbl} (id uuid PRIMARY KEY, tenant text NOT NULL, user_id text, agent_id text, session_id text, kind text NOT NULL, importance real NOT NULL, confidence real NOT NULL, created_at bigint NOT NULL, updated_at bigint NOT NULL, expires_at bigint, metadata jsonb NOT NULL, embedding vector({}) NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS {tbl} (id uuid PRIMARY KEY, tenant text NOT NULL, user_id text, agent_id text, session_id text, kind text NOT NULL, importance real NOT NULL, confidence real NOT NULL, created_at bigint NOT NULL, updated_at bigint NOT NULL, expires_at bigint, valid_from bigint, valid_until bigint, metadata jsonb NOT NULL, embedding vector({}) NOT NULL)",
                 spec.dimension
             ),
             format!(
@@ -207,7 +235,7 @@ impl VectorIndex for PgVectorIndex {
         let mut tx = self.db.pool.begin().await.map_err(|e| map(e, "begin"))?;
         for chunk in records.chunks(500) {
             let mut qb = QueryBuilder::<Postgres>::new(format!(
-                "INSERT INTO {tbl} (id, tenant, user_id, agent_id, session_id, kind, importance, confidence, created_at, updated_at, expires_at, metadata, embedding) "
+                "INSERT INTO {tbl} (id, tenant, user_id, agent_id, session_id, kind, importance, confidence, created_at, updated_at, expires_at, valid_from, valid_until, metadata, embedding) "
             ));
             qb.push_values(chunk, |mut b, r: &VectorRecord| {
                 let p = &r.payload;
@@ -222,11 +250,13 @@ impl VectorIndex for PgVectorIndex {
                     .push_bind(p.created_at)
                     .push_bind(p.updated_at)
                     .push_bind(p.expires_at)
+                    .push_bind(p.valid_from)
+                    .push_bind(p.valid_until)
                     .push_bind(serde_json::Value::Object(p.metadata.clone()))
                     .push_bind(Vector::from(r.vector.clone()));
             });
             qb.push(
-                " ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, user_id = excluded.user_id, agent_id = excluded.agent_id, session_id = excluded.session_id, kind = excluded.kind, importance = excluded.importance, confidence = excluded.confidence, created_at = excluded.created_at, updated_at = excluded.updated_at, expires_at = excluded.expires_at, metadata = excluded.metadata, embedding = excluded.embedding",
+                " ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, user_id = excluded.user_id, agent_id = excluded.agent_id, session_id = excluded.session_id, kind = excluded.kind, importance = excluded.importance, confidence = excluded.confidence, created_at = excluded.created_at, updated_at = excluded.updated_at, expires_at = excluded.expires_at, valid_from = excluded.valid_from, valid_until = excluded.valid_until, metadata = excluded.metadata, embedding = excluded.embedding",
             );
             qb.build()
                 .execute(&mut *tx)

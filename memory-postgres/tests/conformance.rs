@@ -182,6 +182,8 @@ async fn selective_filter_on_10k_vectors_is_exact() {
             created_at: 0,
             updated_at: 0,
             expires_at: None,
+            valid_from: None,
+            valid_until: None,
             metadata,
         };
         let vector: Vec<f32> = (0..32).map(|_| next()).collect();

@@ -49,6 +49,8 @@ pub fn key(field: &Field) -> Option<String> {
         Field::CreatedAt => "created_at".into(),
         Field::UpdatedAt => "updated_at".into(),
         Field::ExpiresAt => "expires_at".into(),
+        Field::ValidFrom => "valid_from".into(),
+        Field::ValidUntil => "valid_until".into(),
         // Not copied to the index: it changes on every read.
         Field::LastAccessedAt => return None,
         Field::Metadata(path) => {

@@ -39,6 +39,8 @@ const INDEXED: &[(&str, FieldType)] = &[
     ("created_at", FieldType::Integer),
     ("updated_at", FieldType::Integer),
     ("expires_at", FieldType::Integer),
+    ("valid_from", FieldType::Integer),
+    ("valid_until", FieldType::Integer),
 ];
 
 pub(crate) fn map_error(e: QdrantError, what: &str) -> Error {

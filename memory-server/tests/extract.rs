@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use memory::embed_openai::{OpenAiChat, OpenAiConfig};
-use memory::{EngineConfig, Memory, RecordMessage, Role, Scope, WorkerConfig};
+use memory::{EngineConfig, Memory, RecordMessage, Role, Scope, Validity, WorkerConfig};
 use memory_testkit::DeterministicEmbedder;
 use serde_json::{Value, json};
 
@@ -118,7 +118,10 @@ async fn memories_appear_with_their_sources_without_a_manual_call() {
     );
     worker(&m).tick().await.unwrap();
 
-    let page = m.list(&Scope::user("alice"), None, 10, None).await.unwrap();
+    let page = m
+        .list(&Scope::user("alice"), None, Validity::Current, 10, None)
+        .await
+        .unwrap();
     let mut got: Vec<(String, Vec<uuid::Uuid>)> = page
         .items
         .iter()
@@ -155,7 +158,7 @@ async fn memories_appear_with_their_sources_without_a_manual_call() {
     let again = m.extract_session("default", "s1").await.unwrap();
     assert_eq!((again.messages, again.added), (0, 0));
     assert_eq!(
-        m.list(&Scope::user("alice"), None, 10, None)
+        m.list(&Scope::user("alice"), None, Validity::Current, 10, None)
             .await
             .unwrap()
             .items
@@ -186,7 +189,7 @@ async fn answers_that_break_the_schema_write_nothing() {
         3
     );
     assert!(
-        m.list(&Scope::user("alice"), None, 10, None)
+        m.list(&Scope::user("alice"), None, Validity::Current, 10, None)
             .await
             .unwrap()
             .items
@@ -269,7 +272,7 @@ async fn each_memory_goes_to_the_speaker_of_its_source() {
         ("bob", "Bob has two cats"),
     ] {
         let items = m
-            .list(&Scope::user(user), None, 10, None)
+            .list(&Scope::user(user), None, Validity::Current, 10, None)
             .await
             .unwrap()
             .items;

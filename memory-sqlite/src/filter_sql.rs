@@ -20,6 +20,8 @@ fn column(field: &Field) -> Option<&'static str> {
         Field::UpdatedAt => "m.updated_at",
         Field::LastAccessedAt => "m.last_accessed_at",
         Field::ExpiresAt => "m.expires_at",
+        Field::ValidFrom => "m.valid_from",
+        Field::ValidUntil => "m.valid_until",
         Field::Metadata(_) => return None,
     })
 }

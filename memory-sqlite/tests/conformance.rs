@@ -85,6 +85,8 @@ async fn vector_cache_sees_other_writers() {
         created_at: 0,
         updated_at: 0,
         expires_at: None,
+        valid_from: None,
+        valid_until: None,
         metadata: Default::default(),
     };
     let q = VectorQuery {

@@ -52,6 +52,8 @@ pub fn random_payload(rng: &mut StdRng, tenant: &str, i: usize) -> VectorPayload
         created_at: 1_700_000_000_000 + i64::try_from(i).unwrap_or(0) * 1000,
         updated_at: 1_700_000_000_000,
         expires_at: None,
+        valid_from: None,
+        valid_until: None,
         metadata,
     }
 }

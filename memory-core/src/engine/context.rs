@@ -82,6 +82,7 @@ impl Memory {
             .list(
                 scope,
                 Some(Filter::eq(crate::Field::Kind, "profile")),
+                super::Validity::Current,
                 50,
                 None,
             )

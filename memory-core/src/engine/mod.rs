@@ -12,6 +12,8 @@ mod requests;
 mod scope;
 mod score;
 mod search;
+mod supersede;
+mod validity;
 mod write;
 
 use std::sync::Arc;
@@ -31,6 +33,7 @@ pub use messages::{MessageOutcome, RecordMessage};
 pub use requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
 pub use score::{ScoreParts, Weights};
 pub use search::{SearchHit, SearchMode, SearchRequest, SearchResponse};
+pub use validity::Validity;
 
 /// Tunables of the engine; every field has a default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -47,7 +50,9 @@ pub struct EngineConfig {
     /// `k` when none is given.
     pub default_k: usize,
     /// Cosine similarity above which an added memory updates its neighbour
-    /// instead of being added; `None` turns near-duplicate merging off.
+    /// instead of being added. `None` (the default) keeps distinct texts
+    /// apart: two facts that differ in one number are both kept, and
+    /// contradictions are left to extraction's consolidation.
     pub dedup_threshold: Option<f32>,
     /// Score weights of hybrid search.
     pub weights: Weights,
@@ -84,7 +89,7 @@ impl Default for EngineConfig {
             max_batch: 1000,
             max_k: 100,
             default_k: 10,
-            dedup_threshold: Some(0.95),
+            dedup_threshold: None,
             weights: Weights::default(),
             rrf_k: 10.0,
             candidate_factor: 3,

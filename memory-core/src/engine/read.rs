@@ -4,8 +4,9 @@ use uuid::Uuid;
 
 use super::Memory;
 use super::scope::scope_filter;
+use super::validity::Validity;
 use crate::traits::{ListQuery, StoreStats};
-use crate::{Error, Filter, HistoryEvent, MemoryRecord, Page, Result, Scope, Session, User};
+use crate::{Error, Filter, MemoryRecord, Page, Result, Scope, Session, User};
 
 impl Memory {
     /// The stored memory, or `NotFound`.
@@ -45,11 +46,13 @@ impl Memory {
         Ok(record)
     }
 
-    /// A page of memories, newest first.
+    /// A page of memories under `scope`, newest first: those `filter` and
+    /// `validity` select.
     pub async fn list(
         &self,
         scope: &Scope,
         filter: Option<Filter>,
+        validity: Validity,
         limit: usize,
         cursor: Option<String>,
     ) -> Result<Page<MemoryRecord>> {
@@ -63,6 +66,7 @@ impl Memory {
             (Some(a), Some(b)) => Some(a.and(b)),
             (a, b) => a.or(b),
         };
+        let filter = validity.and(filter);
         self.inner
             .store
             .list_memories(
@@ -74,11 +78,6 @@ impl Memory {
                 },
             )
             .await
-    }
-
-    /// A memory's history, oldest first.
-    pub async fn history(&self, tenant: &str, id: Uuid) -> Result<Vec<HistoryEvent>> {
-        self.inner.store.history(tenant, id).await
     }
 
     /// A memory by id without recording an access, or `None`.

@@ -43,6 +43,18 @@ pub struct AddRequest {
     /// When it expires.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// When it became true or happened, if not when it is added.
+    #[serde(default)]
+    pub valid_from: Option<DateTime<Utc>>,
+    /// A current memory of the same owner this one contradicts: that one
+    /// gets `valid_until` (this one's `valid_from`) and `superseded_by`,
+    /// and stays for history and `as_of` reads.
+    #[serde(default)]
+    pub supersedes: Option<Uuid>,
+    /// Merge into the owner's nearest memory when its cosine similarity is
+    /// at least this, overriding the engine's `dedup_threshold` (off by default).
+    #[serde(default)]
+    pub dedup_threshold: Option<f32>,
 }
 
 impl AddRequest {
@@ -57,6 +69,9 @@ impl AddRequest {
             metadata: Metadata::new(),
             source_message_ids: Vec::new(),
             expires_at: None,
+            valid_from: None,
+            supersedes: None,
+            dedup_threshold: None,
         }
     }
 
@@ -84,12 +99,42 @@ impl AddRequest {
         self
     }
 
+    /// Sets when it became true.
+    pub fn valid_from(mut self, at: DateTime<Utc>) -> Self {
+        self.valid_from = Some(at);
+        self
+    }
+
+    /// Merges into a near-duplicate at this similarity (see [`AddRequest::dedup_threshold`]).
+    pub fn dedup_threshold(mut self, threshold: f32) -> Self {
+        self.dedup_threshold = Some(threshold);
+        self
+    }
+
+    /// Supersedes the memory `id` (see [`AddRequest::supersedes`]).
+    pub fn supersedes(mut self, id: Uuid) -> Self {
+        self.supersedes = Some(id);
+        self
+    }
+
     pub(crate) fn validate(&self, config: &EngineConfig) -> Result<()> {
         self.scope.validate(true)?;
         validate_content(&self.content, config)?;
         validate_importance(self.importance)?;
         validate_confidence(self.confidence)?;
         validate_metadata(&self.metadata)?;
+        if let Some(t) = self.dedup_threshold
+            && !(t.is_finite() && (0.0..=1.0).contains(&t))
+        {
+            return Err(Error::invalid(format!(
+                "dedup_threshold: must be within 0 and 1, got {t}"
+            )));
+        }
+        if self.supersedes.is_some() && self.dedup_threshold.is_some() {
+            return Err(Error::invalid(
+                "dedup_threshold: a memory that supersedes another is never merged",
+            ));
+        }
         validate_kind(&self.kind)
     }
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::Memory;
 use super::scope::scope_filter;
 use super::score::{Ranker, ScoreParts, Weights};
+use super::validity::Validity;
 use crate::traits::{EmbedderExt, KeywordQuery, VectorQuery};
 use crate::{Error, Filter, MemoryRecord, Result, Scope, ScoredId};
 
@@ -66,6 +67,12 @@ pub struct SearchRequest {
     /// Override the engine's weights for this search.
     #[serde(default)]
     pub weights: Option<Weights>,
+    /// Include memories a newer one superseded.
+    #[serde(default)]
+    pub include_superseded: bool,
+    /// Search what was believed at this time instead of now.
+    #[serde(default)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl SearchRequest {
@@ -80,6 +87,8 @@ impl SearchRequest {
             cursor: None,
             min_similarity: None,
             weights: None,
+            include_superseded: false,
+            as_of: None,
         }
     }
 
@@ -98,6 +107,16 @@ impl SearchRequest {
     /// Sets the filter (JSON form).
     pub fn filter(mut self, filter: serde_json::Value) -> Self {
         self.filter = Some(filter);
+        self
+    }
+
+    /// Sets which memories it sees in time.
+    pub fn validity(mut self, validity: Validity) -> Self {
+        (self.include_superseded, self.as_of) = match validity {
+            Validity::Current => (false, None),
+            Validity::All => (true, None),
+            Validity::AsOf(t) => (false, Some(t)),
+        };
         self
     }
 }
@@ -187,6 +206,7 @@ impl Memory {
             (Some(a), Some(b)) => Some(a.and(b)),
             (a, b) => a.or(b),
         };
+        let filter = Validity::from_options(request.include_superseded, request.as_of)?.and(filter);
         let want = offset + k;
         if want > MAX_CANDIDATES {
             return Err(Error::invalid(format!(

@@ -17,7 +17,8 @@ use crate::{
 
 impl Memory {
     /// Adds one memory. Exact duplicates in the scope are a no-op; near
-    /// duplicates (above `dedup_threshold`) update the existing memory.
+    /// duplicates update the existing memory only when the request or the
+    /// engine sets a `dedup_threshold`.
     pub async fn add(&self, request: AddRequest) -> Result<AddOutcome> {
         let mut out = self
             .add_inner(vec![request], false, &ChangeSet::default())
@@ -125,7 +126,8 @@ impl Memory {
         let mut new_ids: HashMap<usize, Uuid> = HashMap::new();
         for ((i, hash, _), embedding) in fresh.into_iter().zip(embeddings) {
             let r = &requests[*i];
-            if let Some((target, similarity)) = self.near_duplicate(r, &embedding).await
+            if r.supersedes.is_none()
+                && let Some((target, similarity)) = self.near_duplicate(r, &embedding).await
                 && merged_into.insert(target.id)
             {
                 let mut next = target.clone();
@@ -168,10 +170,7 @@ impl Memory {
                 });
                 continue;
             }
-            let record = MemoryRecord {
-                id: Uuid::now_v7(),
-                scope: r.scope.clone(),
-                content: r.content.clone(),
+            let mut record = MemoryRecord {
                 kind: r.kind.clone(),
                 importance: r.importance,
                 confidence: r.confidence,
@@ -180,20 +179,28 @@ impl Memory {
                 created_at: now,
                 updated_at: now,
                 last_accessed_at: now,
-                access_count: 0,
                 expires_at: r.expires_at.map(crate::truncate_ms),
-                content_hash: hash.clone(),
+                valid_from: r.valid_from.map(crate::truncate_ms),
                 embedding_model: Some(self.inner.embedder.model_id().to_owned()),
-                vector_state: VectorState::Pending,
-                vector_attempts: 0,
-                version: 1,
+                ..MemoryRecord::new(r.scope.clone(), r.content.clone())
             };
+            if let Some(old) = r.supersedes {
+                if !merged_into.insert(old) {
+                    return Err(Error::invalid(format!(
+                        "items[{i}].supersedes: memory {old} is superseded by another item of this batch"
+                    )));
+                }
+                self.supersede(r, old, &mut record, &mut changes).await?;
+            }
             changes.history.push(HistoryEvent::new(
                 &record,
                 HistoryOp::Add,
                 None,
                 Some(record.content.clone()),
-                "added",
+                match record.supersedes {
+                    Some(old) => format!("supersedes {old}"),
+                    None => "added".to_owned(),
+                },
             ));
             changes.outbox.push((record.id, VectorOp::Upsert));
             new_ids.insert(*i, record.id);
@@ -216,16 +223,20 @@ impl Memory {
                 });
             }
         }
-        changes.jobs.extend(extra.jobs.iter().cloned());
-        changes
-            .mark_extracted
-            .extend(extra.mark_extracted.iter().copied());
+        changes.extend(extra.clone());
         if !changes.is_empty() {
             let written: Vec<StoredMemory> = changes
                 .insert
                 .iter()
                 .cloned()
-                .chain(changes.update.iter().map(|u| u.memory.clone()))
+                // A supersede rewrites no vector: the flush reads it whole.
+                .chain(
+                    changes
+                        .update
+                        .iter()
+                        .filter(|u| u.memory.embedding.is_some())
+                        .map(|u| u.memory.clone()),
+                )
                 .collect();
             let ops = changes.outbox.clone();
             self.inner.store.apply(changes).await?;
@@ -261,7 +272,7 @@ impl Memory {
         r: &AddRequest,
         embedding: &[f32],
     ) -> Option<(MemoryRecord, f32)> {
-        let threshold = self.inner.config.dedup_threshold?;
+        let threshold = r.dedup_threshold.or(self.inner.config.dedup_threshold)?;
         let query = VectorQuery {
             tenant: r.scope.tenant.clone(),
             vector: embedding.to_vec(),

@@ -134,6 +134,8 @@ impl Filterable for crate::MemoryRecord {
             Field::UpdatedAt => ms(self.updated_at),
             Field::LastAccessedAt => ms(self.last_accessed_at),
             Field::ExpiresAt => self.expires_at.map_or(FieldValue::Missing, ms),
+            Field::ValidFrom => self.valid_from.map_or(FieldValue::Missing, ms),
+            Field::ValidUntil => self.valid_until.map_or(FieldValue::Missing, ms),
             Field::Metadata(p) => metadata_path(&self.metadata, p),
         }
     }

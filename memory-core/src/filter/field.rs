@@ -27,6 +27,10 @@ pub enum Field {
     LastAccessedAt,
     /// `expires_at`, compared as milliseconds.
     ExpiresAt,
+    /// `valid_from`, compared as milliseconds: when it became true.
+    ValidFrom,
+    /// `valid_until`, compared as milliseconds: when it stopped being true.
+    ValidUntil,
     /// `metadata.<path>`: the path's segments.
     Metadata(Vec<String>),
 }
@@ -44,6 +48,8 @@ impl Field {
         Field::UpdatedAt,
         Field::LastAccessedAt,
         Field::ExpiresAt,
+        Field::ValidFrom,
+        Field::ValidUntil,
     ];
 
     /// The name a filter spells a fixed field with; `None` for metadata paths.
@@ -59,6 +65,8 @@ impl Field {
             Self::UpdatedAt => "updated_at",
             Self::LastAccessedAt => "last_accessed_at",
             Self::ExpiresAt => "expires_at",
+            Self::ValidFrom => "valid_from",
+            Self::ValidUntil => "valid_until",
             Self::Metadata(_) => return None,
         })
     }
@@ -92,7 +100,12 @@ impl Field {
     pub fn is_time(&self) -> bool {
         matches!(
             self,
-            Self::CreatedAt | Self::UpdatedAt | Self::LastAccessedAt | Self::ExpiresAt
+            Self::CreatedAt
+                | Self::UpdatedAt
+                | Self::LastAccessedAt
+                | Self::ExpiresAt
+                | Self::ValidFrom
+                | Self::ValidUntil
         )
     }
 

@@ -86,6 +86,17 @@ impl ChangeSet {
             && self.jobs.is_empty()
             && self.mark_extracted.is_empty()
     }
+
+    /// Adds everything `other` writes.
+    pub fn extend(&mut self, other: ChangeSet) {
+        self.insert.extend(other.insert);
+        self.update.extend(other.update);
+        self.delete.extend(other.delete);
+        self.history.extend(other.history);
+        self.outbox.extend(other.outbox);
+        self.jobs.extend(other.jobs);
+        self.mark_extracted.extend(other.mark_extracted);
+    }
 }
 
 /// A listing of memories.

@@ -118,6 +118,12 @@ pub struct VectorPayload {
     pub updated_at: i64,
     /// Expires, milliseconds since the epoch.
     pub expires_at: Option<i64>,
+    /// Became true, milliseconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<i64>,
+    /// Stopped being true (superseded), milliseconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<i64>,
     /// Metadata.
     pub metadata: Metadata,
 }
@@ -135,6 +141,8 @@ impl From<&MemoryRecord> for VectorPayload {
             created_at: r.created_at.timestamp_millis(),
             updated_at: r.updated_at.timestamp_millis(),
             expires_at: r.expires_at.map(|t| t.timestamp_millis()),
+            valid_from: r.valid_from.map(|t| t.timestamp_millis()),
+            valid_until: r.valid_until.map(|t| t.timestamp_millis()),
             metadata: r.metadata.clone(),
         }
     }
@@ -154,12 +162,17 @@ impl Filterable for VectorPayload {
             Field::UpdatedAt => FieldValue::Num(self.updated_at as f64),
             // Access time is not copied to the index: it changes on every read.
             Field::LastAccessedAt => FieldValue::Missing,
-            Field::ExpiresAt => self
-                .expires_at
-                .map_or(FieldValue::Missing, |t| FieldValue::Num(t as f64)),
+            Field::ExpiresAt => millis(self.expires_at),
+            Field::ValidFrom => millis(self.valid_from),
+            Field::ValidUntil => millis(self.valid_until),
             Field::Metadata(p) => metadata_path(&self.metadata, p),
         }
     }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn millis(t: Option<i64>) -> FieldValue<'static> {
+    t.map_or(FieldValue::Missing, |t| FieldValue::Num(t as f64))
 }
 
 /// One vector to write.

@@ -151,6 +151,20 @@ pub struct MemoryRecord {
     /// When it stops being returned and is pruned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// When it became true (for an event, when it happened); absent means
+    /// since `created_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<DateTime<Utc>>,
+    /// When it stopped being true: set when a newer memory supersedes it,
+    /// which keeps it for history and `as_of` reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<DateTime<Utc>>,
+    /// The memory that superseded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<Uuid>,
+    /// The memory it superseded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<Uuid>,
     /// SHA-256 of the normalised content, for exact de-duplication.
     pub content_hash: String,
     /// The embedder that made its vector.
@@ -165,9 +179,45 @@ pub struct MemoryRecord {
 }
 
 impl MemoryRecord {
+    /// A new fact for `scope`, created now: importance 5, confidence 1,
+    /// no metadata, its vector still to write.
+    pub fn new(scope: Scope, content: impl Into<String>) -> Self {
+        let content = content.into();
+        let t = now();
+        Self {
+            id: Uuid::now_v7(),
+            scope,
+            content_hash: crate::hash::content_hash(&content),
+            content,
+            kind: MemoryKind::Fact,
+            importance: 5.0,
+            confidence: 1.0,
+            metadata: Metadata::new(),
+            source_message_ids: Vec::new(),
+            created_at: t,
+            updated_at: t,
+            last_accessed_at: t,
+            access_count: 0,
+            expires_at: None,
+            valid_from: None,
+            valid_until: None,
+            superseded_by: None,
+            supersedes: None,
+            embedding_model: None,
+            vector_state: VectorState::Pending,
+            vector_attempts: 0,
+            version: 1,
+        }
+    }
+
     /// Whether it has expired at `now`.
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|e| e <= now)
+    }
+
+    /// Whether it is still believed (no newer memory superseded it).
+    pub fn is_current(&self) -> bool {
+        self.valid_until.is_none()
     }
 }
 
@@ -196,6 +246,8 @@ pub enum HistoryOp {
     Decay,
     /// A near-duplicate was merged into it.
     Merge,
+    /// A newer memory contradicted it: it got `valid_until` and `superseded_by`.
+    Supersede,
 }
 
 impl HistoryOp {
@@ -207,6 +259,7 @@ impl HistoryOp {
             Self::Delete => "delete",
             Self::Decay => "decay",
             Self::Merge => "merge",
+            Self::Supersede => "supersede",
         }
     }
 
@@ -218,6 +271,7 @@ impl HistoryOp {
             "delete" => Ok(Self::Delete),
             "decay" => Ok(Self::Decay),
             "merge" => Ok(Self::Merge),
+            "supersede" => Ok(Self::Supersede),
             other => Err(Error::internal(format!("unknown history op {other:?}"))),
         }
     }

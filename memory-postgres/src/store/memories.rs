@@ -56,7 +56,7 @@ impl MemoryStore for PgStore {
 
     async fn find_by_hash(&self, scope: &Scope, hash: &str) -> Result<Option<MemoryRecord>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.tenant = $1 AND m.owner_key = $2 AND m.content_hash = $3"
+            "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.tenant = $1 AND m.owner_key = $2 AND m.content_hash = $3 AND m.valid_until IS NULL"
         )))
         .bind(&scope.tenant)
         .bind(scope.owner_key())

@@ -45,7 +45,7 @@ fn json(m: &memory_core::Metadata) -> serde_json::Value {
 async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> Result<()> {
     for chunk in changes.insert.chunks(500) {
         let mut qb = QueryBuilder::<Postgres>::new(
-            "INSERT INTO memories (id, tenant, user_id, agent_id, session_id, owner_key, content, kind, importance, confidence, metadata, source_message_ids, created_at, updated_at, last_accessed_at, access_count, expires_at, content_hash, embedding_model, embedding, vector_state, vector_attempts, version, tsv) ",
+            "INSERT INTO memories (id, tenant, user_id, agent_id, session_id, owner_key, content, kind, importance, confidence, metadata, source_message_ids, created_at, updated_at, last_accessed_at, access_count, expires_at, content_hash, embedding_model, embedding, vector_state, vector_attempts, version, valid_from, valid_until, superseded_by, supersedes, tsv) ",
         );
         qb.push_values(chunk, |mut b, m: &StoredMemory| {
             let r = &m.record;
@@ -72,6 +72,10 @@ async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> R
                 .push_bind(r.vector_state.as_str())
                 .push_bind(i32::try_from(r.vector_attempts).unwrap_or(i32::MAX))
                 .push_bind(i64_of(r.version))
+                .push_bind(r.valid_from.map(ms))
+                .push_bind(r.valid_until.map(ms))
+                .push_bind(r.superseded_by)
+                .push_bind(r.supersedes)
                 .push("to_tsvector(")
                 .push_bind_unseparated(lang.to_owned())
                 .push_unseparated("::regconfig, ")
@@ -118,7 +122,15 @@ async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> R
             .push(", embedding_model = ")
             .push_bind(r.embedding_model.clone())
             .push(", version = ")
-            .push_bind(i64_of(r.version));
+            .push_bind(i64_of(r.version))
+            .push(", valid_from = ")
+            .push_bind(r.valid_from.map(ms))
+            .push(", valid_until = ")
+            .push_bind(r.valid_until.map(ms))
+            .push(", superseded_by = ")
+            .push_bind(r.superseded_by)
+            .push(", supersedes = ")
+            .push_bind(r.supersedes);
         if u.replace_embedding {
             qb.push(", embedding = ")
                 .push_bind(u.memory.embedding.clone());

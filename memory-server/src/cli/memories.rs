@@ -4,6 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use memory::{
     AddRequest, Filter, Memory, MemoryKind, Scope, SearchMode, SearchRequest, UpdateRequest,
+    Validity,
 };
 use uuid::Uuid;
 
@@ -60,6 +61,12 @@ pub(crate) struct AddArgs {
     /// RFC 3339 time after which it is forgotten.
     #[arg(long)]
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// RFC 3339 time it became true or happened, if not now.
+    #[arg(long)]
+    valid_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Id of a current memory this one contradicts; that one is kept as superseded.
+    #[arg(long)]
+    supersedes: Option<Uuid>,
 }
 
 /// Find memories by meaning and keyword.
@@ -81,6 +88,25 @@ pub(crate) struct SearchArgs {
     /// Page cursor from a previous search.
     #[arg(long)]
     cursor: Option<String>,
+    #[command(flatten)]
+    time: TimeArgs,
+}
+
+/// Which memories a read sees in time.
+#[derive(Args, Debug)]
+pub(crate) struct TimeArgs {
+    /// Also return memories a newer one superseded.
+    #[arg(long)]
+    include_superseded: bool,
+    /// What was believed at this time (RFC 3339), instead of now.
+    #[arg(long)]
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl TimeArgs {
+    fn validity(&self) -> memory::Result<Validity> {
+        Validity::from_options(self.include_superseded, self.as_of)
+    }
 }
 
 /// List memories, newest first.
@@ -97,6 +123,8 @@ pub(crate) struct ListArgs {
     /// Page cursor from a previous listing.
     #[arg(long)]
     cursor: Option<String>,
+    #[command(flatten)]
+    time: TimeArgs,
 }
 
 /// Change a memory (re-embedded when the content changes).
@@ -144,6 +172,8 @@ pub(crate) async fn add(m: &Memory, t: &str, a: &AddArgs, out: &Out) -> Result<(
         importance: a.importance,
         metadata: parse_object(a.metadata.as_ref(), "metadata")?.unwrap_or_default(),
         expires_at: a.expires_at,
+        valid_from: a.valid_from,
+        supersedes: a.supersedes,
         ..AddRequest::new(a.scope.scope(t), a.content.clone())
     };
     out.value(&m.add(req).await?)
@@ -159,6 +189,7 @@ pub(crate) async fn search(m: &Memory, t: &str, a: &SearchArgs, out: &Out) -> Re
         });
     req.filter = parse_filter(a.filter.as_ref())?;
     req.cursor = a.cursor.clone();
+    req = req.validity(a.time.validity()?);
     out.search(&m.search(req).await?)
 }
 
@@ -167,8 +198,14 @@ pub(crate) async fn list(m: &Memory, t: &str, a: &ListArgs, out: &Out) -> Result
         .map(|v| Filter::parse(&v))
         .transpose()?;
     out.page(
-        &m.list(&a.scope.scope(t), f, a.limit, a.cursor.clone())
-            .await?,
+        &m.list(
+            &a.scope.scope(t),
+            f,
+            a.time.validity()?,
+            a.limit,
+            a.cursor.clone(),
+        )
+        .await?,
     )
 }
 

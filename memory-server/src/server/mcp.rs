@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use memory::{
     AddOutcome, AddRequest, Context, Filter, Memory, MemoryKind, MemoryRecord, Metadata, Page,
-    Scope, SearchMode, SearchRequest, SearchResponse,
+    Scope, SearchMode, SearchRequest, SearchResponse, Validity,
 };
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -48,6 +48,23 @@ impl Owner {
     }
 }
 
+/// Which memories a read sees in time.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct InTime {
+    /// Also return memories a newer one superseded.
+    #[serde(default)]
+    pub include_superseded: bool,
+    /// What was believed at this time (RFC 3339), instead of now.
+    #[serde(default)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl InTime {
+    fn validity(&self) -> memory::Result<Validity> {
+        Validity::from_options(self.include_superseded, self.as_of)
+    }
+}
+
 /// `add_memory` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AddMemoryArgs {
@@ -65,6 +82,10 @@ pub struct AddMemoryArgs {
     /// A JSON object stored with the memory and usable in filters.
     #[serde(default)]
     pub metadata: Option<Metadata>,
+    /// Id of a current memory this one contradicts (e.g. a new address):
+    /// that one is kept as superseded, out of default searches.
+    #[serde(default)]
+    pub supersedes: Option<Uuid>,
 }
 
 /// `search_memory` arguments.
@@ -84,6 +105,9 @@ pub struct SearchMemoryArgs {
     /// A filter in the JSON filter language, e.g. {"kind": "preference"}.
     #[serde(default)]
     pub filter: Option<serde_json::Value>,
+    /// Current memories (default), all, or those of a past moment.
+    #[serde(flatten)]
+    pub time: InTime,
 }
 
 /// `list_memories` arguments.
@@ -101,6 +125,9 @@ pub struct ListMemoriesArgs {
     /// A filter in the JSON filter language.
     #[serde(default)]
     pub filter: Option<serde_json::Value>,
+    /// Current memories (default), all, or those of a past moment.
+    #[serde(flatten)]
+    pub time: InTime,
 }
 
 /// `delete_memory` arguments.
@@ -204,6 +231,7 @@ impl MemoryMcp {
         if let Some(m) = a.metadata {
             req = req.metadata(m);
         }
+        req.supersedes = a.supersedes;
         self.memory.add(req).await.map(Json).map_err(failed)
     }
 
@@ -223,6 +251,7 @@ impl MemoryMcp {
             req = req.mode(m);
         }
         req.filter = a.filter;
+        req = req.validity(a.time.validity().map_err(failed)?);
         self.memory.search(req).await.map(Json).map_err(failed)
     }
 
@@ -241,7 +270,13 @@ impl MemoryMcp {
             .transpose()
             .map_err(failed)?;
         self.memory
-            .list(&scope, filter, a.limit.unwrap_or(20), a.cursor)
+            .list(
+                &scope,
+                filter,
+                a.time.validity().map_err(failed)?,
+                a.limit.unwrap_or(20),
+                a.cursor,
+            )
             .await
             .map(Json)
             .map_err(failed)

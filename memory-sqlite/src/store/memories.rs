@@ -67,7 +67,7 @@ impl MemoryStore for SqliteStore {
 
     async fn find_by_hash(&self, scope: &Scope, hash: &str) -> Result<Option<MemoryRecord>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.tenant = ? AND m.owner_key = ? AND m.content_hash = ?"
+            "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.tenant = ? AND m.owner_key = ? AND m.content_hash = ? AND m.valid_until IS NULL"
         )))
         .bind(&scope.tenant)
         .bind(scope.owner_key())

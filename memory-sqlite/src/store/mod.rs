@@ -54,10 +54,14 @@ fn push_memory_values(qb: &mut QueryBuilder<Sqlite>, m: &StoredMemory) {
         .push_bind(r.vector_state.as_str())
         .push_bind(i64::from(r.vector_attempts))
         .push_bind(i64_of(r.version))
-        .push_bind(owner_token(&r.scope.tenant, r.scope.user_id.as_deref()));
+        .push_bind(owner_token(&r.scope.tenant, r.scope.user_id.as_deref()))
+        .push_bind(r.valid_from.map(ms))
+        .push_bind(r.valid_until.map(ms))
+        .push_bind(r.superseded_by.map(|u| u.to_string()))
+        .push_bind(r.supersedes.map(|u| u.to_string()));
 }
 
-const INSERT_COLUMNS: &str = "INSERT INTO memories (id, tenant, user_id, agent_id, session_id, owner_key, content, kind, importance, confidence, metadata, source_message_ids, created_at, updated_at, last_accessed_at, access_count, expires_at, content_hash, embedding_model, embedding, vector_state, vector_attempts, version, fts_owner) ";
+const INSERT_COLUMNS: &str = "INSERT INTO memories (id, tenant, user_id, agent_id, session_id, owner_key, content, kind, importance, confidence, metadata, source_message_ids, created_at, updated_at, last_accessed_at, access_count, expires_at, content_hash, embedding_model, embedding, vector_state, vector_attempts, version, fts_owner, valid_from, valid_until, superseded_by, supersedes) ";
 
 async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()> {
     if !changes.insert.is_empty() {
@@ -115,6 +119,14 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
             .push_bind_unseparated(r.embedding_model.clone());
         s.push("version = ")
             .push_bind_unseparated(i64_of(r.version));
+        s.push("valid_from = ")
+            .push_bind_unseparated(r.valid_from.map(ms));
+        s.push("valid_until = ")
+            .push_bind_unseparated(r.valid_until.map(ms));
+        s.push("superseded_by = ")
+            .push_bind_unseparated(r.superseded_by.map(|u| u.to_string()));
+        s.push("supersedes = ")
+            .push_bind_unseparated(r.supersedes.map(|u| u.to_string()));
         if u.replace_embedding {
             s.push("embedding = ")
                 .push_bind_unseparated(u.memory.embedding.as_deref().map(vec_to_blob));

@@ -15,12 +15,14 @@ use crate::{CaseResult, DeterministicEmbedder, FlakyIndex, OrFail, Report, case,
 mod consistency;
 mod conversation;
 mod search;
+mod validity;
 mod worker;
 mod write;
 
 use consistency::*;
 use conversation::*;
 use search::*;
+use validity::*;
 use worker::*;
 use write::*;
 
@@ -81,6 +83,10 @@ where
     );
     case!(r, vector_outage_queues_and_degrades(&factory().await));
     case!(r, check_finds_and_repairs_orphans(&factory().await));
+    case!(
+        r,
+        supersede_keeps_history_and_answers_as_of(&factory().await)
+    );
     case!(
         r,
         decay_lowers_prunes_and_does_not_compound(&factory().await)

@@ -21,8 +21,25 @@ pub(super) async fn add_dedups_exactly_and_nearly(b: &Backends) -> CaseResult {
         same.event == AddEvent::Unchanged && same.id == first.id,
         "exact duplicate: {same:?}"
     );
+    // Distinct facts stay apart unless merging is asked for.
+    let two = m
+        .add(AddRequest::new(r.scope.clone(), "Alice has 2 cats"))
+        .await
+        .or_fail("add 2 cats")?;
+    let three = m
+        .add(AddRequest::new(r.scope.clone(), "Alice has 3 cats"))
+        .await
+        .or_fail("add 3 cats")?;
+    ensure!(
+        three.event == AddEvent::Added && three.id != two.id,
+        "a fact differing in one number was merged: {three:?}"
+    );
     let near = m
-        .add(AddRequest::new(r.scope.clone(), "alice LOVES cats!").importance(8.0))
+        .add(
+            AddRequest::new(r.scope.clone(), "alice LOVES cats!")
+                .importance(8.0)
+                .dedup_threshold(0.95),
+        )
         .await
         .or_fail("add near")?;
     ensure!(

@@ -27,26 +27,9 @@ use memories::*;
 
 /// A new memory record for `scope`.
 pub fn record(scope: &Scope, content: &str) -> MemoryRecord {
-    let t = now();
     MemoryRecord {
-        id: Uuid::now_v7(),
-        scope: scope.clone(),
-        content: content.to_owned(),
-        kind: MemoryKind::Fact,
-        importance: 5.0,
-        confidence: 1.0,
-        metadata: serde_json::Map::new(),
-        source_message_ids: Vec::new(),
-        created_at: t,
-        updated_at: t,
-        last_accessed_at: t,
-        access_count: 0,
-        expires_at: None,
-        content_hash: content_hash(content),
         embedding_model: Some("test".into()),
-        vector_state: VectorState::Pending,
-        vector_attempts: 0,
-        version: 1,
+        ..MemoryRecord::new(scope.clone(), content)
     }
 }
 

@@ -4,7 +4,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
-use memory::{AddRequest, Filter, Scope, SearchRequest, UpdateRequest};
+use memory::{AddRequest, Filter, Scope, SearchRequest, UpdateRequest, Validity};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -76,6 +76,10 @@ pub(super) struct ListParams {
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Also list memories a newer one superseded.
+    include_superseded: Option<bool>,
+    /// What was believed at this time (RFC 3339), instead of now.
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub(super) async fn list(
@@ -93,9 +97,10 @@ pub(super) async fn list(
         },
     )?;
     let filter = p.filter.as_deref().map(Filter::parse_str).transpose()?;
+    let validity = Validity::from_options(p.include_superseded.unwrap_or(false), p.as_of)?;
     Ok(Json(
         s.memory
-            .list(&scope, filter, p.limit.unwrap_or(20), p.cursor)
+            .list(&scope, filter, validity, p.limit.unwrap_or(20), p.cursor)
             .await?,
     ))
 }
