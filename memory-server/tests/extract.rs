@@ -5,49 +5,15 @@
 //! write nothing, and a model that is down never blocks recording.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+mod common;
 
-use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
+use std::sync::Arc;
+
+use common::chat::{Reply, stand_in};
 use memory::embed_openai::{OpenAiChat, OpenAiConfig};
 use memory::{EngineConfig, Memory, RecordMessage, Role, Scope, Validity, WorkerConfig};
 use memory_testkit::DeterministicEmbedder;
-use serde_json::{Value, json};
-
-#[derive(Default)]
-struct StandIn {
-    answers: Mutex<VecDeque<String>>,
-    requests: Mutex<Vec<Value>>,
-}
-
-async fn chat(State(s): State<Arc<StandIn>>, Json(body): Json<Value>) -> Json<Value> {
-    s.requests.lock().unwrap().push(body.clone());
-    let content = s
-        .answers
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or_else(|| r#"{"memories": []}"#.to_owned());
-    Json(json!({
-        "id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
-    }))
-}
-
-async fn stand_in() -> (Arc<StandIn>, String) {
-    let s = Arc::new(StandIn::default());
-    let app = Router::new()
-        .route("/v1/chat/completions", post(chat))
-        .with_state(s.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (s, format!("http://{addr}/v1"))
-}
+use serde_json::json;
 
 async fn engine(base: &str) -> Memory {
     let db = memory::sqlite::SqliteDb::connect("sqlite::memory:")
@@ -102,20 +68,14 @@ fn worker(m: &Memory) -> memory::Worker {
 async fn memories_appear_with_their_sources_without_a_manual_call() {
     let (s, base) = stand_in().await;
     let m = engine(&base).await;
-    s.answers.lock().unwrap().push_back(
-        json!({"memories": [
-            {"content": "Alice lives in Lisbon", "kind": "fact", "importance": 7, "source_ids": ["m1"]},
-            {"content": "Alice has a dog", "kind": "fact", "importance": 5, "source_ids": ["m99"]},
-            {"content": "Alice likes jazz", "kind": "preference", "importance": 6, "source_ids": ["m3", "m42"]}
-        ]})
-        .to_string(),
-    );
+    s.answer(json!({"memories": [
+        {"content": "Alice lives in Lisbon", "kind": "fact", "importance": 7, "source_ids": ["m1"]},
+        {"content": "Alice has a dog", "kind": "fact", "importance": 5, "source_ids": ["m99"]},
+        {"content": "Alice likes jazz", "kind": "preference", "importance": 6, "source_ids": ["m3", "m42"]}
+    ]}));
     let sent = conversation(&m).await;
     assert!(sent[2].extraction_due && !sent[1].extraction_due);
-    assert!(
-        s.requests.lock().unwrap().is_empty(),
-        "recording called the model"
-    );
+    assert_eq!(s.calls(), 0, "recording called the model");
     worker(&m).tick().await.unwrap();
 
     let page = m
@@ -140,15 +100,8 @@ async fn memories_appear_with_their_sources_without_a_manual_call() {
         m.store().count_unextracted("default", "s1").await.unwrap(),
         0
     );
-    let request = s.requests.lock().unwrap()[0].clone();
-    assert_eq!(
-        request["response_format"]["type"], "json_schema",
-        "{request}"
-    );
-    let prompt = request["messages"][1]["content"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    assert_eq!(s.schema_of(0), "extraction");
+    let prompt = s.input_of(0);
     assert!(
         prompt.contains("[m1]") && prompt.contains("Lisbon"),
         "{prompt}"
@@ -172,18 +125,13 @@ async fn answers_that_break_the_schema_write_nothing() {
     let (s, base) = stand_in().await;
     let m = engine(&base).await;
     conversation(&m).await;
-    {
-        let mut a = s.answers.lock().unwrap();
-        a.push_back(r#"{"memories": [{"text": "no content field"}]}"#.into());
-        a.push_back(r#"{"facts": []}"#.into());
-    }
+    s.push(Reply::Answer(
+        r#"{"memories": [{"text": "no content field"}]}"#.into(),
+    ));
+    s.push(Reply::Answer(r#"{"facts": []}"#.into()));
     let err = m.extract_session("default", "s1").await.unwrap_err();
     assert!(err.message().contains("schema"), "{err}");
-    assert_eq!(
-        s.requests.lock().unwrap().len(),
-        2,
-        "an invalid answer is asked for once more"
-    );
+    assert_eq!(s.calls(), 2, "an invalid answer is asked for once more");
     assert_eq!(
         m.store().count_unextracted("default", "s1").await.unwrap(),
         3
@@ -196,11 +144,8 @@ async fn answers_that_break_the_schema_write_nothing() {
             .is_empty()
     );
     // Then an answer that is not JSON, and a valid one.
-    {
-        let mut a = s.answers.lock().unwrap();
-        a.push_back("not json at all".into());
-        a.push_back(json!({"memories": [{"content": "Alice lives in Lisbon", "kind": "fact", "importance": 7, "source_ids": ["m1"]}]}).to_string());
-    }
+    s.push(Reply::Answer("not json at all".into()));
+    s.answer(json!({"memories": [{"content": "Alice lives in Lisbon", "kind": "fact", "importance": 7, "source_ids": ["m1"]}]}));
     // An answer that is not JSON fails the call at once (the worker retries
     // the job); the next call gets the valid answer and writes it.
     let err = m.extract_session("default", "s1").await.unwrap_err();
@@ -258,13 +203,10 @@ async fn each_memory_goes_to_the_speaker_of_its_source() {
             .await
             .unwrap();
     }
-    s.answers.lock().unwrap().push_back(
-        json!({"memories": [
-            {"content": "Alice lives in Lisbon", "kind": "fact", "importance": 6, "source_ids": ["m1"]},
-            {"content": "Bob has two cats", "kind": "fact", "importance": 6, "source_ids": ["m2"]}
-        ]})
-        .to_string(),
-    );
+    s.answer(json!({"memories": [
+        {"content": "Alice lives in Lisbon", "kind": "fact", "importance": 6, "source_ids": ["m1"]},
+        {"content": "Bob has two cats", "kind": "fact", "importance": 6, "source_ids": ["m2"]}
+    ]}));
     let report = m.extract_session("default", "stream").await.unwrap();
     assert_eq!(report.added, 2, "{report:?}");
     for (user, content) in [

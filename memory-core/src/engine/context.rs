@@ -1,17 +1,21 @@
-//! Prompt context: profile facts, relevant memories and the recent window,
-//! rendered within a token budget (what a system prompt is enhanced with).
+//! Prompt context: profile facts, the session's summary, relevant memories
+//! and the recent window, rendered within a token budget (what a system
+//! prompt is enhanced with).
 
 use serde::{Deserialize, Serialize};
 
 use super::Memory;
 use super::search::{SearchHit, SearchRequest};
-use crate::{Error, Filter, MemoryRecord, Message, Result, Scope};
+use crate::{Error, Filter, MemoryKind, MemoryRecord, Message, Result, Scope};
 
 /// What goes into a prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Context {
     /// Profile memories of the scope (always included first).
     pub profile: Vec<MemoryRecord>,
+    /// The session's rolling summary, if extraction wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<MemoryRecord>,
     /// Memories relevant to the query.
     pub memories: Vec<SearchHit>,
     /// The session's recent messages, oldest first.
@@ -65,8 +69,9 @@ fn section(
 }
 
 impl Memory {
-    /// Builds prompt context for `scope`: profile facts, the memories most
-    /// relevant to `query`, and `session_id`'s recent window, in that order of
+    /// Builds prompt context for `scope`: profile facts, `session_id`'s
+    /// summary, the memories most relevant to `query`, and the session's
+    /// recent window, in that order of
     /// priority, within `token_budget` (estimated at 4 characters a token).
     pub async fn context(
         &self,
@@ -96,8 +101,12 @@ impl Memory {
                 .await?;
             res.hits
                 .into_iter()
-                .filter(|h| h.memory.kind.as_str() != "profile")
+                .filter(|h| !matches!(h.memory.kind, MemoryKind::Profile | MemoryKind::Summary))
                 .collect()
+        };
+        let summary = match session_id {
+            Some(s) => self.session_summary(&scope.tenant, s).await?,
+            None => None,
         };
         let recent = match session_id {
             Some(s) => {
@@ -114,6 +123,13 @@ impl Memory {
             token_budget,
             "## About the user",
             profile.iter().map(|m| format!("- {}", m.content)),
+        );
+        section(
+            &mut text,
+            &mut used,
+            token_budget,
+            "## Conversation so far",
+            summary.iter().map(|m| m.content.clone()),
         );
         section(
             &mut text,
@@ -157,6 +173,7 @@ impl Memory {
         Ok(Context {
             tokens: tokens(&text),
             profile,
+            summary,
             memories,
             recent,
             text,

@@ -79,7 +79,8 @@ pub struct MessageOutcome {
     pub message: Message,
     /// Unextracted messages in the session, this one included.
     pub unextracted: u64,
-    /// Whether the batch threshold was reached and a language model is configured.
+    /// Whether the batch threshold was reached and extraction runs for this
+    /// session (a language model is configured and extraction is not off).
     pub extraction_due: bool,
     /// Whether the short-term tier took the message.
     pub short_term_ok: bool,
@@ -104,11 +105,10 @@ impl Memory {
         super::requests::validate_metadata(&request.metadata)?;
         let now = crate::now();
         let store = &self.inner.store;
-        if store
+        let session = store
             .get_session(&request.tenant, &request.session_id)
-            .await?
-            .is_none()
-        {
+            .await?;
+        if session.is_none() {
             store
                 .upsert_session(&Session {
                     id: request.session_id.clone(),
@@ -140,14 +140,32 @@ impl Memory {
         // With a language model, the extraction job is enqueued in the
         // message's own transaction once the batch is full: it exists exactly
         // when the message that filled the batch does.
-        if self.inner.llm.is_some() {
+        let extracts = self.inner.llm.is_some()
+            && cfg.extraction.allows(&request.tenant)
+            && !session.is_some_and(|s| s.metadata.get("extract") == Some(&false.into()));
+        if extracts {
             let trigger = crate::traits::ExtractTrigger {
-                job: crate::extract::extract_job(&request.tenant, &request.session_id, now),
+                job: crate::extract::extract_job(&request.tenant, &request.session_id, now, false),
                 threshold: cfg.extract_batch as u64,
             };
             store
                 .insert_messages_triggering(std::slice::from_ref(&message), &trigger)
                 .await?;
+            if cfg.extraction.idle_secs > 0 {
+                let due = now
+                    + chrono::Duration::seconds(
+                        i64::try_from(cfg.extraction.idle_secs).unwrap_or(i64::MAX),
+                    );
+                // At most one live idle check per session: while one waits,
+                // this is a no-op, and the check itself looks at the newest message.
+                store
+                    .enqueue(&[crate::extract::idle_job(
+                        &request.tenant,
+                        &request.session_id,
+                        due,
+                    )])
+                    .await?;
+            }
         } else {
             store
                 .insert_messages(std::slice::from_ref(&message))
@@ -172,7 +190,7 @@ impl Memory {
         let unextracted = store
             .count_unextracted(&request.tenant, &request.session_id)
             .await?;
-        let extraction_due = self.inner.llm.is_some() && unextracted >= cfg.extract_batch as u64;
+        let extraction_due = extracts && unextracted >= cfg.extract_batch as u64;
         Ok(MessageOutcome {
             message,
             unextracted,

@@ -31,6 +31,7 @@ pub use limits::RateLimits;
 pub use maintenance::{CheckReport, DecayReport, EngineStats, SyncReport};
 pub use messages::{MessageOutcome, RecordMessage};
 pub use requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
+pub(crate) use scope::owner_filter;
 pub use score::{ScoreParts, Weights};
 pub use search::{SearchHit, SearchMode, SearchRequest, SearchResponse};
 pub use validity::Validity;
@@ -79,6 +80,8 @@ pub struct EngineConfig {
     pub embed_cache: usize,
     /// Rate limits checked by [`Memory::check_rate`].
     pub rate_limits: RateLimits,
+    /// When conversations are extracted into memories.
+    pub extraction: crate::extract::ExtractionConfig,
 }
 
 impl Default for EngineConfig {
@@ -102,6 +105,7 @@ impl Default for EngineConfig {
             max_vector_attempts: 10,
             embed_cache: 1024,
             rate_limits: RateLimits::default(),
+            extraction: crate::extract::ExtractionConfig::default(),
         }
     }
 }

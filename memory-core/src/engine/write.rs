@@ -304,7 +304,7 @@ impl Memory {
 
     /// Refuses content longer than the embedder's window: its vector would
     /// silently cover only the beginning.
-    fn check_window(&self, content: &str) -> Result<()> {
+    pub(crate) fn check_window(&self, content: &str) -> Result<()> {
         let e = &self.inner.embedder;
         match (e.max_tokens(), e.count_tokens(content)) {
             (Some(max), Some(n)) if n > max => Err(Error::invalid(format!(

@@ -1,126 +1,192 @@
-//! Memories from conversations: a session's unextracted messages are given
-//! to the language model, which answers candidate memories with the ids of
-//! the messages they come from; the candidates are checked and written with
-//! the messages marked extracted in one transaction, so a retried or
-//! repeated extraction never writes a memory twice and never skips a message.
+//! Memories from conversations. A session's unextracted messages go to the
+//! language model with the session's summary and the speakers' profile
+//! memories; it answers candidate memories (with the ids of the messages
+//! they come from) and the summary updated. Each candidate is then
+//! consolidated against its owner's similar memories (add, update,
+//! supersede or noop). Everything is written with the messages marked
+//! extracted in one transaction, so a retried or repeated extraction never
+//! writes a memory twice and never skips a message.
 
-use std::collections::HashMap;
+mod ask;
+mod candidates;
+mod config;
+mod consolidate;
+mod summary;
+mod triggers;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use crate::traits::{ChangeSet, ChatMessage, ChatRequest, NewJob, OutputSchema};
-use crate::{AddRequest, Error, ErrorKind, Memory, MemoryKind, Message, Result, Role, Scope};
+pub use config::ExtractionConfig;
 
-/// The prompt's version, recorded in each memory's metadata.
-pub const PROMPT_VERSION: &str = "extract_v1";
-const PROMPT: &str = include_str!("../../prompts/extract_v1.txt");
+use self::ask::Ask;
+use self::candidates::Extraction;
+use crate::filter::Field;
+use crate::traits::{ChangeSet, EmbedderExt, LanguageModel, NewJob, VectorOp, VersionedUpdate};
+use crate::vector_check::check_embeddings;
+use crate::{
+    AddEvent, Error, ErrorKind, Filter, HistoryEvent, HistoryOp, Memory, MemoryKind, MemoryRecord,
+    Result, Scope, StoredMemory, Validity, VectorState,
+};
+
+/// The extraction prompt's version, recorded in each memory's metadata.
+pub const PROMPT_VERSION: &str = "extract_v2";
+const PROMPT: &str = include_str!("../../prompts/extract_v2.txt");
 
 /// The job kind that extracts a session.
 pub const EXTRACT: &str = "extract";
+/// The job kind that extracts a session once it has been quiet for a while.
+pub const EXTRACT_IDLE: &str = "extract_idle";
 
-/// The answer the model must give.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct Extraction {
-    /// What is worth remembering.
-    memories: Vec<Candidate>,
-}
-
-/// One candidate memory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct Candidate {
-    /// One sentence about the person.
-    content: String,
-    /// fact, preference, event or profile.
-    kind: String,
-    /// 1 to 10.
-    importance: f32,
-    /// The bracketed ids of the messages it comes from.
-    source_ids: Vec<String>,
-}
+/// Profile memories per speaker given to the model as what is already known.
+const KNOWN_PER_USER: usize = 20;
 
 /// What one extraction did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExtractReport {
     /// Messages read (and marked extracted).
     pub messages: u64,
-    /// Memories written.
+    /// New memories written.
     pub added: u64,
+    /// Existing memories refined with new detail.
+    pub updated: u64,
+    /// New memories that superseded a contradicted one.
+    pub superseded: u64,
     /// Candidates that were already remembered.
     pub unchanged: u64,
     /// Candidates dropped: no valid source message, or empty.
     pub rejected: u64,
+    /// Whether the session's summary was written.
+    pub summarized: bool,
+    /// Language-model calls made.
+    pub calls: u64,
     /// Tokens the model read.
     pub input_tokens: u64,
     /// Tokens the model wrote.
     pub output_tokens: u64,
 }
 
-/// The job that extracts `session` of `tenant`, keyed so one is live at a time.
-pub fn extract_job(tenant: &str, session: &str, due: chrono::DateTime<chrono::Utc>) -> NewJob {
+/// A new state of an existing memory, whose content is re-embedded.
+#[derive(Debug, Clone)]
+pub(crate) struct Rewrite {
+    record: MemoryRecord,
+    expected_version: u64,
+    history: HistoryEvent,
+}
+
+impl Rewrite {
+    /// `old` with new content, and a history row saying why.
+    fn new(old: &MemoryRecord, content: String, reason: &str) -> Self {
+        let mut record = old.clone();
+        record.content_hash = crate::hash::content_hash(&content);
+        record.content = content;
+        record.updated_at = crate::now();
+        record.version = old.version + 1;
+        let history = HistoryEvent::new(
+            old,
+            HistoryOp::Update,
+            Some(old.content.clone()),
+            Some(record.content.clone()),
+            reason,
+        );
+        Self {
+            record,
+            expected_version: old.version,
+            history,
+        }
+    }
+
+    /// `old` merged with candidate `c` into `content`.
+    fn merge(old: &MemoryRecord, content: String, c: &crate::AddRequest) -> Self {
+        let mut w = Self::new(old, content, &format!("extraction merged {:?}", c.content));
+        let r = &mut w.record;
+        r.importance = r.importance.max(c.importance);
+        r.confidence = c.confidence;
+        r.source_message_ids
+            .extend(c.source_message_ids.iter().copied());
+        for (k, v) in &c.metadata {
+            r.metadata.insert(k.clone(), v.clone());
+        }
+        w
+    }
+}
+
+/// The job that extracts `session` of `tenant`, keyed so one is live at a
+/// time; `drain` extracts every remaining message, not only full batches.
+pub fn extract_job(
+    tenant: &str,
+    session: &str,
+    due: chrono::DateTime<chrono::Utc>,
+    drain: bool,
+) -> NewJob {
     NewJob::new(EXTRACT, tenant, due)
         .keyed(format!("{EXTRACT}:{tenant}:{session}"))
+        .payload(serde_json::json!({ "session_id": session, "drain": drain }))
+}
+
+/// The job that checks, `idle_secs` after a message, whether the session
+/// has gone quiet.
+pub(crate) fn idle_job(tenant: &str, session: &str, due: chrono::DateTime<chrono::Utc>) -> NewJob {
+    NewJob::new(EXTRACT_IDLE, tenant, due)
+        .keyed(format!("{EXTRACT_IDLE}:{tenant}:{session}"))
         .payload(serde_json::json!({ "session_id": session }))
 }
 
-/// The conversation as the prompt shows it: `[m1] date author (role): text`.
-fn transcript(messages: &[Message]) -> String {
-    messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let who = m
-                .author_name
-                .clone()
-                .or_else(|| m.user_id.clone())
-                .unwrap_or_else(|| m.role.as_str().to_owned());
-            let role = if m.role == Role::User { " (user)" } else { "" };
-            let who = if m.role == Role::Assistant {
-                "assistant".to_owned()
-            } else {
-                format!("{who}{role}")
-            };
-            format!(
-                "[m{}] {} {}: {}",
-                i + 1,
-                m.created_at.format("%Y-%m-%d"),
-                who,
-                m.content
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 impl Memory {
-    /// Queues the extraction of a session's unextracted messages for the
-    /// worker (one job per session however often it is asked).
-    pub async fn queue_extraction(&self, tenant: &str, session_id: &str) -> Result<()> {
-        if self.inner.llm.is_none() {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "extraction needs a language_model in the configuration",
-            ));
-        }
-        self.inner
-            .store
-            .enqueue(&[extract_job(tenant, session_id, crate::now())])
-            .await
-    }
-
-    /// Extracts memories from up to `extract_batch` unextracted messages of
-    /// a session, oldest first. Without a language model it fails with
-    /// `Unsupported`; an answer that does not follow the schema is asked for
-    /// once more, then the call fails and the messages stay unextracted.
-    pub async fn extract_session(&self, tenant: &str, session_id: &str) -> Result<ExtractReport> {
+    /// The language model, if extraction may run for this session: fails
+    /// with `Unsupported` without a model, `InvalidInput` when extraction is
+    /// turned off for the tenant or the session.
+    pub(crate) async fn extractor(
+        &self,
+        tenant: &str,
+        session_id: &str,
+    ) -> Result<std::sync::Arc<dyn LanguageModel>> {
         let llm = self.inner.llm.clone().ok_or_else(|| {
             Error::new(
                 ErrorKind::Unsupported,
                 "extraction needs a language_model in the configuration",
             )
         })?;
+        if let Some(why) = self.extraction_off(tenant, session_id).await? {
+            return Err(Error::invalid(why));
+        }
+        Ok(llm)
+    }
+
+    /// Why extraction may not run for this session, if it may not.
+    pub(crate) async fn extraction_off(
+        &self,
+        tenant: &str,
+        session_id: &str,
+    ) -> Result<Option<String>> {
+        if !self.inner.config.extraction.allows(tenant) {
+            return Ok(Some(format!(
+                "extraction is turned off for tenant {tenant:?}"
+            )));
+        }
+        let session = self.inner.store.get_session(tenant, session_id).await?;
+        Ok(session
+            .is_some_and(|s| s.metadata.get("extract") == Some(&false.into()))
+            .then(|| format!("extraction is turned off for session {session_id:?}")))
+    }
+
+    /// Queues the extraction of all of a session's unextracted messages for
+    /// the worker (one job per session however often it is asked).
+    pub async fn queue_extraction(&self, tenant: &str, session_id: &str) -> Result<()> {
+        self.extractor(tenant, session_id).await?;
+        self.inner
+            .store
+            .enqueue(&[extract_job(tenant, session_id, crate::now(), true)])
+            .await
+    }
+
+    /// Extracts memories from up to `extract_batch` unextracted messages of
+    /// a session, oldest first, and updates its summary. An answer that
+    /// does not follow the schema is asked for once more, then the call
+    /// fails and the messages stay unextracted.
+    pub async fn extract_session(&self, tenant: &str, session_id: &str) -> Result<ExtractReport> {
+        let llm = self.extractor(tenant, session_id).await?;
         let messages = self
             .inner
             .store
@@ -133,105 +199,127 @@ impl Memory {
         if messages.is_empty() {
             return Ok(report);
         }
-        let schema = serde_json::to_value(schemars::schema_for!(Extraction))?;
-        let request = ChatRequest {
-            messages: vec![
-                ChatMessage {
-                    role: Role::System,
-                    content: PROMPT.to_owned(),
-                },
-                ChatMessage {
-                    role: Role::User,
-                    content: transcript(&messages),
-                },
-            ],
-            temperature: 0.0,
-            max_tokens: 2000,
-            schema: Some(OutputSchema {
-                name: "extraction".into(),
-                schema,
-            }),
-        };
-        let mut extraction = None;
-        let mut last_error = None;
-        for _ in 0..2 {
-            let answer = llm.complete_json(&request).await?;
-            report.input_tokens += answer.usage.input;
-            report.output_tokens += answer.usage.output;
-            count_usage(tenant, llm.model_id(), answer.usage);
-            match serde_json::from_value::<Extraction>(answer.value) {
-                Ok(e) => {
-                    extraction = Some(e);
-                    break;
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-        let extraction = extraction.ok_or_else(|| {
-            Error::internal(format!(
-                "extraction: the model's answer does not follow the schema twice in a row ({})",
-                last_error.map(|e| e.to_string()).unwrap_or_default()
-            ))
-        })?;
-        let by_id: HashMap<String, &Message> = messages
+        let summary = self.session_summary(tenant, session_id).await?;
+        let mut users: Vec<&str> = messages
             .iter()
-            .enumerate()
-            .map(|(i, m)| (format!("m{}", i + 1), m))
+            .filter_map(|m| m.user_id.as_deref())
             .collect();
-        let mut requests = Vec::new();
-        for c in extraction.memories {
-            let sources: Vec<&Message> = c
-                .source_ids
-                .iter()
-                .filter_map(|s| by_id.get(s.trim()).copied())
-                .collect();
-            if sources.is_empty() || c.content.trim().is_empty() {
-                report.rejected += 1;
-                continue;
-            }
-            // A shared session (a live chat) has many speakers: a memory
-            // belongs to the user who said what it comes from.
-            let speaker = sources
-                .iter()
-                .find(|m| m.user_id.is_some())
-                .unwrap_or(&sources[0]);
-            let scope = Scope {
-                tenant: tenant.to_owned(),
-                user_id: speaker.user_id.clone(),
-                agent_id: speaker.agent_id.clone(),
-                session_id: speaker.user_id.is_none().then(|| session_id.to_owned()),
-            };
-            let mut r = AddRequest::new(scope, c.content.trim())
-                .kind(MemoryKind::parse(&c.kind))
-                .importance(c.importance.clamp(1.0, 10.0));
-            r.source_message_ids = sources.iter().map(|m| m.id).collect();
-            r.metadata
-                .insert("extracted_by".into(), llm.model_id().into());
-            r.metadata.insert("prompt".into(), PROMPT_VERSION.into());
-            requests.push(r);
+        users.sort_unstable();
+        users.dedup();
+        let mut known = Vec::new();
+        for u in &users {
+            let scope = Scope::user(*u).with_tenant(tenant.to_owned());
+            let profile = Some(Filter::eq(Field::Kind, MemoryKind::Profile.as_str()));
+            let page = self
+                .list(&scope, profile, Validity::Current, KNOWN_PER_USER, None)
+                .await?;
+            known.extend(page.items);
         }
-        let extra = ChangeSet {
-            mark_extracted: messages.iter().map(|m| m.id).collect(),
-            ..ChangeSet::default()
+        let extraction: Extraction = self
+            .ask(
+                llm.as_ref(),
+                tenant,
+                Ask {
+                    name: "extraction",
+                    system: PROMPT,
+                    input: candidates::input(
+                        summary.as_ref().map(|s| s.content.as_str()),
+                        &known,
+                        &messages,
+                    ),
+                    max_tokens: 2000,
+                },
+                &mut report,
+            )
+            .await?;
+        let provenance = [("extracted_by", llm.model_id()), ("prompt", PROMPT_VERSION)];
+        let (requests, rejected) = candidates::requests(
+            tenant,
+            session_id,
+            &messages,
+            extraction.memories,
+            &provenance,
+        );
+        report.rejected = rejected;
+        // A candidate the engine would refuse (too long, say) must not fail
+        // the batch forever: it is dropped like one without a source.
+        let (requests, invalid): (Vec<_>, Vec<_>) = requests.into_iter().partition(|r| {
+            r.validate(&self.inner.config)
+                .and_then(|()| self.check_window(&r.content))
+                .is_ok()
+        });
+        report.rejected += invalid.len() as u64;
+        let mut plan = self
+            .consolidate(llm.as_ref(), tenant, requests, &mut report)
+            .await?;
+        let owner = Scope {
+            tenant: tenant.to_owned(),
+            user_id: users.first().map(|u| (*u).to_owned()),
+            agent_id: None,
+            session_id: Some(session_id.to_owned()),
         };
-        if requests.is_empty() {
-            self.inner.store.apply(extra).await?;
-            return Ok(report);
+        if let Some(text) = &extraction.summary {
+            summary::plan_summary(&mut plan, summary.as_ref(), owner, text, &provenance);
         }
-        for o in self.add_with(requests, &extra).await? {
-            match o.event {
-                crate::AddEvent::Unchanged => report.unchanged += 1,
-                _ => report.added += 1,
-            }
-        }
+        let done: Vec<Uuid> = messages.iter().map(|m| m.id).collect();
+        self.write_plan(plan, done, &mut report).await?;
         Ok(report)
     }
-}
 
-/// Calls and tokens per tenant and model, for `/metrics`.
-fn count_usage(tenant: &str, model: &str, usage: crate::traits::TokenUsage) {
-    let labels = [("tenant", tenant.to_owned()), ("model", model.to_owned())];
-    metrics::counter!("memory_llm_calls_total", &labels).increment(1);
-    metrics::counter!("memory_llm_input_tokens_total", &labels).increment(usage.input);
-    metrics::counter!("memory_llm_output_tokens_total", &labels).increment(usage.output);
+    /// Writes a plan and marks `done` extracted, all in one transaction.
+    async fn write_plan(
+        &self,
+        plan: consolidate::Plan,
+        done: Vec<Uuid>,
+        report: &mut ExtractReport,
+    ) -> Result<()> {
+        let summarized = plan
+            .rewrites
+            .iter()
+            .any(|r| r.record.kind == MemoryKind::Summary);
+        report.summarized = summarized || plan.summary.is_some();
+        let mut extra = ChangeSet {
+            mark_extracted: done,
+            ..ChangeSet::default()
+        };
+        let texts: Vec<String> = plan
+            .rewrites
+            .iter()
+            .map(|w| w.record.content.clone())
+            .collect();
+        let vectors = self.inner.embedder.embed_all(&texts).await?;
+        check_embeddings(
+            &vectors,
+            self.inner.collection.dimension,
+            self.inner.embedder.model_id(),
+        )?;
+        for (w, vector) in plan.rewrites.into_iter().zip(vectors) {
+            let mut record = w.record;
+            record.vector_state = VectorState::Pending;
+            record.embedding_model = Some(self.inner.embedder.model_id().to_owned());
+            extra.history.push(w.history);
+            extra.outbox.push((record.id, VectorOp::Upsert));
+            extra.update.push(VersionedUpdate {
+                memory: StoredMemory {
+                    record,
+                    embedding: Some(vector),
+                },
+                expected_version: w.expected_version,
+                replace_embedding: true,
+            });
+        }
+        // Superseding adds are counted by consolidation, the summary apart.
+        let counted: Vec<bool> = plan.adds.iter().map(|r| r.supersedes.is_none()).collect();
+        let mut adds = plan.adds;
+        adds.extend(plan.summary);
+        let outcomes = self.add_with(adds, &extra).await?;
+        for (o, counted) in outcomes.iter().zip(counted) {
+            match (counted, o.event) {
+                (false, _) => {}
+                (true, AddEvent::Unchanged) => report.unchanged += 1,
+                (true, _) => report.added += 1,
+            }
+        }
+        Ok(())
+    }
 }

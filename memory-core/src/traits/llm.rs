@@ -36,6 +36,38 @@ pub struct OutputSchema {
     pub schema: serde_json::Value,
 }
 
+impl OutputSchema {
+    /// The schema of `T` as strict structured output wants it: every
+    /// property required (optional ones are nullable instead), no others.
+    pub fn of<T: schemars::JsonSchema>(name: &str) -> Self {
+        let mut schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default();
+        require_all(&mut schema);
+        Self {
+            name: name.to_owned(),
+            schema,
+        }
+    }
+}
+
+fn require_all(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(o) => {
+            if let Some(serde_json::Value::Object(props)) = o.get("properties") {
+                let names: Vec<serde_json::Value> = props
+                    .keys()
+                    .cloned()
+                    .map(serde_json::Value::String)
+                    .collect();
+                o.insert("required".into(), serde_json::Value::Array(names));
+                o.insert("additionalProperties".into(), false.into());
+            }
+            o.values_mut().for_each(require_all);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(require_all),
+        _ => {}
+    }
+}
+
 /// Tokens one call used, as the server counted them.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,

@@ -56,18 +56,8 @@ pub(super) async fn handle(w: &Worker, job: &Job) -> Result<Option<NewJob>> {
                 cfg.short_term_cleanup_interval_secs * 1000,
             )))
         }
-        crate::extract::EXTRACT => {
-            let session = job.payload["session_id"]
-                .as_str()
-                .ok_or_else(|| Error::invalid("extract job without a session_id in its payload"))?;
-            m.extract_session(&job.tenant, session).await?;
-            // More than one batch waiting: the next one runs at once.
-            let left = m.store().count_unextracted(&job.tenant, session).await?;
-            Ok(
-                (left >= m.config().extract_batch as u64 && m.has_language_model())
-                    .then(|| crate::extract::extract_job(&job.tenant, session, now)),
-            )
-        }
+        crate::extract::EXTRACT => m.run_extract_job(job, now).await,
+        crate::extract::EXTRACT_IDLE => m.run_idle_job(job, now).await,
         other => Err(Error::invalid(format!(
             "job kind {other:?} has no handler in this build"
         ))),

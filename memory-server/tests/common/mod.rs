@@ -1,6 +1,8 @@
 //! A server on loopback over an in-memory SQLite engine, for the HTTP tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub(crate) mod chat;
+
 use std::sync::Arc;
 
 use memory::{ApiKey, EngineConfig, Memory, RateLimits};
