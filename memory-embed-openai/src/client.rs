@@ -17,7 +17,8 @@ pub(crate) struct Client {
     cfg: OpenAiConfig,
 }
 
-/// The wait a server asks for: `retry-after-ms`, else `retry-after` seconds.
+/// The wait a server asks for: `retry-after-ms`, else `retry-after` seconds
+/// (reported whole, so a caller can postpone work by that long).
 fn retry_after(resp: &Response) -> Option<Duration> {
     let h = resp.headers();
     let ms = h
@@ -31,7 +32,7 @@ fn retry_after(resp: &Response) -> Option<Duration> {
     ms.map(|m| m / 1000.0)
         .or(secs)
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| Duration::from_secs_f64(s.min(60.0)))
+        .map(|s| Duration::from_secs_f64(s.min(7.0 * 86400.0)))
 }
 
 fn backoff(base: Duration, attempt: u32) -> Duration {
@@ -104,7 +105,10 @@ impl Client {
             if attempt >= self.cfg.max_retries {
                 return Err(error);
             }
-            let pause = wait.unwrap_or_else(|| backoff(self.cfg.backoff, attempt));
+            // A retry here holds the caller: never for more than a minute.
+            let pause = wait
+                .map(|w| w.min(Duration::from_secs(60)))
+                .unwrap_or_else(|| backoff(self.cfg.backoff, attempt));
             tracing::warn!(operation, attempt, wait_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX), error = %error, "openai: retrying");
             tokio::time::sleep(pause).await;
             attempt += 1;

@@ -59,7 +59,7 @@ async fn tool(client: &Client, name: &str, args: Value) -> Result<Value, String>
         .unwrap_or_else(|| serde_json::from_str(&text()).unwrap()))
 }
 
-/// The five tools, end to end, on one client session.
+/// The six tools, end to end, on one client session.
 async fn exercise(client: &Client) {
     let mut names: Vec<String> = client
         .list_all_tools()
@@ -74,6 +74,7 @@ async fn exercise(client: &Client) {
         [
             "add_memory",
             "delete_memory",
+            "extract_session",
             "get_context",
             "list_memories",
             "search_memory"
@@ -123,6 +124,38 @@ async fn exercise(client: &Client) {
     .unwrap();
     assert!(ctx["text"].as_str().unwrap().contains("green tea"), "{ctx}");
 
+    // A superseding add keeps the old memory out of default searches only.
+    let moved = tool(
+        client,
+        "add_memory",
+        json!({"content": "alice works as a nurse in Paris", "user_id": "alice",
+               "supersedes": listed_id(client, "nurse in Lyon").await}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(moved["event"], "added", "{moved}");
+    let now = tool(
+        client,
+        "search_memory",
+        json!({"query": "nurse", "user_id": "alice", "mode": "keyword"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(now["hits"].as_array().unwrap().len(), 1, "{now}");
+    let all = tool(
+        client,
+        "search_memory",
+        json!({"query": "nurse", "user_id": "alice", "mode": "keyword", "include_superseded": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(all["hits"].as_array().unwrap().len(), 2, "{all}");
+    // This engine has no language model: extraction is refused by name.
+    let no_model = tool(client, "extract_session", json!({"session_id": "s1"}))
+        .await
+        .unwrap_err();
+    assert!(no_model.contains("language_model"), "{no_model}");
+
     let bad = tool(
         client,
         "add_memory",
@@ -143,6 +176,22 @@ async fn exercise(client: &Client) {
         .await
         .unwrap();
     assert_eq!(left["items"].as_array().unwrap().len(), 1);
+}
+
+/// The id of alice's current memory containing `text`.
+async fn listed_id(client: &Client, text: &str) -> String {
+    let listed = tool(client, "list_memories", json!({"user_id": "alice"}))
+        .await
+        .unwrap();
+    listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["content"].as_str().unwrap().contains(text))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

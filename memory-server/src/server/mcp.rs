@@ -1,4 +1,4 @@
-//! The MCP server: five tools over the same engine and the same access rules
+//! The MCP server: six tools over the same engine and the same access rules
 //! as the REST routes. Served on stdio by `memory mcp` and as streamable HTTP
 //! at `/mcp` by `memory serve`, where the API key of each HTTP request binds
 //! the caller.
@@ -322,6 +322,52 @@ impl MemoryMcp {
         .map(Json)
         .map_err(failed)
     }
+
+    #[tool(
+        description = "Queue the extraction of a session's unrecorded facts into memories (the background worker runs it); with end, also end the session, which finishes its summary."
+    )]
+    async fn extract_session(
+        &self,
+        ctx: RequestContext<RoleServer>,
+        Parameters(a): Parameters<ExtractSessionArgs>,
+    ) -> ToolResult<ExtractQueued> {
+        let caller = self.caller(&ctx)?;
+        let m = &self.memory;
+        access::session_allowed(m, &caller, &a.session_id)
+            .await
+            .map_err(failed)?;
+        if a.end {
+            m.end_session(&caller.tenant, &a.session_id)
+                .await
+                .map_err(failed)?;
+        }
+        m.queue_extraction(&caller.tenant, &a.session_id)
+            .await
+            .map_err(failed)?;
+        Ok(Json(ExtractQueued {
+            queued: true,
+            session_id: a.session_id,
+        }))
+    }
+}
+
+/// `extract_session` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ExtractSessionArgs {
+    /// The session whose messages to extract.
+    pub session_id: String,
+    /// Also end the session.
+    #[serde(default)]
+    pub end: bool,
+}
+
+/// What `extract_session` did.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExtractQueued {
+    /// Always true: the worker runs the job.
+    pub queued: bool,
+    /// The session.
+    pub session_id: String,
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -332,7 +378,8 @@ impl ServerHandler for MemoryMcp {
             .with_instructions(
                 "Long-term memory for this conversation's user: search_memory before answering, \
                  add_memory when the user states a fact or preference worth keeping, \
-                 get_context for a ready-made prompt section.",
+                 get_context for a ready-made prompt section, extract_session when a \
+                 conversation ends.",
             )
     }
 }

@@ -13,7 +13,7 @@ mod users;
 use std::sync::OnceLock;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use memory::{AddRequest, Scope, SearchRequest, UpdateRequest};
 use serde_json::Value;
@@ -105,6 +105,21 @@ pub(super) fn operations() -> Vec<Op> {
             || post(sessions::extract),
         )
         .returns::<sessions::Queued>(202),
+        Op::new(
+            "post",
+            "/v1/sessions/{id}/end",
+            "End the session; its remaining messages are extracted and its summary finished",
+            || post(sessions::end),
+        )
+        .returns::<memory::Session>(200),
+        Op::new(
+            "put",
+            "/v1/sessions/{id}/extraction",
+            "Turn extraction off or on for the session",
+            || put(sessions::set_extraction),
+        )
+        .body::<sessions::ExtractionBody>()
+        .returns::<memory::Session>(200),
         Op::new(
             "get",
             "/v1/sessions/{id}/context",

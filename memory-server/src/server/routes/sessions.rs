@@ -158,3 +158,34 @@ pub(super) async fn extract(
         }),
     ))
 }
+
+pub(super) async fn end(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(session): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    access::session_allowed(&s.memory, &c, &session).await?;
+    Ok(Json(s.memory.end_session(&c.tenant, &session).await?))
+}
+
+/// Whether a session's messages are extracted into memories.
+#[derive(serde::Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExtractionBody {
+    /// False leaves the session's messages unextracted until turned back on.
+    enabled: bool,
+}
+
+pub(super) async fn set_extraction(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(session): Path<String>,
+    Json(b): Json<ExtractionBody>,
+) -> ApiResult<impl IntoResponse> {
+    access::session_allowed(&s.memory, &c, &session).await?;
+    Ok(Json(
+        s.memory
+            .set_session_extraction(&c.tenant, &session, b.enabled)
+            .await?,
+    ))
+}
