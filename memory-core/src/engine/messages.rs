@@ -47,6 +47,10 @@ pub struct RecordMessage {
     /// Whether the agent answered it.
     #[serde(default)]
     pub answered: bool,
+    /// Also keep it as a searchable memory of kind `message`; the engine's
+    /// `remember_messages` when omitted.
+    #[serde(default)]
+    pub remember: Option<bool>,
 }
 
 impl RecordMessage {
@@ -68,6 +72,7 @@ impl RecordMessage {
             external_id: None,
             platform: None,
             answered: false,
+            remember: None,
         }
     }
 }
@@ -84,6 +89,10 @@ pub struct MessageOutcome {
     pub extraction_due: bool,
     /// Whether the short-term tier took the message.
     pub short_term_ok: bool,
+    /// The memory that keeps the message searchable, when it is remembered
+    /// (absent while a failed write waits for the worker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_id: Option<Uuid>,
 }
 
 impl Memory {
@@ -191,11 +200,17 @@ impl Memory {
             .count_unextracted(&request.tenant, &request.session_id)
             .await?;
         let extraction_due = extracts && unextracted >= cfg.extract_batch as u64;
+        let memory_id = if request.remember.unwrap_or(cfg.remember_messages) {
+            self.remember_message(&message).await?
+        } else {
+            None
+        };
         Ok(MessageOutcome {
             message,
             unextracted,
             extraction_due,
             short_term_ok,
+            memory_id,
         })
     }
 

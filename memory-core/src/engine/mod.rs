@@ -8,6 +8,7 @@ mod maintenance;
 mod messages;
 mod outbox;
 mod read;
+mod remember;
 mod requests;
 mod scope;
 mod score;
@@ -30,6 +31,7 @@ pub use context::Context;
 pub use limits::RateLimits;
 pub use maintenance::{CheckReport, DecayReport, EngineStats, SyncReport};
 pub use messages::{MessageOutcome, RecordMessage};
+pub(crate) use remember::REMEMBER;
 pub use requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
 pub(crate) use scope::owner_filter;
 pub use score::{ScoreParts, Weights};
@@ -82,6 +84,9 @@ pub struct EngineConfig {
     pub rate_limits: RateLimits,
     /// When conversations are extracted into memories.
     pub extraction: crate::extract::ExtractionConfig,
+    /// Whether every recorded message is also kept as a searchable memory
+    /// of kind `message` (a request can say otherwise).
+    pub remember_messages: bool,
 }
 
 impl Default for EngineConfig {
@@ -106,6 +111,7 @@ impl Default for EngineConfig {
             embed_cache: 1024,
             rate_limits: RateLimits::default(),
             extraction: crate::extract::ExtractionConfig::default(),
+            remember_messages: false,
         }
     }
 }

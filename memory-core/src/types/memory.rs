@@ -21,6 +21,8 @@ pub enum MemoryKind {
     Summary,
     /// A stable profile attribute, always included in context.
     Profile,
+    /// A conversation message kept as a searchable memory (`remember_messages`).
+    Message,
     /// Any other kind the application names.
     Custom(String),
 }
@@ -34,6 +36,7 @@ impl MemoryKind {
             Self::Event => "event",
             Self::Summary => "summary",
             Self::Profile => "profile",
+            Self::Message => "message",
             Self::Custom(s) => s,
         }
     }
@@ -46,6 +49,7 @@ impl MemoryKind {
             "event" => Self::Event,
             "summary" => Self::Summary,
             "profile" => Self::Profile,
+            "message" => Self::Message,
             other => Self::Custom(other.to_owned()),
         }
     }
@@ -71,8 +75,8 @@ impl schemars::JsonSchema for MemoryKind {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "fact, preference, event, summary, profile, or any other name the application uses",
-            "examples": ["fact", "preference", "event", "summary", "profile"]
+            "description": "fact, preference, event, summary, profile, message, or any other name the application uses",
+            "examples": ["fact", "preference", "event", "summary", "profile", "message"]
         })
     }
 }

@@ -58,6 +58,7 @@ pub(super) async fn handle(w: &Worker, job: &Job) -> Result<Option<NewJob>> {
         }
         crate::extract::EXTRACT => m.run_extract_job(job, now).await,
         crate::extract::EXTRACT_IDLE => m.run_idle_job(job, now).await,
+        crate::engine::REMEMBER => m.run_remember_job(&job.payload).await.map(|()| None),
         other => Err(Error::invalid(format!(
             "job kind {other:?} has no handler in this build"
         ))),

@@ -24,6 +24,9 @@ pub(crate) struct MessageArgs {
     /// user, assistant, system or tool.
     #[arg(long, default_value = "user")]
     role: String,
+    /// Also keep it as a searchable memory of kind `message`.
+    #[arg(long)]
+    remember: bool,
 }
 
 /// Prompt context: profile facts, relevant memories, recent messages.
@@ -44,6 +47,7 @@ pub(crate) async fn message(m: &Memory, t: &str, a: &MessageArgs, out: &Out) -> 
         agent_id: a.agent.clone(),
         user_id: a.user.clone(),
         role: Role::parse(&a.role)?,
+        remember: a.remember.then_some(true),
         ..RecordMessage::user(a.session.clone(), String::new(), a.content.clone())
     };
     out.value(&m.record_message(req).await?)

@@ -114,3 +114,80 @@ pub(super) async fn rate_limits_per_user_and_global(b: &Backends) -> CaseResult 
     );
     Ok(())
 }
+
+pub(super) async fn messages_can_be_remembered_and_searched(b: &Backends) -> CaseResult {
+    let r = rig(
+        b,
+        EngineConfig {
+            remember_messages: true,
+            ..EngineConfig::default()
+        },
+    )
+    .await?;
+    let m = &r.memory;
+    let t = r.scope.tenant.clone();
+    let say = |session: &str, text: &str, remember: Option<bool>| {
+        let mut msg = RecordMessage::user(session, "alice", text);
+        msg.tenant = t.clone();
+        msg.remember = remember;
+        m.record_message(msg)
+    };
+    let kept = say("chat-1", "my sister Ana is visiting from Porto", None)
+        .await
+        .or_fail("record")?;
+    let id = kept
+        .memory_id
+        .ok_or("the message was not kept as a memory")?;
+    say("chat-2", "the violin lesson moved to Thursday", None)
+        .await
+        .or_fail("record")?;
+    let skipped = say("chat-2", "a private remark about Porto", Some(false))
+        .await
+        .or_fail("record")?;
+    ensure!(skipped.memory_id.is_none(), "remember=false was kept");
+    let got = m.find(&t, id).await.or_fail("find")?.ok_or("no memory")?;
+    ensure!(
+        got.kind == MemoryKind::Message
+            && got.source_message_ids == [kept.message.id]
+            && got.scope.session_id.as_deref() == Some("chat-1")
+            && got.valid_from == Some(kept.message.created_at),
+        "message memory: {got:?}"
+    );
+    let alice = Scope::user("alice").with_tenant(t.clone());
+    let hits = m
+        .search(
+            SearchRequest::new(alice.clone(), "who visits from Porto")
+                .filter(json!({"kind": "message", "session_id": "chat-1"})),
+        )
+        .await
+        .or_fail("search")?;
+    ensure!(
+        hits.hits.len() == 1 && hits.hits[0].memory.id == id,
+        "search by kind and session: {hits:?}"
+    );
+    let since = kept.message.created_at.timestamp_millis() + 1;
+    let later = m
+        .search(
+            SearchRequest::new(alice, "lesson")
+                .mode(SearchMode::Keyword)
+                .filter(json!({"kind": "message", "created_at": {"$gte": since}})),
+        )
+        .await
+        .or_fail("search by time")?;
+    ensure!(
+        later.hits.len() == 1 && later.hits[0].memory.content.contains("violin"),
+        "search by time: {later:?}"
+    );
+    // Off by default.
+    let plain = rig(b, EngineConfig::default()).await?;
+    let o = plain
+        .memory
+        .record_message(RecordMessage::user("chat-3", "alice", "hello"))
+        .await
+        .or_fail("record")?;
+    ensure!(
+        o.memory_id.is_none(),
+        "kept without remember_messages: {o:?}"
+    );
+    Ok(())
+}

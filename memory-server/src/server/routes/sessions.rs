@@ -44,6 +44,10 @@ pub(super) struct MessageBody {
     /// Whether the agent has already answered it.
     #[serde(default)]
     answered: bool,
+    /// Also keep it as a searchable memory of kind `message` (the server's
+    /// `remember_messages` when omitted).
+    #[serde(default)]
+    remember: Option<bool>,
 }
 
 pub(super) async fn record_message(
@@ -74,6 +78,7 @@ pub(super) async fn record_message(
         external_id: b.external_id,
         platform: b.platform,
         answered: b.answered,
+        remember: b.remember,
     };
     Ok((
         StatusCode::CREATED,
