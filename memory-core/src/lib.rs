@@ -29,7 +29,7 @@ pub use engine::{
     Weights,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use extract::{ExtractReport, ExtractionConfig};
+pub use extract::{ExtractReport, ExtractionConfig, LlmUsage};
 pub use filter::{Field, Filter, Op};
 pub use hash::{content_hash, normalize_content};
 pub use in_process::{InProcessShortTerm, TtlTiers};

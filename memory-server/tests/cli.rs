@@ -573,3 +573,60 @@ fn migrate_vectors(c: &Cli, vectors: &str, target_mentions: &str) {
         "Alice keeps bees on the roof"
     );
 }
+
+#[test]
+fn superseded_memories_remembered_messages_and_sessions() {
+    let c = Cli::new();
+    let lisbon = c.json(&["add", "Alice lives in Lisbon", "--user", "alice"]);
+    let id = lisbon["id"].as_str().unwrap();
+    let berlin = c.json(&[
+        "add",
+        "Alice lives in Berlin",
+        "--user",
+        "alice",
+        "--supersedes",
+        id,
+    ]);
+    assert_eq!(berlin["event"], "added", "{berlin}");
+    let now = c.json(&["list", "--user", "alice"]);
+    assert_eq!(now["items"].as_array().unwrap().len(), 1, "{now}");
+    let all = c.json(&["list", "--user", "alice", "--include-superseded"]);
+    assert_eq!(all["items"].as_array().unwrap().len(), 2, "{all}");
+    let found = c.json(&[
+        "search",
+        "where does alice live",
+        "--user",
+        "alice",
+        "--include-superseded",
+    ]);
+    assert_eq!(found["hits"].as_array().unwrap().len(), 2, "{found}");
+    c.fails(
+        &[
+            "list",
+            "--user",
+            "alice",
+            "--include-superseded",
+            "--as-of",
+            "2026-01-01T00:00:00Z",
+        ],
+        "as_of",
+    );
+    let history = c.json(&["history", berlin["id"].as_str().unwrap()]);
+    assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
+
+    let kept = c.json(&[
+        "message",
+        "--session",
+        "s1",
+        "--user",
+        "alice",
+        "--remember",
+        "my sister Ana visits in May",
+    ]);
+    assert!(kept["memory_id"].is_string(), "{kept}");
+    let off = c.json(&["session-extraction", "--session", "s1", "off"]);
+    assert_eq!(off["metadata"]["extract"], false, "{off}");
+    let ended = c.json(&["end-session", "--session", "s1"]);
+    assert!(ended["ended_at"].is_string(), "{ended}");
+    c.fails(&["end-session", "--session", "nope"], "not found");
+}

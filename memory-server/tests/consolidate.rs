@@ -251,3 +251,47 @@ async fn refinements_update_known_facts_are_noops_and_invented_targets_add() {
     let check = m.check(false).await.unwrap();
     assert!(check.is_consistent(), "{check:?}");
 }
+
+/// A Japanese conversation keeps its language: the transcript reaches the
+/// model as written, and the memories and summary it answers are stored and
+/// served as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_japanese_conversation_yields_japanese_memories() {
+    let (s, base) = stand_in().await;
+    let m = engine(&base).await;
+    say(
+        &m,
+        ["東京に住んでいます", "いいですね！", "猫を二匹飼っています"],
+    )
+    .await;
+    s.answer(json!({"memories": [
+        {"content": "アリスは東京に住んでいる", "kind": "fact", "importance": 7, "confidence": 1, "happened_at": null, "source_ids": ["m1"]},
+        {"content": "アリスは猫を二匹飼っている", "kind": "fact", "importance": 6, "confidence": 1, "happened_at": null, "source_ids": ["m3"]}
+    ], "summary": "アリスは東京に住み、猫を二匹飼っていると話した。"}));
+    let report = m.extract_session("default", "s1").await.unwrap();
+    assert_eq!(report.added, 2, "{report:?}");
+    let system = s.requests.lock().unwrap()[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        system.contains("in Japanese"),
+        "the prompt does not ask to keep the language"
+    );
+    assert!(s.input_of(0).contains("[m1]") && s.input_of(0).contains("東京に住んでいます"));
+    let mut got: Vec<String> = facts(&m, Validity::Current)
+        .await
+        .into_iter()
+        .map(|r| r.content)
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        ["アリスは東京に住んでいる", "アリスは猫を二匹飼っている"]
+    );
+    let ctx = m
+        .context(&Scope::user("alice"), Some("s1"), "東京", 2000)
+        .await
+        .unwrap();
+    assert!(ctx.text.contains("アリスは東京に住み"), "{}", ctx.text);
+}

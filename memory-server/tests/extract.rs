@@ -225,3 +225,65 @@ async fn each_memory_goes_to_the_speaker_of_its_source() {
         );
     }
 }
+
+/// Extraction and consolidation against the real API, only when a key is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_openai_extraction_when_a_key_is_set() {
+    let Ok(key) = std::env::var("OPENAI_API_KEY") else {
+        println!("OPENAI_API_KEY not set: live extraction test skipped");
+        return;
+    };
+    let base = std::env::var("OPENAI_BASE_URL").ok();
+    let db = memory::sqlite::SqliteDb::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let store = db.store();
+    let cfg = OpenAiConfig::new("gpt-4o-mini", Some(key), base).unwrap();
+    let m = Memory::builder()
+        .store(store.clone())
+        .keywords(store)
+        .vectors(db.vector_index())
+        .embedder(Arc::new(DeterministicEmbedder::new(32)))
+        .language_model(Arc::new(OpenAiChat::new(cfg).unwrap()))
+        .config(EngineConfig {
+            extract_batch: 3,
+            ..EngineConfig::default()
+        })
+        .build()
+        .await
+        .unwrap();
+    for text in ["I live in Lisbon.", "I work as a nurse.", "I love jazz."] {
+        m.record_message(RecordMessage::user("live", "alice", text))
+            .await
+            .unwrap();
+    }
+    let first = m.extract_session("default", "live").await.unwrap();
+    assert!(first.added >= 2, "{first:?}");
+    for text in [
+        "Big news: I moved to Berlin last week.",
+        "Still a nurse.",
+        "bye",
+    ] {
+        m.record_message(RecordMessage::user("live", "alice", text))
+            .await
+            .unwrap();
+    }
+    let second = m.extract_session("default", "live").await.unwrap();
+    println!("{first:?}\n{second:?}");
+    let current: Vec<String> = m
+        .list(&Scope::user("alice"), None, Validity::Current, 50, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|r| r.kind != memory::MemoryKind::Summary)
+        .map(|r| r.content)
+        .collect();
+    assert!(current.iter().any(|c| c.contains("Berlin")), "{current:?}");
+    assert!(
+        !current
+            .iter()
+            .any(|c| c.contains("Lisbon") && !c.contains("Berlin")),
+        "{current:?}"
+    );
+}

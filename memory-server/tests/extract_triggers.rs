@@ -160,6 +160,16 @@ async fn a_spent_budget_postpones_extraction() {
         "{later:?}"
     );
     assert_eq!(memories(&m).await, 1);
+    let usage = m.stats(Some("default")).await.unwrap().llm;
+    assert_eq!(usage.len(), 1);
+    assert_eq!(
+        (
+            usage[0].calls,
+            usage[0].input_tokens,
+            usage[0].output_tokens
+        ),
+        (1, 100, 20)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

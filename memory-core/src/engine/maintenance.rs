@@ -84,6 +84,8 @@ pub struct EngineStats {
     pub backends: serde_json::Value,
     /// The job queue by kind (all tenants: the queue serves the store).
     pub jobs: Vec<crate::traits::JobCounts>,
+    /// Language-model calls and tokens per tenant since this process started.
+    pub llm: Vec<crate::extract::LlmUsage>,
 }
 
 impl Memory {
@@ -341,6 +343,7 @@ impl Memory {
             dimension: self.inner.collection.dimension,
             backends: self.status(),
             jobs: self.inner.store.job_counts(crate::now()).await?,
+            llm: self.llm_usage(tenant),
         })
     }
 

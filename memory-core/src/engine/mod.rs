@@ -173,6 +173,9 @@ pub(crate) struct Inner {
     pub(crate) skipped_vectors: Vec<SkippedBackend>,
     /// Short-term calls that failed and were survived, for `stats`.
     pub(crate) short_term_failures: std::sync::atomic::AtomicU64,
+    /// Language-model use per tenant since start, for `stats`.
+    pub(crate) llm_usage:
+        std::sync::Mutex<std::collections::BTreeMap<String, crate::extract::LlmUsage>>,
 }
 
 /// The memory layer: long-term memories with hybrid search, messages,
@@ -388,6 +391,7 @@ impl MemoryBuilder {
                 collection,
                 skipped_vectors: self.skipped_vectors,
                 short_term_failures: std::sync::atomic::AtomicU64::new(0),
+                llm_usage: std::sync::Mutex::default(),
             }),
         })
     }

@@ -53,6 +53,15 @@ impl Memory {
             report.input_tokens += answer.usage.input;
             report.output_tokens += answer.usage.output;
             count_usage(tenant, llm.model_id(), answer.usage);
+            if let Ok(mut usage) = self.inner.llm_usage.lock() {
+                let u = usage.entry(tenant.to_owned()).or_insert_with(|| LlmUsage {
+                    tenant: tenant.to_owned(),
+                    ..LlmUsage::default()
+                });
+                u.calls += 1;
+                u.input_tokens += answer.usage.input;
+                u.output_tokens += answer.usage.output;
+            }
             match serde_json::from_value::<T>(answer.value) {
                 Ok(v) => return Ok(v),
                 Err(e) => last_error = Some(e),
@@ -90,6 +99,36 @@ impl Memory {
                 Ok(())
             }
         }
+    }
+}
+
+/// A tenant's language-model use since start.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct LlmUsage {
+    /// The tenant.
+    pub tenant: String,
+    /// Calls made.
+    pub calls: u64,
+    /// Tokens the model read.
+    pub input_tokens: u64,
+    /// Tokens the model wrote.
+    pub output_tokens: u64,
+}
+
+impl Memory {
+    /// Language-model use per tenant since start (one tenant's, if given).
+    pub fn llm_usage(&self, tenant: Option<&str>) -> Vec<LlmUsage> {
+        self.inner.llm_usage.lock().map_or_else(
+            |_| Vec::new(),
+            |u| {
+                u.values()
+                    .filter(|x| tenant.is_none_or(|t| t == x.tenant))
+                    .cloned()
+                    .collect()
+            },
+        )
     }
 }
 

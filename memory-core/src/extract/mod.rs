@@ -18,6 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use ask::LlmUsage;
 pub use config::ExtractionConfig;
 
 use self::ask::Ask;

@@ -38,7 +38,8 @@ pub struct OutputSchema {
 
 impl OutputSchema {
     /// The schema of `T` as strict structured output wants it: every
-    /// property required (optional ones are nullable instead), no others.
+    /// property required (optional ones are nullable instead), no others,
+    /// and no `format` annotations (`float`, `uint`), which strict mode refuses.
     pub fn of<T: schemars::JsonSchema>(name: &str) -> Self {
         let mut schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default();
         require_all(&mut schema);
@@ -52,6 +53,8 @@ impl OutputSchema {
 fn require_all(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(o) => {
+            o.remove("format");
+            o.remove("$schema");
             if let Some(serde_json::Value::Object(props)) = o.get("properties") {
                 let names: Vec<serde_json::Value> = props
                     .keys()
@@ -65,6 +68,31 @@ fn require_all(v: &mut serde_json::Value) {
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(require_all),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A struct with an optional number.
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Answer {
+        /// Required.
+        name: String,
+        /// Optional.
+        score: Option<f32>,
+    }
+
+    #[test]
+    fn strict_schemas_require_every_property() {
+        let s = OutputSchema::of::<Answer>("answer").schema;
+        assert_eq!(s["required"], serde_json::json!(["name", "score"]));
+        assert_eq!(s["additionalProperties"], false);
+        assert!(s["properties"]["score"].get("format").is_none(), "{s}");
+        assert!(s.get("$schema").is_none());
     }
 }
 

@@ -92,6 +92,22 @@ enum Command {
         #[arg(long)]
         session: String,
     },
+    /// End a session: the worker extracts its remaining messages and
+    /// finishes its summary.
+    EndSession {
+        /// Session id.
+        #[arg(long)]
+        session: String,
+    },
+    /// Turn extraction off (or back on) for one session.
+    SessionExtraction {
+        /// Session id.
+        #[arg(long)]
+        session: String,
+        /// `off` leaves its messages unextracted; `on` turns it back on.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
     /// Import JSONL: memories (default) or messages (lines with "role").
     Import {
         /// The file ("-" for standard input).
@@ -233,6 +249,10 @@ impl Cli {
             Command::Message(a) => conversations::message(&m, t, a, &out).await,
             Command::Context(a) => conversations::context(&m, t, a, &out).await,
             Command::Extract { session } => out.value(&m.extract_session(t, session).await?),
+            Command::EndSession { session } => out.value(&m.end_session(t, session).await?),
+            Command::SessionExtraction { session, state } => {
+                out.value(&m.set_session_extraction(t, session, state == "on").await?)
+            }
             Command::Recent { session, limit } => out.value(&m.recent(t, session, *limit).await?),
             Command::Import { file, batch } => import::run(&m, t, file, *batch, &out).await,
             Command::Export { file, vectors } => export::run(&m, t, file, *vectors, &out).await,
