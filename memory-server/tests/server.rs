@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 mod common;
 
+use common::call;
 use common::roomy;
 
 async fn start(limits: RateLimits) -> String {
@@ -21,28 +22,6 @@ async fn start(limits: RateLimits) -> String {
         common::key("kalice", "a", Some("alice")),
     ];
     common::start(&keys, limits).await
-}
-
-async fn call(
-    method: reqwest::Method,
-    url: String,
-    key: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = reqwest::Client::new().request(method, url);
-    if let Some(k) = key {
-        req = req.bearer_auth(k);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

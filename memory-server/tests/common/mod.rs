@@ -1,13 +1,16 @@
 //! A server on loopback over an in-memory SQLite engine, for the HTTP tests.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
 pub(crate) mod chat;
+pub(crate) mod cli;
 
 use std::sync::Arc;
 
 use memory::{ApiKey, EngineConfig, Memory, RateLimits};
 use memory_server::server::{AppState, router};
 use memory_testkit::DeterministicEmbedder;
+use reqwest::StatusCode;
+use serde_json::Value;
 
 /// The `memory` binary in `dir`, with none of the configuration the
 /// environment running the tests may carry (`scripts/test` exports service
@@ -61,4 +64,28 @@ pub(crate) async fn start(keys: &[ApiKey], limits: RateLimits) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}")
+}
+
+/// One request with an optional bearer key and JSON body: its status and
+/// JSON answer (or the text, when it is not JSON).
+pub(crate) async fn call(
+    method: reqwest::Method,
+    url: String,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = reqwest::Client::new().request(method, url);
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
