@@ -11,3 +11,23 @@ pub(crate) fn check_embeddings(vectors: &[Vec<f32>], dimension: usize, model: &s
     }
     Ok(())
 }
+
+impl crate::Memory {
+    /// Embeds `texts` with the engine's embedder and checks every vector
+    /// against the collection.
+    pub(crate) async fn embed_checked(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        use crate::traits::EmbedderExt as _;
+        let e = &self.inner.embedder;
+        let vectors = e.embed_all(texts).await?;
+        check_embeddings(&vectors, self.inner.collection.dimension, e.model_id())?;
+        Ok(vectors)
+    }
+
+    /// Embeds one text, checked like [`Self::embed_checked`].
+    pub(crate) async fn embed_one_checked(&self, text: &str) -> Result<Vec<f32>> {
+        self.embed_checked(&[text.to_owned()])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::internal("the embedder returned no vector"))
+    }
+}

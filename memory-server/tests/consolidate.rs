@@ -6,37 +6,22 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::chat::stand_in;
-use memory::embed_openai::{OpenAiChat, OpenAiConfig};
+use common::chat::{self, stand_in};
 use memory::{
     AddRequest, EngineConfig, Filter, HistoryOp, Memory, RecordMessage, Role, Scope, SearchRequest,
     Validity,
 };
-use memory_testkit::DeterministicEmbedder;
 use serde_json::json;
 
 async fn engine(base: &str) -> Memory {
-    let db = memory::sqlite::SqliteDb::connect("sqlite::memory:")
-        .await
-        .unwrap();
-    let store = db.store();
-    let mut cfg = OpenAiConfig::new("llama3", None, Some(base.to_owned())).unwrap();
-    cfg.max_retries = 0;
-    Memory::builder()
-        .store(store.clone())
-        .keywords(store)
-        .vectors(db.vector_index())
-        .embedder(Arc::new(DeterministicEmbedder::new(32)))
-        .language_model(Arc::new(OpenAiChat::new(cfg).unwrap()))
-        .config(EngineConfig {
+    chat::engine(
+        chat::client(base),
+        EngineConfig {
             extract_batch: 3,
             ..EngineConfig::default()
-        })
-        .build()
-        .await
-        .unwrap()
+        },
+    )
+    .await
 }
 
 async fn say(m: &Memory, texts: [&str; 3]) {

@@ -7,35 +7,20 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::chat::{Reply, stand_in};
-use memory::embed_openai::{OpenAiChat, OpenAiConfig};
+use common::chat::{self, Reply, stand_in};
+use memory::embed_openai::OpenAiConfig;
 use memory::{EngineConfig, Memory, RecordMessage, Role, Scope, Validity, WorkerConfig};
-use memory_testkit::DeterministicEmbedder;
 use serde_json::json;
 
 async fn engine(base: &str) -> Memory {
-    let db = memory::sqlite::SqliteDb::connect("sqlite::memory:")
-        .await
-        .unwrap();
-    let store = db.store();
-    let mut cfg = OpenAiConfig::new("llama3", None, Some(base.to_owned())).unwrap();
-    cfg.max_retries = 0;
-    Memory::builder()
-        .store(store.clone())
-        .keywords(store)
-        .vectors(db.vector_index())
-        .embedder(Arc::new(DeterministicEmbedder::new(32)))
-        .language_model(Arc::new(OpenAiChat::new(cfg).unwrap()))
-        .config(EngineConfig {
+    chat::engine(
+        chat::client(base),
+        EngineConfig {
             extract_batch: 3,
-            dedup_threshold: None,
             ..EngineConfig::default()
-        })
-        .build()
-        .await
-        .unwrap()
+        },
+    )
+    .await
 }
 
 /// Three messages of session `s1`: alice, the assistant, alice.
@@ -234,24 +219,12 @@ async fn live_openai_extraction_when_a_key_is_set() {
         return;
     };
     let base = std::env::var("OPENAI_BASE_URL").ok();
-    let db = memory::sqlite::SqliteDb::connect("sqlite::memory:")
-        .await
-        .unwrap();
-    let store = db.store();
-    let cfg = OpenAiConfig::new("gpt-4o-mini", Some(key), base).unwrap();
-    let m = Memory::builder()
-        .store(store.clone())
-        .keywords(store)
-        .vectors(db.vector_index())
-        .embedder(Arc::new(DeterministicEmbedder::new(32)))
-        .language_model(Arc::new(OpenAiChat::new(cfg).unwrap()))
-        .config(EngineConfig {
-            extract_batch: 3,
-            ..EngineConfig::default()
-        })
-        .build()
-        .await
-        .unwrap();
+    let llm = OpenAiConfig::new("gpt-4o-mini", Some(key), base).unwrap();
+    let config = EngineConfig {
+        extract_batch: 3,
+        ..EngineConfig::default()
+    };
+    let m = chat::engine(llm, config).await;
     for text in ["I live in Lisbon.", "I work as a nurse.", "I love jazz."] {
         m.record_message(RecordMessage::user("live", "alice", text))
             .await

@@ -7,39 +7,23 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::chat::{Reply, stand_in};
-use memory::embed_openai::{OpenAiChat, OpenAiConfig};
+use common::chat::{self, Reply, stand_in};
 use memory::{
     EngineConfig, ErrorKind, ExtractionConfig, Memory, RecordMessage, Scope, Validity, WorkerConfig,
 };
-use memory_testkit::DeterministicEmbedder;
 use serde_json::json;
 
 async fn engine(base: &str, extraction: ExtractionConfig, timeout: Duration) -> Memory {
-    let db = memory::sqlite::SqliteDb::connect("sqlite::memory:")
-        .await
-        .unwrap();
-    let store = db.store();
-    let mut cfg = OpenAiConfig::new("llama3", None, Some(base.to_owned())).unwrap();
-    cfg.max_retries = 0;
-    cfg.timeout = timeout;
-    Memory::builder()
-        .store(store.clone())
-        .keywords(store)
-        .vectors(db.vector_index())
-        .embedder(Arc::new(DeterministicEmbedder::new(32)))
-        .language_model(Arc::new(OpenAiChat::new(cfg).unwrap()))
-        .config(EngineConfig {
-            extract_batch: 3,
-            extraction,
-            ..EngineConfig::default()
-        })
-        .build()
-        .await
-        .unwrap()
+    let mut llm = chat::client(base);
+    llm.timeout = timeout;
+    let config = EngineConfig {
+        extract_batch: 3,
+        extraction,
+        ..EngineConfig::default()
+    };
+    chat::engine(llm, config).await
 }
 
 fn quiet() -> ExtractionConfig {

@@ -11,7 +11,7 @@ use super::Memory;
 use super::scope::scope_filter;
 use super::score::{Ranker, ScoreParts, Weights};
 use super::validity::Validity;
-use crate::traits::{EmbedderExt, KeywordQuery, VectorQuery};
+use crate::traits::{KeywordQuery, VectorQuery};
 use crate::{Error, Filter, MemoryRecord, Result, Scope, ScoredId};
 
 /// Which lists a search consults.
@@ -245,12 +245,7 @@ impl Memory {
             if !use_vector {
                 return Ok(Vec::new());
             }
-            let vector = self.inner.embedder.embed_one(&request.query).await?;
-            crate::vector_check::check_embeddings(
-                std::slice::from_ref(&vector),
-                self.inner.collection.dimension,
-                self.inner.embedder.model_id(),
-            )?;
+            let vector = self.embed_one_checked(&request.query).await?;
             let q = VectorQuery {
                 tenant: tenant.clone(),
                 vector,

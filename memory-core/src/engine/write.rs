@@ -8,8 +8,7 @@ use super::Memory;
 use super::requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
 use super::scope::owner_filter;
 use crate::hash::content_hash;
-use crate::traits::{ChangeSet, EmbedderExt, ForgetReport, VectorOp, VectorQuery, VersionedUpdate};
-use crate::vector_check::check_embeddings;
+use crate::traits::{ChangeSet, ForgetReport, VectorOp, VectorQuery, VersionedUpdate};
 use crate::{
     Error, ErrorKind, HistoryEvent, HistoryOp, MemoryRecord, Result, Scope, StoredMemory,
     VectorState,
@@ -114,12 +113,7 @@ impl Memory {
             .iter()
             .map(|(i, _, _)| requests[*i].content.clone())
             .collect();
-        let embeddings = self.inner.embedder.embed_all(&texts).await?;
-        check_embeddings(
-            &embeddings,
-            self.inner.collection.dimension,
-            self.inner.embedder.model_id(),
-        )?;
+        let embeddings = self.embed_checked(&texts).await?;
 
         let mut changes = ChangeSet::default();
         let mut merged_into: HashSet<Uuid> = HashSet::new();
@@ -343,16 +337,7 @@ impl Memory {
         {
             next.content = c.clone();
             next.content_hash = content_hash(c);
-            embedding = Some(self.inner.embedder.embed_one(c).await?);
-            check_embeddings(
-                std::slice::from_ref(
-                    embedding
-                        .as_ref()
-                        .ok_or_else(|| Error::internal("no embedding"))?,
-                ),
-                self.inner.collection.dimension,
-                self.inner.embedder.model_id(),
-            )?;
+            embedding = Some(self.embed_one_checked(c).await?);
             next.embedding_model = Some(self.inner.embedder.model_id().to_owned());
         }
         if let Some(k) = &request.kind {

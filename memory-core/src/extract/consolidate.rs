@@ -12,8 +12,7 @@ use uuid::Uuid;
 use super::ask::Ask;
 use super::{ExtractReport, Rewrite};
 use crate::engine::owner_filter;
-use crate::traits::{EmbedderExt, LanguageModel, VectorQuery};
-use crate::vector_check::check_embeddings;
+use crate::traits::{LanguageModel, VectorQuery};
 use crate::{AddRequest, Memory, MemoryRecord, Result, Validity};
 
 /// The prompt's version.
@@ -171,12 +170,7 @@ impl Memory {
         candidates: &[AddRequest],
     ) -> Result<Vec<Vec<MemoryRecord>>> {
         let texts: Vec<String> = candidates.iter().map(|c| c.content.clone()).collect();
-        let vectors = self.inner.embedder.embed_all(&texts).await?;
-        check_embeddings(
-            &vectors,
-            self.inner.collection.dimension,
-            self.inner.embedder.model_id(),
-        )?;
+        let vectors = self.embed_checked(&texts).await?;
         let mut out = Vec::with_capacity(candidates.len());
         for (c, vector) in candidates.iter().zip(vectors) {
             let query = VectorQuery {

@@ -24,8 +24,7 @@ pub use config::ExtractionConfig;
 use self::ask::Ask;
 use self::candidates::Extraction;
 use crate::filter::Field;
-use crate::traits::{ChangeSet, EmbedderExt, LanguageModel, NewJob, VectorOp, VersionedUpdate};
-use crate::vector_check::check_embeddings;
+use crate::traits::{ChangeSet, LanguageModel, NewJob, VectorOp, VersionedUpdate};
 use crate::{
     AddEvent, Error, ErrorKind, Filter, HistoryEvent, HistoryOp, Memory, MemoryKind, MemoryRecord,
     Result, Scope, StoredMemory, Validity, VectorState,
@@ -288,12 +287,7 @@ impl Memory {
             .iter()
             .map(|w| w.record.content.clone())
             .collect();
-        let vectors = self.inner.embedder.embed_all(&texts).await?;
-        check_embeddings(
-            &vectors,
-            self.inner.collection.dimension,
-            self.inner.embedder.model_id(),
-        )?;
+        let vectors = self.embed_checked(&texts).await?;
         for (w, vector) in plan.rewrites.into_iter().zip(vectors) {
             let mut record = w.record;
             record.vector_state = VectorState::Pending;

@@ -106,3 +106,36 @@ pub(crate) async fn stand_in() -> (Arc<StandIn>, String) {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (s, format!("http://{addr}/v1"))
 }
+
+/// The client configuration for a stand-in at `base`: no retries inside
+/// the client, so each scripted reply is seen by the engine.
+pub(crate) fn client(base: &str) -> memory::embed_openai::OpenAiConfig {
+    let mut cfg =
+        memory::embed_openai::OpenAiConfig::new("llama3", None, Some(base.to_owned())).unwrap();
+    cfg.max_retries = 0;
+    cfg
+}
+
+/// An in-memory SQLite engine with the deterministic embedder and `llm`
+/// as its language model.
+pub(crate) async fn engine(
+    llm: memory::embed_openai::OpenAiConfig,
+    config: memory::EngineConfig,
+) -> memory::Memory {
+    let db = memory::sqlite::SqliteDb::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let store = db.store();
+    memory::Memory::builder()
+        .store(store.clone())
+        .keywords(store)
+        .vectors(db.vector_index())
+        .embedder(Arc::new(memory_testkit::DeterministicEmbedder::new(32)))
+        .language_model(Arc::new(
+            memory::embed_openai::OpenAiChat::new(llm).unwrap(),
+        ))
+        .config(config)
+        .build()
+        .await
+        .unwrap()
+}
