@@ -96,22 +96,17 @@ impl MaintenanceStore for PgStore {
             ..ChangeSet::default()
         };
         apply_in(&mut tx, &changes, &self.db.cfg.ts_config).await?;
-        let mut qb = QueryBuilder::<Postgres>::new("DELETE FROM messages");
-        owner(&mut qb, "session_id");
-        let messages = qb
-            .build()
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| map(e, "forget"))?
-            .rows_affected();
-        let mut qb = QueryBuilder::<Postgres>::new("DELETE FROM sessions");
-        owner(&mut qb, "id");
-        let sessions = qb
-            .build()
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| map(e, "forget"))?
-            .rows_affected();
+        let (messages, sessions) = if scope.session_id.is_some() {
+            // Forgetting a session removes it whole.
+            let mut qb = QueryBuilder::<Postgres>::new("DELETE FROM messages");
+            owner(&mut qb, "session_id");
+            let messages = run(&mut tx, qb).await?;
+            let mut qb = QueryBuilder::<Postgres>::new("DELETE FROM sessions");
+            owner(&mut qb, "id");
+            (messages, run(&mut tx, qb).await?)
+        } else {
+            forget_participant(&mut tx, scope, |qb| owner(qb, "session_id")).await?
+        };
         let users = match (&scope.user_id, &scope.agent_id, &scope.session_id) {
             (Some(u), None, None) => sqlx::query("DELETE FROM users WHERE tenant = $1 AND id = $2")
                 .bind(&scope.tenant)
@@ -162,4 +157,54 @@ impl MaintenanceStore for PgStore {
             outbox_failed: n("outbox_failed")?,
         })
     }
+}
+
+async fn run(tx: &mut PgConnection, mut qb: QueryBuilder<Postgres>) -> Result<u64> {
+    Ok(qb
+        .build()
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map(e, "forget"))?
+        .rows_affected())
+}
+
+/// Forgets a user or an agent as a participant: their messages go; each
+/// session they own goes only when no other user spoke in it (taking the
+/// agent's answers with it), else it stays for the others with the
+/// forgotten owner cleared. Answers (messages, sessions) removed.
+async fn forget_participant(
+    tx: &mut PgConnection,
+    scope: &Scope,
+    owner: impl Fn(&mut QueryBuilder<Postgres>),
+) -> Result<(u64, u64)> {
+    let mut qb = QueryBuilder::<Postgres>::new("DELETE FROM messages");
+    owner(&mut qb);
+    let mut messages = run(tx, qb).await?;
+    let owned = |qb: &mut QueryBuilder<Postgres>| {
+        qb.push(" WHERE tenant = ").push_bind(scope.tenant.clone());
+        for (col, v) in [("user_id", &scope.user_id), ("agent_id", &scope.agent_id)] {
+            if let Some(v) = v {
+                qb.push(format_args!(" AND {col} = ")).push_bind(v.clone());
+            }
+        }
+    };
+    let mut qb = QueryBuilder::<Postgres>::new("DELETE FROM messages WHERE tenant = ");
+    qb.push_bind(scope.tenant.clone())
+        .push(" AND session_id IN (SELECT id FROM sessions");
+    owned(&mut qb);
+    qb.push(" AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.tenant = sessions.tenant AND o.session_id = sessions.id AND o.user_id IS NOT NULL))");
+    messages += run(tx, qb).await?;
+    let mut qb = QueryBuilder::<Postgres>::new("DELETE FROM sessions");
+    owned(&mut qb);
+    qb.push(" AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.tenant = sessions.tenant AND o.session_id = sessions.id)");
+    let sessions = run(tx, qb).await?;
+    let clear = if scope.user_id.is_some() {
+        "user_id"
+    } else {
+        "agent_id"
+    };
+    let mut qb = QueryBuilder::<Postgres>::new(format!("UPDATE sessions SET {clear} = NULL"));
+    owned(&mut qb);
+    run(tx, qb).await?;
+    Ok((messages, sessions))
 }

@@ -97,35 +97,26 @@ impl MaintenanceStore for SqliteStore {
         // The outbox rows are written before the deletes, while each row's tenant can still be read.
         changes.outbox = ids.iter().map(|id| (*id, VectorOp::Delete)).collect();
         apply_in(&mut tx, &changes).await?;
-        let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM messages");
-        owner(&mut qb);
-        let messages = qb
-            .build()
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| map(e, "forget"))?
-            .rows_affected();
-        let sessions =
-            if scope.session_id.is_some() || scope.user_id.is_some() || scope.agent_id.is_some() {
-                let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM sessions WHERE tenant = ");
-                qb.push_bind(scope.tenant.clone());
-                for (col, v) in [
-                    ("user_id", &scope.user_id),
-                    ("agent_id", &scope.agent_id),
-                    ("id", &scope.session_id),
-                ] {
-                    if let Some(v) = v {
-                        qb.push(format_args!(" AND {col} = ")).push_bind(v.clone());
-                    }
+        let (messages, sessions) = if scope.session_id.is_some() {
+            // Forgetting a session removes it whole.
+            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM messages");
+            owner(&mut qb);
+            let messages = run(&mut tx, qb).await?;
+            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM sessions WHERE tenant = ");
+            qb.push_bind(scope.tenant.clone());
+            for (col, v) in [
+                ("user_id", &scope.user_id),
+                ("agent_id", &scope.agent_id),
+                ("id", &scope.session_id),
+            ] {
+                if let Some(v) = v {
+                    qb.push(format_args!(" AND {col} = ")).push_bind(v.clone());
                 }
-                qb.build()
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| map(e, "forget"))?
-                    .rows_affected()
-            } else {
-                0
-            };
+            }
+            (messages, run(&mut tx, qb).await?)
+        } else {
+            forget_participant(&mut tx, scope, owner).await?
+        };
         let users = match (&scope.user_id, &scope.agent_id, &scope.session_id) {
             (Some(u), None, None) => sqlx::query("DELETE FROM users WHERE tenant = ? AND id = ?")
                 .bind(&scope.tenant)
@@ -189,4 +180,54 @@ impl MaintenanceStore for SqliteStore {
             outbox_failed: rows::u64_of(failed),
         })
     }
+}
+
+async fn run(tx: &mut SqliteConnection, mut qb: QueryBuilder<Sqlite>) -> Result<u64> {
+    Ok(qb
+        .build()
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map(e, "forget"))?
+        .rows_affected())
+}
+
+/// Forgets a user or an agent as a participant: their messages go; each
+/// session they own goes only when no other user spoke in it (taking the
+/// agent's answers with it), else it stays for the others with the
+/// forgotten owner cleared. Answers (messages, sessions) removed.
+async fn forget_participant(
+    tx: &mut SqliteConnection,
+    scope: &Scope,
+    owner: impl Fn(&mut QueryBuilder<Sqlite>),
+) -> Result<(u64, u64)> {
+    let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM messages");
+    owner(&mut qb);
+    let mut messages = run(tx, qb).await?;
+    let owned = |qb: &mut QueryBuilder<Sqlite>| {
+        qb.push(" WHERE tenant = ").push_bind(scope.tenant.clone());
+        for (col, v) in [("user_id", &scope.user_id), ("agent_id", &scope.agent_id)] {
+            if let Some(v) = v {
+                qb.push(format_args!(" AND {col} = ")).push_bind(v.clone());
+            }
+        }
+    };
+    let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM messages WHERE tenant = ");
+    qb.push_bind(scope.tenant.clone())
+        .push(" AND session_id IN (SELECT id FROM sessions");
+    owned(&mut qb);
+    qb.push(" AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.tenant = sessions.tenant AND o.session_id = sessions.id AND o.user_id IS NOT NULL))");
+    messages += run(tx, qb).await?;
+    let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM sessions");
+    owned(&mut qb);
+    qb.push(" AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.tenant = sessions.tenant AND o.session_id = sessions.id)");
+    let sessions = run(tx, qb).await?;
+    let clear = if scope.user_id.is_some() {
+        "user_id"
+    } else {
+        "agent_id"
+    };
+    let mut qb = QueryBuilder::<Sqlite>::new(format!("UPDATE sessions SET {clear} = NULL"));
+    owned(&mut qb);
+    run(tx, qb).await?;
+    Ok((messages, sessions))
 }

@@ -188,6 +188,71 @@ pub(super) async fn forget_removes_everything(store: &Arc<dyn Store>) -> CaseRes
     Ok(())
 }
 
+/// Forgetting a user removes that user's data only: in a shared session
+/// (seed 000's live chat) the others' messages survive and the session stays
+/// without the forgotten owner; a session of the user's own goes whole,
+/// the agent's answers with it.
+pub(super) async fn forget_spares_shared_sessions(store: &Arc<dyn Store>) -> CaseResult {
+    let tenant = unique("tenant");
+    let alice = Scope::user("alice").with_tenant(tenant.clone());
+    for id in ["stream", "private"] {
+        store
+            .upsert_session(&session(&tenant, id))
+            .await
+            .or_fail("session")?;
+    }
+    let mut answer = message(&tenant, "private", "alice", "here is your answer, Alice");
+    answer.user_id = None;
+    answer.role = Role::Assistant;
+    let bob_says = message(&tenant, "stream", "bob", "hello everyone");
+    store
+        .insert_messages(&[
+            message(&tenant, "stream", "alice", "first!"),
+            bob_says.clone(),
+            message(&tenant, "stream", "alice", "bye"),
+            message(&tenant, "private", "alice", "my secret question"),
+            answer,
+        ])
+        .await
+        .or_fail("messages")?;
+    let report = store.forget(&alice).await.or_fail("forget")?;
+    ensure!(
+        report.messages == 4 && report.sessions == 1,
+        "report: {report:?}"
+    );
+    let left = store
+        .recent_messages(&tenant, "stream", 10)
+        .await
+        .or_fail("recent")?;
+    ensure!(
+        left.iter().map(|m| m.id).collect::<Vec<_>>() == [bob_says.id],
+        "the shared session lost others' messages or kept alice's: {left:?}"
+    );
+    let stream = store
+        .get_session(&tenant, "stream")
+        .await
+        .or_fail("session")?
+        .ok_or("the shared session was removed")?;
+    ensure!(
+        stream.user_id.is_none(),
+        "the shared session still names alice: {stream:?}"
+    );
+    ensure!(
+        store
+            .get_session(&tenant, "private")
+            .await
+            .or_fail("session")?
+            .is_none()
+            && store
+                .recent_messages(&tenant, "private", 10)
+                .await
+                .or_fail("recent")?
+                .is_empty(),
+        "alice's own session survived"
+    );
+    Ok(())
+}
+
 pub(super) async fn stats_count(store: &Arc<dyn Store>) -> CaseResult {
     let s = scope();
     store

@@ -98,6 +98,7 @@ pub async fn run(store: Arc<dyn Store>) -> Report {
     case!(r, messages_sessions_users(&store));
     case!(r, scans_and_restores(&store));
     case!(r, forget_removes_everything(&store));
+    case!(r, forget_spares_shared_sessions(&store));
     case!(r, stats_count(&store));
     case!(r, jobs_lease_retry_and_dead_letters(&store));
     case!(r, jobs_ride_with_their_write(&store));
