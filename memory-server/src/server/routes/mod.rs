@@ -7,6 +7,7 @@ mod jobs;
 mod memories;
 mod middleware;
 mod ops;
+mod rejections;
 mod sessions;
 mod users;
 
@@ -212,6 +213,7 @@ pub(super) fn router(state: AppState, max_body_bytes: usize) -> Router {
             middleware::measure,
         ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(rejections::json_errors))
         .with_state(state)
 }
 
