@@ -7,7 +7,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{key, roomy, start};
+use common::{key, roomy, start, start_open};
 
 async fn raw(
     method: reqwest::Method,
@@ -130,6 +130,34 @@ async fn every_rejection_is_json_and_names_the_problem() {
         assert!(
             message.contains(needle),
             "{what}: {message:?} does not name {needle:?}"
+        );
+    }
+}
+
+/// Without API keys, every route refuses a Host that is not loopback (a web
+/// page reaching the server through DNS rebinding), as `/mcp` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_keys_only_loopback_hosts_are_served() {
+    let base = start_open().await;
+    let http = reqwest::Client::new();
+    for path in ["/healthz", "/v1/memories?user_id=u"] {
+        let ok = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert!(ok.status().is_success(), "{path}: {}", ok.status());
+        let evil = http
+            .get(format!("{base}{path}"))
+            .header("host", "evil.example:8080")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(evil.status(), StatusCode::FORBIDDEN, "{path}");
+        let v: Value = evil.json().await.unwrap();
+        assert_eq!(v["error"]["kind"], "forbidden", "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("evil.example"),
+            "{v}"
         );
     }
 }

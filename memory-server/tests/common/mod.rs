@@ -43,6 +43,15 @@ pub(crate) fn key(key: &str, tenant: &str, user: Option<&str>) -> ApiKey {
 
 /// Serves a fresh engine with these keys and limits; returns `http://addr`.
 pub(crate) async fn start(keys: &[ApiKey], limits: RateLimits) -> String {
+    serve(keys, limits, false).await
+}
+
+/// Serves a fresh engine without API keys (`--no-auth`).
+pub(crate) async fn start_open() -> String {
+    serve(&[], roomy(), true).await
+}
+
+async fn serve(keys: &[ApiKey], limits: RateLimits, open: bool) -> String {
     let db = memory::sqlite::SqliteDb::connect("sqlite::memory:")
         .await
         .unwrap();
@@ -59,7 +68,7 @@ pub(crate) async fn start(keys: &[ApiKey], limits: RateLimits) -> String {
         .build()
         .await
         .unwrap();
-    let app = router(AppState::new(m, keys, false), 64 * 1024);
+    let app = router(AppState::new(m, keys, open), 64 * 1024);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

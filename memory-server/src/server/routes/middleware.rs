@@ -31,6 +31,44 @@ pub(super) async fn authenticate(
     next.run(req).await
 }
 
+/// Without API keys (`--no-auth`, loopback only), refuses requests whose
+/// `Host` is not a loopback name, as `/mcp` does: a web page the user opens
+/// cannot reach the server through DNS rebinding.
+pub(super) async fn loopback_host(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if state.auth.is_open() {
+        let host = req
+            .headers()
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !is_loopback_host(host) {
+            return denied(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "Host {host:?} is not a loopback name: without API keys only localhost, 127.0.0.1 and [::1] are served"
+                ),
+            );
+        }
+    }
+    next.run(req).await
+}
+
+/// Whether `host` (with or without a port) names this machine's loopback.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Counts and times each request, and gives it an id: the caller's
 /// `x-request-id` if it sent a usable one, else a new one. The id is on every
 /// log line of the request and echoed in the response.
@@ -60,3 +98,32 @@ pub(super) async fn measure(State(state): State<AppState>, req: Request, next: N
 }
 
 const REQUEST_ID: &str = "x-request-id";
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_names_pass() {
+        for ok in [
+            "localhost",
+            "localhost:8080",
+            "127.0.0.1:80",
+            "127.0.0.2",
+            "[::1]:8080",
+            "LOCALHOST",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "evil.example",
+            "evil.example:8080",
+            "10.0.0.1",
+            "localhost.evil.example",
+            "[::2]:80",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
+}

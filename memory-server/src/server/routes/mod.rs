@@ -213,6 +213,10 @@ pub(super) fn router(state: AppState, max_body_bytes: usize) -> Router {
             middleware::measure,
         ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::loopback_host,
+        ))
         .layer(axum::middleware::from_fn(rejections::json_errors))
         .with_state(state)
 }
