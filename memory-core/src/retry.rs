@@ -140,6 +140,13 @@ retrying!(ConversationStore, {}, {
     ) -> Result<Vec<Message>>;
     fn count_unextracted(&self, tenant: &str, session_id: &str) -> Result<u64>;
     fn mark_extracted(&self, tenant: &str, ids: &[Uuid]) -> Result<()>;
+    fn list_messages(
+        &self,
+        tenant: &str,
+        session_id: &str,
+        query: &MessageQuery,
+    ) -> Result<Vec<Message>>;
+    fn mark_answered(&self, tenant: &str, session_id: &str, ids: &[Uuid]) -> Result<u64>;
     fn upsert_session(&self, session: &Session) -> Result<()>;
     fn get_session(&self, tenant: &str, id: &str) -> Result<Option<Session>>;
     fn touch_user(

@@ -116,6 +116,7 @@ pub(crate) fn message(row: &PgRow) -> Result<Message> {
         metadata: object(get(row, "metadata")?, "metadata")?,
         extracted: get(row, "extracted")?,
         answered: get(row, "answered")?,
+        client_id: get(row, "client_id")?,
     })
 }
 

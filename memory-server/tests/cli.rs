@@ -345,6 +345,47 @@ fn superseded_memories_remembered_messages_and_sessions() {
         "my sister Ana visits in May",
     ]);
     assert!(kept["memory_id"].is_string(), "{kept}");
+    let once = c.json(&[
+        "message",
+        "--session",
+        "s1",
+        "--user",
+        "alice",
+        "--client-id",
+        "c1",
+        "on my way",
+    ]);
+    let twice = c.json(&[
+        "message",
+        "--session",
+        "s1",
+        "--user",
+        "alice",
+        "--client-id",
+        "c1",
+        "on my way",
+    ]);
+    assert_eq!(
+        (twice["duplicate"].as_bool(), &twice["message"]["id"]),
+        (Some(true), &once["message"]["id"]),
+        "{twice}"
+    );
+    let page = c.json(&["transcript", "--session", "s1", "--limit", "1"]);
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    let rest = c.json(&[
+        "transcript",
+        "--session",
+        "s1",
+        "--cursor",
+        page["next_cursor"].as_str().unwrap(),
+    ]);
+    assert_eq!(rest["items"][0]["id"], once["message"]["id"], "{rest}");
+    c.json(&[
+        "answered",
+        "--session",
+        "s1",
+        once["message"]["id"].as_str().unwrap(),
+    ]);
     let off = c.json(&["session-extraction", "--session", "s1", "off"]);
     assert_eq!(off["metadata"]["extract"], false, "{off}");
     let ended = c.json(&["end-session", "--session", "s1"]);

@@ -175,11 +175,36 @@ async fn responses_match_their_schemas() {
         None,
     )
     .await;
+    let said = api
+        .checked(
+            "post",
+            "/v1/sessions/{id}/messages",
+            "/v1/sessions/s1/messages",
+            Some(json!({"user_id": "u", "role": "user", "content": "I went hiking again", "client_id": "c-1"})),
+        )
+        .await;
+    let message = said["message"]["id"].as_str().unwrap();
+    let page = api
+        .checked(
+            "get",
+            "/v1/sessions/{id}/transcript",
+            "/v1/sessions/s1/transcript?limit=10",
+            None,
+        )
+        .await;
+    assert_eq!(page["items"][0]["client_id"], "c-1", "{page}");
     api.checked(
         "post",
-        "/v1/sessions/{id}/messages",
-        "/v1/sessions/s1/messages",
-        Some(json!({"user_id": "u", "role": "user", "content": "I went hiking again"})),
+        "/v1/sessions/{id}/messages/{message_id}/answered",
+        &format!("/v1/sessions/s1/messages/{message}/answered"),
+        None,
+    )
+    .await;
+    api.checked(
+        "put",
+        "/v1/sessions/{id}/extraction",
+        "/v1/sessions/s1/extraction",
+        Some(json!({"enabled": false})),
     )
     .await;
     api.checked(
@@ -197,6 +222,8 @@ async fn responses_match_their_schemas() {
     )
     .await;
     api.checked("get", "/v1/users/{id}", "/v1/users/u", None)
+        .await;
+    api.checked("post", "/v1/sessions/{id}/end", "/v1/sessions/s1/end", None)
         .await;
     api.checked("get", "/v1/status", "/v1/status", None).await;
     api.checked("get", "/v1/stats", "/v1/stats", None).await;

@@ -136,6 +136,7 @@ pub(crate) fn message(row: &SqliteRow) -> Result<Message> {
         metadata: json_map(&get::<String>(row, "metadata")?)?,
         extracted: get::<i64>(row, "extracted")? != 0,
         answered: get::<i64>(row, "answered")? != 0,
+        client_id: get(row, "client_id")?,
     })
 }
 

@@ -22,6 +22,7 @@ fn msg(tenant: &str, session: &str, user: &str, text: &str) -> Message {
         metadata: serde_json::Map::new(),
         extracted: false,
         answered: false,
+        client_id: None,
     }
 }
 

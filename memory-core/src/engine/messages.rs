@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Memory;
-use crate::traits::{SessionKey, UserTouch};
+use crate::traits::{MessageQuery, SessionKey, UserTouch};
 use crate::types::validate_id;
 use crate::{Error, Message, Metadata, Result, Role, Session};
 
@@ -51,6 +51,10 @@ pub struct RecordMessage {
     /// `remember_messages` when omitted.
     #[serde(default)]
     pub remember: Option<bool>,
+    /// The sender's own id for the message, unique in the session: a retry
+    /// with an id already recorded is a no-op that answers the first message.
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 impl RecordMessage {
@@ -73,6 +77,7 @@ impl RecordMessage {
             platform: None,
             answered: false,
             remember: None,
+            client_id: None,
         }
     }
 }
@@ -93,6 +98,10 @@ pub struct MessageOutcome {
     /// (absent while a failed write waits for the worker).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_id: Option<Uuid>,
+    /// Whether its `client_id` was recorded before: `message` is the first
+    /// one, and nothing was written.
+    #[serde(default)]
+    pub duplicate: bool,
 }
 
 impl Memory {
@@ -112,6 +121,9 @@ impl Memory {
         }
         super::requests::validate_content(&request.content, cfg)?;
         super::requests::validate_metadata(&request.metadata)?;
+        if let Some(c) = &request.client_id {
+            validate_id("client_id", c)?;
+        }
         let now = crate::now();
         let store = &self.inner.store;
         let session = store
@@ -145,6 +157,7 @@ impl Memory {
             metadata: request.metadata.clone(),
             extracted: false,
             answered: request.answered,
+            client_id: request.client_id.clone(),
         };
         // With a language model, the extraction job is enqueued in the
         // message's own transaction once the batch is full: it exists exactly
@@ -180,6 +193,21 @@ impl Memory {
                 .insert_messages(std::slice::from_ref(&message))
                 .await?;
         }
+        if let Some(first) = self.first_with_client_id(&message).await?
+            && first.id != message.id
+        {
+            let unextracted = store
+                .count_unextracted(&request.tenant, &request.session_id)
+                .await?;
+            return Ok(MessageOutcome {
+                message: first,
+                unextracted,
+                extraction_due: false,
+                short_term_ok: true,
+                memory_id: None,
+                duplicate: true,
+            });
+        }
         if let (Some(user), Role::User) = (&request.user_id, request.role) {
             let touch = UserTouch {
                 display_name: request.author_name.clone(),
@@ -211,7 +239,76 @@ impl Memory {
             extraction_due,
             short_term_ok,
             memory_id,
+            duplicate: false,
         })
+    }
+
+    /// The stored message carrying `m`'s client id, if it has one.
+    async fn first_with_client_id(&self, m: &Message) -> Result<Option<Message>> {
+        let Some(client_id) = &m.client_id else {
+            return Ok(None);
+        };
+        let query = MessageQuery {
+            client_id: Some(client_id.clone()),
+            limit: 1,
+            ..MessageQuery::default()
+        };
+        Ok(self
+            .inner
+            .store
+            .list_messages(&m.tenant, &m.session_id, &query)
+            .await?
+            .pop())
+    }
+
+    /// A page of a session's whole transcript, oldest first, from the store.
+    pub async fn transcript(
+        &self,
+        tenant: &str,
+        session_id: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<crate::Page<Message>> {
+        if limit == 0 || limit > 1000 {
+            return Err(Error::invalid(format!(
+                "limit: must be within 1 and 1000, got {limit}"
+            )));
+        }
+        let after = cursor
+            .map(|c| {
+                Uuid::parse_str(c)
+                    .map_err(|_| Error::invalid("cursor: not a cursor this listing returned"))
+            })
+            .transpose()?;
+        let query = MessageQuery {
+            after,
+            client_id: None,
+            limit: limit + 1,
+        };
+        let items = self
+            .inner
+            .store
+            .list_messages(tenant, session_id, &query)
+            .await?;
+        Ok(crate::Page::from_overfetch(items, limit, |m| {
+            m.id.to_string()
+        }))
+    }
+
+    /// Marks a message of a session answered after the fact (seed 000's
+    /// `wasAnswered`); `NotFound` if the session holds no such message.
+    pub async fn mark_answered(&self, tenant: &str, session_id: &str, id: Uuid) -> Result<()> {
+        match self
+            .inner
+            .store
+            .mark_answered(tenant, session_id, &[id])
+            .await?
+        {
+            0 => Err(Error::not_found(format!(
+                "message {id} not found in session {session_id:?}"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The newest `limit` messages of a session, oldest first. Served from the

@@ -18,7 +18,8 @@ pub use short_term::{
 };
 pub use store::{
     ChangeSet, ConversationStore, ForgetReport, ListQuery, MaintenanceStore, MemoryStore,
-    OutboxEntry, Store, StoreCapabilities, StoreStats, UserTouch, VectorOp, VersionedUpdate,
+    MessageQuery, OutboxEntry, Store, StoreCapabilities, StoreStats, UserTouch, VectorOp,
+    VersionedUpdate,
 };
 pub use vector::{
     CollectionSpec, Metric, VectorCapabilities, VectorIndex, VectorPayload, VectorQuery,

@@ -110,6 +110,17 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
+/// Which messages of a session [`ConversationStore::list_messages`] returns.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageQuery {
+    /// Only messages with a greater id (a page's last id).
+    pub after: Option<Uuid>,
+    /// Only the message the sender recorded with this id.
+    pub client_id: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}
+
 /// A change to a user's bookkeeping when a message arrives.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UserTouch {
@@ -252,6 +263,16 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
     async fn count_unextracted(&self, tenant: &str, session_id: &str) -> Result<u64>;
     /// Marks messages as extracted.
     async fn mark_extracted(&self, tenant: &str, ids: &[Uuid]) -> Result<()>;
+    /// Messages of a session oldest first: after `query.after`, or the one
+    /// carrying `query.client_id`; at most `query.limit`.
+    async fn list_messages(
+        &self,
+        tenant: &str,
+        session_id: &str,
+        query: &MessageQuery,
+    ) -> Result<Vec<Message>>;
+    /// Marks messages of a session answered; answers how many exist.
+    async fn mark_answered(&self, tenant: &str, session_id: &str, ids: &[Uuid]) -> Result<u64>;
 
     /// Creates a session or updates its fields.
     async fn upsert_session(&self, session: &Session) -> Result<()>;

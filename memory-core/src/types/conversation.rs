@@ -83,6 +83,10 @@ pub struct Message {
     /// Whether the agent answered it.
     #[serde(default)]
     pub answered: bool,
+    /// The sender's own id for it, unique in its session: recording it again
+    /// (a client's retry) is a no-op.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 /// A conversation: a chat, a stream, a call.

@@ -1,7 +1,7 @@
 //! Messages, sessions and users of [`PgStore`].
 
 use async_trait::async_trait;
-use memory_core::{ConversationStore, ExtractTrigger};
+use memory_core::{ConversationStore, ExtractTrigger, MessageQuery};
 
 use super::*;
 
@@ -9,7 +9,7 @@ use super::*;
 async fn insert_messages_in(conn: &mut PgConnection, messages: &[Message]) -> Result<()> {
     for chunk in messages.chunks(500) {
         let mut qb = QueryBuilder::<Postgres>::new(
-            "INSERT INTO messages (id, tenant, session_id, user_id, agent_id, role, author_name, content, created_at, metadata, extracted, answered) ",
+            "INSERT INTO messages (id, tenant, session_id, user_id, agent_id, role, author_name, content, created_at, metadata, extracted, answered, client_id) ",
         );
         qb.push_values(chunk, |mut b, m: &Message| {
             b.push_bind(m.id)
@@ -23,9 +23,11 @@ async fn insert_messages_in(conn: &mut PgConnection, messages: &[Message]) -> Re
                 .push_bind(ms(m.created_at))
                 .push_bind(json(&m.metadata))
                 .push_bind(m.extracted)
-                .push_bind(m.answered);
+                .push_bind(m.answered)
+                .push_bind(m.client_id.clone());
         });
-        qb.push(" ON CONFLICT (id) DO NOTHING");
+        // A known id, or a known client id in the session: left as it is.
+        qb.push(" ON CONFLICT DO NOTHING");
         qb.build().execute(&mut *conn).await.map_err(|e| {
             let e = map(e, "insert messages");
             if e.kind() == ErrorKind::InvalidInput {
@@ -120,6 +122,45 @@ impl ConversationStore for PgStore {
         .await
         .map_err(|e| map(e, "count unextracted"))?;
         Ok(rows::u64_of(n))
+    }
+
+    async fn list_messages(
+        &self,
+        tenant: &str,
+        session_id: &str,
+        query: &MessageQuery,
+    ) -> Result<Vec<Message>> {
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM messages WHERE tenant = ");
+        qb.push_bind(tenant.to_owned())
+            .push(" AND session_id = ")
+            .push_bind(session_id.to_owned());
+        if let Some(a) = query.after {
+            qb.push(" AND id > ").push_bind(a);
+        }
+        if let Some(c) = &query.client_id {
+            qb.push(" AND client_id = ").push_bind(c.clone());
+        }
+        qb.push(" ORDER BY id LIMIT ")
+            .push_bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
+        let rows = qb
+            .build()
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "list messages"))?;
+        rows.iter().map(rows::message).collect()
+    }
+
+    async fn mark_answered(&self, tenant: &str, session_id: &str, ids: &[Uuid]) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE messages SET answered = true WHERE tenant = $1 AND session_id = $2 AND id = ANY($3)",
+        )
+        .bind(tenant)
+        .bind(session_id)
+        .bind(ids)
+        .execute(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "mark answered"))?
+        .rows_affected())
     }
 
     async fn mark_extracted(&self, tenant: &str, ids: &[Uuid]) -> Result<()> {

@@ -27,6 +27,9 @@ pub(crate) struct MessageArgs {
     /// Also keep it as a searchable memory of kind `message`.
     #[arg(long)]
     remember: bool,
+    /// The sender's own id for it: recording the same id again is a no-op.
+    #[arg(long)]
+    client_id: Option<String>,
 }
 
 /// Prompt context: profile facts, relevant memories, recent messages.
@@ -48,6 +51,7 @@ pub(crate) async fn message(m: &Memory, t: &str, a: &MessageArgs, out: &Out) -> 
         user_id: a.user.clone(),
         role: Role::parse(&a.role)?,
         remember: a.remember.then_some(true),
+        client_id: a.client_id.clone(),
         ..RecordMessage::user(a.session.clone(), String::new(), a.content.clone())
     };
     out.value(&m.record_message(req).await?)

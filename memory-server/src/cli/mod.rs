@@ -92,6 +92,26 @@ enum Command {
         #[arg(long)]
         session: String,
     },
+    /// Every message of a session, oldest first, a page at a time.
+    Transcript {
+        /// Session id.
+        #[arg(long)]
+        session: String,
+        /// Page size.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Page cursor from a previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Mark a message answered.
+    Answered {
+        /// Session id.
+        #[arg(long)]
+        session: String,
+        /// Message id.
+        id: Uuid,
+    },
     /// End a session: the worker extracts its remaining messages and
     /// finishes its summary.
     EndSession {
@@ -250,6 +270,15 @@ impl Cli {
             Command::Context(a) => conversations::context(&m, t, a, &out).await,
             Command::Extract { session } => out.value(&m.extract_session(t, session).await?),
             Command::EndSession { session } => out.value(&m.end_session(t, session).await?),
+            Command::Transcript {
+                session,
+                limit,
+                cursor,
+            } => out.value(&m.transcript(t, session, *limit, cursor.as_deref()).await?),
+            Command::Answered { session, id } => {
+                m.mark_answered(t, session, *id).await?;
+                out.value(&serde_json::json!({ "id": id, "answered": true }))
+            }
             Command::SessionExtraction { session, state } => {
                 out.value(&m.set_session_extraction(t, session, state == "on").await?)
             }

@@ -1,7 +1,7 @@
 //! Messages, sessions and users of [`SqliteStore`].
 
 use async_trait::async_trait;
-use memory_core::{ConversationStore, ExtractTrigger};
+use memory_core::{ConversationStore, ExtractTrigger, MessageQuery};
 
 use super::*;
 
@@ -9,7 +9,7 @@ use super::*;
 async fn insert_messages_in(conn: &mut SqliteConnection, messages: &[Message]) -> Result<()> {
     for chunk in messages.chunks(400) {
         let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO messages (id, tenant, session_id, user_id, agent_id, role, author_name, content, created_at, metadata, extracted, answered) ",
+            "INSERT INTO messages (id, tenant, session_id, user_id, agent_id, role, author_name, content, created_at, metadata, extracted, answered, client_id) ",
         );
         qb.push_values(chunk, |mut b, m: &Message| {
             b.push_bind(m.id.to_string())
@@ -23,9 +23,11 @@ async fn insert_messages_in(conn: &mut SqliteConnection, messages: &[Message]) -
                 .push_bind(ms(m.created_at))
                 .push_bind(serde_json::Value::Object(m.metadata.clone()).to_string())
                 .push_bind(i64::from(m.extracted))
-                .push_bind(i64::from(m.answered));
+                .push_bind(i64::from(m.answered))
+                .push_bind(m.client_id.clone());
         });
-        qb.push(" ON CONFLICT (id) DO NOTHING");
+        // A known id, or a known client id in the session: left as it is.
+        qb.push(" ON CONFLICT DO NOTHING");
         qb.build().execute(&mut *conn).await.map_err(|e| {
             let e = map(e, "insert messages");
             if e.kind() == ErrorKind::InvalidInput {
@@ -95,6 +97,48 @@ impl ConversationStore for SqliteStore {
         let mut v = rows.iter().map(rows::message).collect::<Result<Vec<_>>>()?;
         v.reverse();
         Ok(v)
+    }
+
+    async fn list_messages(
+        &self,
+        tenant: &str,
+        session_id: &str,
+        query: &MessageQuery,
+    ) -> Result<Vec<Message>> {
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT * FROM messages WHERE tenant = ");
+        qb.push_bind(tenant.to_owned())
+            .push(" AND session_id = ")
+            .push_bind(session_id.to_owned());
+        if let Some(a) = query.after {
+            qb.push(" AND id > ").push_bind(a.to_string());
+        }
+        if let Some(c) = &query.client_id {
+            qb.push(" AND client_id = ").push_bind(c.clone());
+        }
+        qb.push(" ORDER BY id LIMIT ")
+            .push_bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
+        let rows = qb
+            .build()
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "list messages"))?;
+        rows.iter().map(rows::message).collect()
+    }
+
+    async fn mark_answered(&self, tenant: &str, session_id: &str, ids: &[Uuid]) -> Result<u64> {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("UPDATE messages SET answered = 1 WHERE tenant = ");
+        qb.push_bind(tenant.to_owned())
+            .push(" AND session_id = ")
+            .push_bind(session_id.to_owned())
+            .push(" AND id IN ");
+        push_ids(&mut qb, ids);
+        Ok(qb
+            .build()
+            .execute(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "mark answered"))?
+            .rows_affected())
     }
 
     async fn unextracted_messages(

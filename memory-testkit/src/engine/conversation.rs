@@ -191,3 +191,61 @@ pub(super) async fn messages_can_be_remembered_and_searched(b: &Backends) -> Cas
     );
     Ok(())
 }
+
+pub(super) async fn a_retried_message_is_recorded_once(b: &Backends) -> CaseResult {
+    let r = rig(
+        b,
+        EngineConfig {
+            remember_messages: true,
+            ..EngineConfig::default()
+        },
+    )
+    .await?;
+    let m = &r.memory;
+    let t = r.scope.tenant.clone();
+    let send = |text: &str| {
+        let mut msg = RecordMessage::user("chat", "alice", text);
+        msg.tenant = t.clone();
+        msg.client_id = Some("phone-42".into());
+        m.record_message(msg)
+    };
+    let first = send("see you at noon").await.or_fail("record")?;
+    let again = send("see you at noon").await.or_fail("retry")?;
+    ensure!(
+        !first.duplicate && again.duplicate && again.message.id == first.message.id,
+        "retry: {again:?}"
+    );
+    let page = m
+        .transcript(&t, "chat", 10, None)
+        .await
+        .or_fail("transcript")?;
+    ensure!(page.items.len() == 1, "recorded twice: {page:?}");
+    let user = m
+        .user(&t, "alice")
+        .await
+        .or_fail("user")?
+        .ok_or("no user")?;
+    ensure!(user.message_count == 1, "counted twice: {user:?}");
+    m.mark_answered(&t, "chat", first.message.id)
+        .await
+        .or_fail("answered")?;
+    let page = m
+        .transcript(&t, "chat", 10, None)
+        .await
+        .or_fail("transcript")?;
+    ensure!(page.items[0].answered, "not answered: {page:?}");
+    let missing = m.mark_answered(&t, "chat", uuid::Uuid::now_v7()).await;
+    ensure!(
+        missing
+            .as_ref()
+            .is_err_and(|e| e.kind() == ErrorKind::NotFound),
+        "{missing:?}"
+    );
+    let bad = m.transcript(&t, "chat", 10, Some("nope")).await;
+    ensure!(
+        bad.as_ref()
+            .is_err_and(|e| e.kind() == ErrorKind::InvalidInput),
+        "{bad:?}"
+    );
+    Ok(())
+}

@@ -94,6 +94,7 @@ where
     case!(r, forget_and_concurrent_adds(&factory().await));
     case!(r, messages_window_and_recovery(&factory().await));
     case!(r, messages_can_be_remembered_and_searched(&factory().await));
+    case!(r, a_retried_message_is_recorded_once(&factory().await));
     case!(r, context_respects_priority_and_budget(&factory().await));
     case!(r, reindex_after_model_change(&factory().await));
     case!(r, rate_limits_per_user_and_global(&factory().await));

@@ -118,3 +118,93 @@ pub(super) async fn messages_sessions_users(store: &Arc<dyn Store>) -> CaseResul
     );
     Ok(())
 }
+
+/// A client id is unique in its session (a retry writes nothing), pages of
+/// a transcript visit every message once in order, and a message can be
+/// marked answered after the fact.
+pub(super) async fn messages_client_ids_pages_and_answers(store: &Arc<dyn Store>) -> CaseResult {
+    let tenant = unique("tenant");
+    store
+        .upsert_session(&session(&tenant, "chat"))
+        .await
+        .or_fail("session")?;
+    let mut first = message(&tenant, "chat", "alice", "hello");
+    first.client_id = Some("c-1".into());
+    let mut retry = message(&tenant, "chat", "alice", "hello (again)");
+    retry.client_id = Some("c-1".into());
+    store
+        .insert_messages(&[first.clone()])
+        .await
+        .or_fail("insert")?;
+    store
+        .insert_messages(&[retry])
+        .await
+        .or_fail("insert retry")?;
+    let rest: Vec<Message> = (0..5)
+        .map(|i| message(&tenant, "chat", "alice", &format!("m{i}")))
+        .collect();
+    store.insert_messages(&rest).await.or_fail("insert rest")?;
+    let by_client = store
+        .list_messages(
+            &tenant,
+            "chat",
+            &MessageQuery {
+                client_id: Some("c-1".into()),
+                limit: 5,
+                ..MessageQuery::default()
+            },
+        )
+        .await
+        .or_fail("by client id")?;
+    ensure!(
+        by_client.len() == 1 && by_client[0].id == first.id && by_client[0].content == "hello",
+        "client id: {by_client:?}"
+    );
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_messages(
+                &tenant,
+                "chat",
+                &MessageQuery {
+                    after,
+                    client_id: None,
+                    limit: 2,
+                },
+            )
+            .await
+            .or_fail("page")?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        seen.extend(page.iter().map(|m| m.id));
+        ensure!(seen.len() <= 6, "pages do not end");
+    }
+    let want: Vec<Uuid> = std::iter::once(first.id)
+        .chain(rest.iter().map(|m| m.id))
+        .collect();
+    ensure!(seen == want, "pages: {seen:?} != {want:?}");
+    let n = store
+        .mark_answered(&tenant, "chat", &[rest[2].id, Uuid::now_v7()])
+        .await
+        .or_fail("answered")?;
+    ensure!(n == 1, "marked {n}");
+    let n = store
+        .mark_answered(&tenant, "elsewhere", &[rest[3].id])
+        .await
+        .or_fail("answered elsewhere")?;
+    ensure!(n == 0, "marked a message of another session");
+    let all = store
+        .recent_messages(&tenant, "chat", 10)
+        .await
+        .or_fail("recent")?;
+    ensure!(
+        all.iter()
+            .filter(|m| m.answered)
+            .map(|m| m.id)
+            .collect::<Vec<_>>()
+            == [rest[2].id],
+        "answered: {all:?}"
+    );
+    Ok(())
+}

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use memory_core::{
     ChangeSet, ErrorKind, Filter, HistoryEvent, HistoryOp, ListQuery, MemoryKind, MemoryRecord,
-    Message, Role, Scope, Session, Store, StoredMemory, UserTouch, VectorOp, VectorState,
-    VersionedUpdate, content_hash, now,
+    Message, MessageQuery, Role, Scope, Session, Store, StoredMemory, UserTouch, VectorOp,
+    VectorState, VersionedUpdate, content_hash, now,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -84,6 +84,7 @@ fn message(tenant: &str, session: &str, user: &str, text: &str) -> Message {
         metadata: serde_json::Map::new(),
         extracted: false,
         answered: false,
+        client_id: None,
     }
 }
 
@@ -96,6 +97,7 @@ pub async fn run(store: Arc<dyn Store>) -> Report {
     case!(r, list_pages_and_filters(&store));
     case!(r, history_and_touch(&store));
     case!(r, messages_sessions_users(&store));
+    case!(r, messages_client_ids_pages_and_answers(&store));
     case!(r, scans_and_restores(&store));
     case!(r, forget_removes_everything(&store));
     case!(r, forget_spares_shared_sessions(&store));

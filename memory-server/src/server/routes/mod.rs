@@ -107,6 +107,21 @@ pub(super) fn operations() -> Vec<Op> {
         )
         .returns::<sessions::Queued>(202),
         Op::new(
+            "get",
+            "/v1/sessions/{id}/transcript",
+            "Every message of the session, oldest first, a page at a time",
+            || get(sessions::transcript),
+        )
+        .query::<sessions::TranscriptParams>()
+        .returns::<memory::Page<Message>>(200),
+        Op::new(
+            "post",
+            "/v1/sessions/{id}/messages/{message_id}/answered",
+            "Mark a message answered",
+            || post(sessions::answered),
+        )
+        .returns::<sessions::Answered>(200),
+        Op::new(
             "post",
             "/v1/sessions/{id}/end",
             "End the session; its remaining messages are extracted and its summary finished",

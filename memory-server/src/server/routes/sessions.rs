@@ -35,9 +35,15 @@ pub(super) struct MessageBody {
     /// A JSON object kept with the message.
     #[serde(default)]
     metadata: Metadata,
-    /// The message's id on its platform (a retry with the same id is ignored).
+    /// The author's id on the platform (a chat viewer's channel id), unique
+    /// per platform.
     #[serde(default)]
     external_id: Option<String>,
+    /// The sender's own id for the message, unique in the session: a retry
+    /// with an id already recorded is a no-op answering the first message
+    /// (`duplicate: true`).
+    #[serde(default)]
+    client_id: Option<String>,
     /// Where the message came from (discord, web, …).
     #[serde(default)]
     platform: Option<String>,
@@ -79,6 +85,7 @@ pub(super) async fn record_message(
         platform: b.platform,
         answered: b.answered,
         remember: b.remember,
+        client_id: b.client_id,
     };
     Ok((
         StatusCode::CREATED,
@@ -193,4 +200,51 @@ pub(super) async fn set_extraction(
             .set_session_extraction(&c.tenant, &session, b.enabled)
             .await?,
     ))
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TranscriptParams {
+    /// Page size (100 by default).
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+pub(super) async fn transcript(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(session): Path<String>,
+    Query(p): Query<TranscriptParams>,
+) -> ApiResult<impl IntoResponse> {
+    access::session_allowed(&s.memory, &c, &session).await?;
+    Ok(Json(
+        s.memory
+            .transcript(
+                &c.tenant,
+                &session,
+                p.limit.unwrap_or(100),
+                p.cursor.as_deref(),
+            )
+            .await?,
+    ))
+}
+
+/// That a message was marked answered.
+#[derive(serde::Serialize, JsonSchema)]
+pub(super) struct Answered {
+    /// The message.
+    id: uuid::Uuid,
+    /// Always true.
+    answered: bool,
+}
+
+pub(super) async fn answered(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path((session, id)): Path<(String, uuid::Uuid)>,
+) -> ApiResult<impl IntoResponse> {
+    access::session_allowed(&s.memory, &c, &session).await?;
+    s.memory.mark_answered(&c.tenant, &session, id).await?;
+    Ok(Json(Answered { id, answered: true }))
 }
