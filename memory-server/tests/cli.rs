@@ -392,3 +392,21 @@ fn superseded_memories_remembered_messages_and_sessions() {
     assert!(ended["ended_at"].is_string(), "{ended}");
     c.fails(&["end-session", "--session", "nope"], "not found");
 }
+
+/// Seed 000's `DATABASE_URL` in Prisma's form opens the SQLite file.
+#[test]
+fn prisma_file_urls_open_sqlite() {
+    let c = Cli::new();
+    let added = c.json(&[
+        "--db",
+        "file:./dev.db",
+        "add",
+        "Alice has two cats",
+        "--user",
+        "alice",
+    ]);
+    assert_eq!(added["event"], "added", "{added}");
+    assert!(c.dir.path().join("dev.db").exists());
+    let listed = c.json(&["--db", "file:./dev.db", "list", "--user", "alice"]);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+}

@@ -7,7 +7,7 @@ use memory_core::{BackendUrl, Error, Result};
 /// Where and how to open the database.
 ///
 /// URL forms: `sqlite://./memory.db`, `sqlite:///abs/path.db`,
-/// `sqlite::memory:`; query keys `max_connections`, `busy_timeout_ms`,
+/// `sqlite::memory:`, and Prisma's `file:./dev.db` / `file:/abs/path.db`; query keys `max_connections`, `busy_timeout_ms`,
 /// `cache_mb`, `synchronous` (`normal`, `full`, `off`). Unknown keys are errors.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SqliteConfig {
@@ -49,7 +49,7 @@ impl SqliteConfig {
     pub fn from_url(url: &str) -> Result<Self> {
         let parsed = BackendUrl::parse(url)
             .ok()
-            .filter(|u| u.scheme() == "sqlite")
+            .filter(|u| crate::SCHEMES.contains(&u.scheme()))
             .ok_or_else(|| {
                 Error::config(format!(
                     "not a sqlite URL: {:?} (expected sqlite://PATH or sqlite::memory:)",
@@ -108,5 +108,17 @@ mod tests {
         let e = SqliteConfig::from_url("sqlite://./m.db?colour=red").unwrap_err();
         assert!(e.message().contains("colour"));
         assert!(SqliteConfig::from_url("postgres://x").is_err());
+        // Prisma's DATABASE_URL form.
+        for (url, path) in [
+            ("file:./dev.db", "./dev.db"),
+            ("file:/tmp/x.db", "/tmp/x.db"),
+            ("file:///tmp/x.db", "/tmp/x.db"),
+        ] {
+            assert_eq!(
+                SqliteConfig::from_url(url).unwrap().path.as_deref(),
+                Some(path),
+                "{url}"
+            );
+        }
     }
 }

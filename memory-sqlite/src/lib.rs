@@ -21,8 +21,9 @@ pub use config::SqliteConfig;
 pub use store::SqliteStore;
 pub use vector::SqliteVectorIndex;
 
-/// The URL schemes this crate serves.
-pub const SCHEMES: &[&str] = &["sqlite"];
+/// The URL schemes this crate serves: `file:` is Prisma's form of a SQLite
+/// `DATABASE_URL` (seed 000's `file:./dev.db`).
+pub const SCHEMES: &[&str] = &["sqlite", "file"];
 
 /// This backend, for the `memory` facade's registry: a store with its own
 /// keyword and vector indexes.

@@ -43,7 +43,7 @@ pub const BACKENDS: &[Entry] = &[
         schemes: &["memory"],
         backend: Some(&IN_PROCESS),
     },
-    entry!("sqlite", ["sqlite"], memory_sqlite::BACKEND),
+    entry!("sqlite", ["sqlite", "file"], memory_sqlite::BACKEND),
     entry!(
         "postgres",
         ["postgres", "postgresql"],
