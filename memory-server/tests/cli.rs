@@ -345,7 +345,7 @@ fn superseded_memories_remembered_messages_and_sessions() {
         "my sister Ana visits in May",
     ]);
     assert!(kept["memory_id"].is_string(), "{kept}");
-    let once = c.json(&[
+    let send = [
         "message",
         "--session",
         "s1",
@@ -354,17 +354,9 @@ fn superseded_memories_remembered_messages_and_sessions() {
         "--client-id",
         "c1",
         "on my way",
-    ]);
-    let twice = c.json(&[
-        "message",
-        "--session",
-        "s1",
-        "--user",
-        "alice",
-        "--client-id",
-        "c1",
-        "on my way",
-    ]);
+    ];
+    let once = c.json(&send);
+    let twice = c.json(&send);
     assert_eq!(
         (twice["duplicate"].as_bool(), &twice["message"]["id"]),
         (Some(true), &once["message"]["id"]),

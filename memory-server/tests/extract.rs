@@ -9,7 +9,7 @@ mod common;
 
 use common::chat::{self, Reply, stand_in};
 use memory::embed_openai::OpenAiConfig;
-use memory::{EngineConfig, Memory, RecordMessage, Role, Scope, Validity, WorkerConfig};
+use memory::{EngineConfig, Memory, RecordMessage, Role, Scope, Validity};
 use serde_json::json;
 
 async fn engine(base: &str) -> Memory {
@@ -41,14 +41,6 @@ async fn conversation(m: &Memory) -> Vec<memory::MessageOutcome> {
     out
 }
 
-fn worker(m: &Memory) -> memory::Worker {
-    m.worker(WorkerConfig {
-        concurrency: 8,
-        ..WorkerConfig::default()
-    })
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memories_appear_with_their_sources_without_a_manual_call() {
     let (s, base) = stand_in().await;
@@ -61,7 +53,7 @@ async fn memories_appear_with_their_sources_without_a_manual_call() {
     let sent = conversation(&m).await;
     assert!(sent[2].extraction_due && !sent[1].extraction_due);
     assert_eq!(s.calls(), 0, "recording called the model");
-    worker(&m).tick().await.unwrap();
+    chat::worker(&m).tick().await.unwrap();
 
     let page = m
         .list(&Scope::user("alice"), None, Validity::Current, 10, None)
@@ -153,7 +145,7 @@ async fn a_model_that_is_down_never_blocks_recording() {
     let m = engine("http://127.0.0.1:9/v1").await;
     let sent = conversation(&m).await;
     assert!(sent[2].extraction_due);
-    let report = worker(&m).tick().await.unwrap();
+    let report = chat::worker(&m).tick().await.unwrap();
     assert!(
         report.retried >= 1,
         "the extraction job did not fail visibly: {report:?}"

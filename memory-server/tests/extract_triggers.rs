@@ -10,9 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::chat::{self, Reply, stand_in};
-use memory::{
-    EngineConfig, ErrorKind, ExtractionConfig, Memory, RecordMessage, Scope, Validity, WorkerConfig,
-};
+use memory::{EngineConfig, ErrorKind, ExtractionConfig, Memory, RecordMessage, Scope, Validity};
 use serde_json::json;
 
 async fn engine(base: &str, extraction: ExtractionConfig, timeout: Duration) -> Memory {
@@ -45,14 +43,6 @@ async fn say(m: &Memory, session: &str, texts: &[&str]) -> Vec<memory::MessageOu
     out
 }
 
-fn worker(m: &Memory) -> memory::Worker {
-    m.worker(WorkerConfig {
-        concurrency: 8,
-        ..WorkerConfig::default()
-    })
-    .unwrap()
-}
-
 fn lisbon() -> serde_json::Value {
     json!({"memories": [{"content": "Alice lives in Lisbon", "kind": "fact", "importance": 7,
         "confidence": 1, "happened_at": null, "source_ids": ["m1"]}], "summary": null})
@@ -73,7 +63,7 @@ async fn errors_fail_visibly_and_rate_limits_postpone() {
     say(&m, "s1", &["I live in Lisbon", "really", "yes"]).await;
     // A 500: the job fails, is retried later, nothing is written.
     s.push(Reply::Status(500, None));
-    let w = worker(&m);
+    let w = chat::worker(&m);
     let r = w.tick().await.unwrap();
     assert_eq!(r.retried, 1, "{r:?}");
     let job = m
@@ -128,7 +118,7 @@ async fn a_spent_budget_postpones_extraction() {
     say(&m, "s1", &["I live in Lisbon", "nice", "yes"]).await;
     say(&m, "s2", &["I like jazz", "cool", "yes"]).await;
     s.answer(lisbon());
-    let w = worker(&m);
+    let w = chat::worker(&m);
     let r = w.tick().await.unwrap();
     assert_eq!((r.retried, r.dead), (0, 0), "{r:?}");
     assert_eq!(s.calls(), 1, "the budget allowed a second call");
@@ -164,7 +154,7 @@ async fn quiet_and_ended_sessions_are_extracted_below_a_batch() {
         ..ExtractionConfig::default()
     };
     let m = engine(&base, idle, Duration::from_secs(5)).await;
-    let w = worker(&m);
+    let w = chat::worker(&m);
     say(&m, "quiet", &["I live in Lisbon"]).await;
     w.tick().await.unwrap();
     assert_eq!(s.calls(), 0, "extracted before the session went quiet");
@@ -222,7 +212,7 @@ async fn a_session_with_extraction_off_is_left_alone() {
     );
     let e = m.queue_extraction("default", "private").await.unwrap_err();
     assert!(e.message().contains("turned off"), "{e}");
-    worker(&m).tick().await.unwrap();
+    chat::worker(&m).tick().await.unwrap();
     assert_eq!(s.calls(), 0);
     assert_eq!(
         m.store()
@@ -246,7 +236,7 @@ async fn two_workers_extract_each_batch_once() {
         }
         s.answer(lisbon());
     }
-    let (w1, w2) = (worker(&m), worker(&m));
+    let (w1, w2) = (chat::worker(&m), chat::worker(&m));
     let (r1, r2) = tokio::join!(w1.tick(), w2.tick());
     let ran = r1.unwrap().completed + r2.unwrap().completed;
     assert!(ran >= 3, "{ran}");

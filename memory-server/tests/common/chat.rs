@@ -139,3 +139,12 @@ pub(crate) async fn engine(
         .await
         .unwrap()
 }
+
+/// A worker that runs up to 8 jobs a round.
+pub(crate) fn worker(m: &memory::Memory) -> memory::Worker {
+    m.worker(memory::WorkerConfig {
+        concurrency: 8,
+        ..memory::WorkerConfig::default()
+    })
+    .unwrap()
+}

@@ -116,14 +116,7 @@ pub(super) async fn rate_limits_per_user_and_global(b: &Backends) -> CaseResult 
 }
 
 pub(super) async fn messages_can_be_remembered_and_searched(b: &Backends) -> CaseResult {
-    let r = rig(
-        b,
-        EngineConfig {
-            remember_messages: true,
-            ..EngineConfig::default()
-        },
-    )
-    .await?;
+    let r = rig(b, remembering()).await?;
     let m = &r.memory;
     let t = r.scope.tenant.clone();
     let say = |session: &str, text: &str, remember: Option<bool>| {
@@ -193,14 +186,7 @@ pub(super) async fn messages_can_be_remembered_and_searched(b: &Backends) -> Cas
 }
 
 pub(super) async fn a_retried_message_is_recorded_once(b: &Backends) -> CaseResult {
-    let r = rig(
-        b,
-        EngineConfig {
-            remember_messages: true,
-            ..EngineConfig::default()
-        },
-    )
-    .await?;
+    let r = rig(b, remembering()).await?;
     let m = &r.memory;
     let t = r.scope.tenant.clone();
     let send = |text: &str| {
@@ -248,4 +234,12 @@ pub(super) async fn a_retried_message_is_recorded_once(b: &Backends) -> CaseResu
         "{bad:?}"
     );
     Ok(())
+}
+
+/// An engine that keeps every message as a memory.
+fn remembering() -> EngineConfig {
+    EngineConfig {
+        remember_messages: true,
+        ..EngineConfig::default()
+    }
 }
