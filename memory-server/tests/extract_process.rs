@@ -27,20 +27,35 @@ fn configure(dir: &std::path::Path, extra: &str) -> String {
     db
 }
 
+/// Starts `memory ARGS` with the stand-in as the model; its stderr goes to
+/// a log file in `dir`, which `until` shows when it times out.
 fn spawn(dir: &std::path::Path, base: &str, args: &[&str]) -> Child {
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let log = std::fs::File::create(dir.join(format!("{}-{n}.log", args[0]))).unwrap();
     memory_cmd(dir)
         .env("OPENAI_BASE_URL", base)
+        .env("MEMORY_LOG", "memory=debug")
         .args(args)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap()
 }
 
-async fn until(what: &str, secs: u64, mut done: impl AsyncFnMut() -> bool) {
+/// Waits until `done`, failing after `secs` with the processes' logs.
+async fn until(dir: &std::path::Path, what: &str, secs: u64, mut done: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !done().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() > deadline {
+            let mut logs = String::new();
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                if e.path().extension().is_some_and(|x| x == "log") {
+                    logs.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+                }
+            }
+            panic!("timed out waiting for {what}; logs:\n{logs}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -68,7 +83,7 @@ async fn twenty_five_messages_over_rest_become_memories_by_themselves() {
     let mut server = spawn(dir.path(), &base, &["serve", "--no-auth"]);
     let api = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    until("the server", 60, async || {
+    until(dir.path(), "the server", 60, async || {
         http.get(format!("{api}/healthz")).send().await.is_ok()
     })
     .await;
@@ -92,7 +107,7 @@ async fn twenty_five_messages_over_rest_become_memories_by_themselves() {
         ids.push(r["message"]["id"].as_str().unwrap().to_owned());
     }
     let mut found = Value::Null;
-    until("the extracted memory", 60, async || {
+    until(dir.path(), "the extracted memory", 60, async || {
         found = http
             .get(format!("{api}/v1/memories?user_id=alice"))
             .send()
@@ -145,7 +160,7 @@ async fn a_worker_killed_mid_extraction_leaves_it_whole_for_the_next() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    until("the model call", 60, async || s.calls() >= 1).await;
+    until(dir.path(), "the model call", 60, async || s.calls() >= 1).await;
     writer.kill().unwrap();
     writer.wait().unwrap();
     let sqlite = memory::sqlite::SqliteDb::connect(&db).await.unwrap();
@@ -166,7 +181,7 @@ async fn a_worker_killed_mid_extraction_leaves_it_whole_for_the_next() {
     );
 
     let mut next = spawn(dir.path(), &base, &["worker"]);
-    until("the batch extracted", 60, async || {
+    until(dir.path(), "the batch extracted", 60, async || {
         count("SELECT COUNT(*) FROM messages WHERE extracted = 0").await == 0
     })
     .await;

@@ -129,14 +129,25 @@ impl SqliteDb {
                 .with_backend("sqlite")
                 .with_source(e)
             })?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|e| {
-                Error::internal("migrating the SQLite schema failed")
-                    .with_backend("sqlite")
-                    .with_source(e)
-            })?;
+        // Two processes opening a fresh file at once both see a migration
+        // as pending; the loser's attempt fails (a column already added, a
+        // busy lock) and rolls back, and running again finds it applied.
+        let mut attempt = 0;
+        loop {
+            match sqlx::migrate!("./migrations").run(&pool).await {
+                Ok(()) => break,
+                Err(e) if attempt < 4 => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "SQLite migration raced another process; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => {
+                    return Err(Error::internal("migrating the SQLite schema failed")
+                        .with_backend("sqlite")
+                        .with_source(e));
+                }
+            }
+        }
         Ok(Self { pool, location })
     }
 
