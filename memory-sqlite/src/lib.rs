@@ -104,7 +104,7 @@ impl SqliteDb {
             .pragma("cache_size", format!("-{}", u64::from(cfg.cache_mb) * 1024))
             .pragma("temp_store", "memory")
             .pragma("mmap_size", "268435456");
-        let pool = SqlitePoolOptions::new()
+        let pools = SqlitePoolOptions::new()
             .max_connections(cfg.max_connections)
             .min_connections(if cfg.path.is_none() { 1 } else { 0 })
             // An in-memory database lives only as long as its one connection.
@@ -117,18 +117,29 @@ impl SqliteDb {
                 None
             } else {
                 Some(std::time::Duration::from_secs(3600))
-            })
-            .connect_with(opts)
-            .await
-            .map_err(|e| {
-                let path = cfg.path.as_deref().unwrap_or(":memory:");
-                Error::new(
-                    memory_core::ErrorKind::Unavailable,
-                    format!("cannot open SQLite database {path:?}"),
-                )
-                .with_backend("sqlite")
-                .with_source(e)
-            })?;
+            });
+        // The first connection to a fresh file switches it to WAL, which
+        // needs the file alone: another process doing the same at that
+        // moment makes it fail as locked, and trying again succeeds.
+        let mut attempt = 0;
+        let pool = loop {
+            match pools.clone().connect_with(opts.clone()).await {
+                Err(e) if attempt < 4 && e.to_string().contains("database is locked") => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                other => break other,
+            }
+        }
+        .map_err(|e| {
+            let path = cfg.path.as_deref().unwrap_or(":memory:");
+            Error::new(
+                memory_core::ErrorKind::Unavailable,
+                format!("cannot open SQLite database {path:?}"),
+            )
+            .with_backend("sqlite")
+            .with_source(e)
+        })?;
         // Two processes opening a fresh file at once both see a migration
         // as pending; the loser's attempt fails (a column already added, a
         // busy lock) and rolls back, and running again finds it applied.
