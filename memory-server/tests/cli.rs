@@ -402,3 +402,22 @@ fn prisma_file_urls_open_sqlite() {
     let listed = c.json(&["--db", "file:./dev.db", "list", "--user", "alice"]);
     assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
 }
+
+/// The CLI's bulk work is not throttled by the server's rate limits.
+#[test]
+fn bulk_import_is_not_rate_limited() {
+    let c = Cli::new();
+    std::fs::write(
+        c.dir.path().join("memory.toml"),
+        "[engine.rate_limits]\nper_user_per_minute = 1\nper_key_per_minute = 1\nglobal_per_minute = 1\n",
+    )
+    .unwrap();
+    let lines: String = (0..20)
+        .map(|i| format!("{{\"user_id\": \"alice\", \"content\": \"fact number {i}\"}}\n"))
+        .collect();
+    let file = c.dir.path().join("bulk.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    c.json(&["import", file.to_str().unwrap()]);
+    let listed = c.json(&["list", "--user", "alice", "--limit", "50"]);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 20, "{listed}");
+}

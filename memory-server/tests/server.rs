@@ -280,8 +280,8 @@ async fn every_route_works() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_answer_429_with_retry_after() {
     let base = start(RateLimits {
-        per_user_per_minute: 3,
-        global_per_minute: 1000,
+        per_key_per_minute: 3,
+        ..roomy()
     })
     .await;
     let client = reqwest::Client::new();
@@ -354,8 +354,8 @@ async fn two_instances_behave_as_one() {
     let store = format!("{pg}?schema={schema}");
     let tenant = format!("t{}", uuid::Uuid::now_v7().simple());
     let limits = RateLimits {
-        per_user_per_minute: 10,
-        global_per_minute: 100_000,
+        per_key_per_minute: 10,
+        ..roomy()
     };
     let mut bases = Vec::new();
     for i in 0..2 {

@@ -28,7 +28,9 @@ async fn open(path: &str, embedder: Arc<dyn memory::Embedder>) -> Memory {
             // The bench measures throughput, not the limiter.
             rate_limits: RateLimits {
                 per_user_per_minute: u32::MAX,
+                per_key_per_minute: u32::MAX,
                 global_per_minute: u32::MAX,
+                ..RateLimits::default()
             },
             ..EngineConfig::default()
         },

@@ -22,6 +22,17 @@ pub(super) fn scoped(caller: &Caller, scope: Scope) -> Result<Scope> {
         .ok_or_else(|| Error::invalid("scope: this API key is bound to another user"))
 }
 
+/// `scope` forced into the caller's binding, counted against the per-user
+/// limit of the user it acts on: one service key serving many users limits
+/// each of them apart.
+pub(super) async fn limited(memory: &Memory, caller: &Caller, scope: Scope) -> Result<Scope> {
+    let scope = scoped(caller, scope)?;
+    if let Some(user) = &scope.user_id {
+        memory.check_user_rate(&scope.tenant, user).await?;
+    }
+    Ok(scope)
+}
+
 /// The memory if the caller may see it.
 pub(super) async fn owned(memory: &Memory, caller: &Caller, id: Uuid) -> Result<MemoryRecord> {
     match memory.find(&caller.tenant, id).await? {
@@ -74,6 +85,6 @@ pub(super) async fn context(
     budget: usize,
 ) -> Result<memory::Context> {
     session_allowed(memory, caller, session).await?;
-    let scope = scoped(caller, scope)?;
+    let scope = limited(memory, caller, scope).await?;
     memory.context(&scope, Some(session), query, budget).await
 }

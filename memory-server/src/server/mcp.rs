@@ -219,7 +219,9 @@ impl MemoryMcp {
     ) -> ToolResult<AddOutcome> {
         let caller = self.caller(&ctx)?;
         let mut req = AddRequest::new(
-            access::scoped(&caller, a.owner.scope()).map_err(failed)?,
+            access::limited(&self.memory, &caller, a.owner.scope())
+                .await
+                .map_err(failed)?,
             a.content,
         );
         if let Some(k) = a.kind {
@@ -243,7 +245,9 @@ impl MemoryMcp {
     ) -> ToolResult<SearchResponse> {
         let caller = self.caller(&ctx)?;
         let mut req = SearchRequest::new(
-            access::scoped(&caller, a.owner.scope()).map_err(failed)?,
+            access::limited(&self.memory, &caller, a.owner.scope())
+                .await
+                .map_err(failed)?,
             a.query,
         );
         req.k = a.k;
@@ -262,7 +266,9 @@ impl MemoryMcp {
         Parameters(a): Parameters<ListMemoriesArgs>,
     ) -> ToolResult<Page<MemoryRecord>> {
         let caller = self.caller(&ctx)?;
-        let scope = access::scoped(&caller, a.owner.scope()).map_err(failed)?;
+        let scope = access::limited(&self.memory, &caller, a.owner.scope())
+            .await
+            .map_err(failed)?;
         let filter = a
             .filter
             .as_ref()

@@ -28,7 +28,9 @@ pub(crate) fn memory_cmd(dir: &std::path::Path) -> std::process::Command {
 pub(crate) fn roomy() -> RateLimits {
     RateLimits {
         per_user_per_minute: 10_000,
+        per_key_per_minute: 10_000,
         global_per_minute: 100_000,
+        window_secs: 60,
     }
 }
 

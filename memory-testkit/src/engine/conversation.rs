@@ -80,6 +80,7 @@ pub(super) async fn rate_limits_per_user_and_global(b: &Backends) -> CaseResult 
     let limits = memory_core::RateLimits {
         per_user_per_minute: 3,
         global_per_minute: 5,
+        ..memory_core::RateLimits::default()
     };
     let r = rig(
         b,

@@ -20,7 +20,7 @@ pub(super) async fn add(
     Extension(c): Extension<Caller>,
     Json(mut req): Json<AddRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    req.scope = scoped(&c, req.scope)?;
+    req.scope = access::limited(&s.memory, &c, req.scope).await?;
     Ok((StatusCode::CREATED, Json(s.memory.add(req).await?)))
 }
 
@@ -52,6 +52,16 @@ pub(super) async fn add_batch(
             )))
         })?;
         items.push(r);
+    }
+    // A batch counts once for each user it writes for.
+    let mut users: Vec<&str> = items
+        .iter()
+        .filter_map(|r| r.scope.user_id.as_deref())
+        .collect();
+    users.sort_unstable();
+    users.dedup();
+    for u in users {
+        s.memory.check_user_rate(&c.tenant, u).await?;
     }
     Ok((
         StatusCode::CREATED,
@@ -87,7 +97,8 @@ pub(super) async fn list(
     Extension(c): Extension<Caller>,
     Query(p): Query<ListParams>,
 ) -> ApiResult<impl IntoResponse> {
-    let scope = scoped(
+    let scope = access::limited(
+        &s.memory,
         &c,
         Scope {
             tenant: String::new(),
@@ -95,7 +106,8 @@ pub(super) async fn list(
             agent_id: p.agent_id,
             session_id: p.session_id,
         },
-    )?;
+    )
+    .await?;
     let filter = p.filter.as_deref().map(Filter::parse_str).transpose()?;
     let validity = Validity::from_options(p.include_superseded.unwrap_or(false), p.as_of)?;
     Ok(Json(
@@ -146,6 +158,6 @@ pub(super) async fn search(
     Extension(c): Extension<Caller>,
     Json(mut req): Json<SearchRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    req.scope = scoped(&c, req.scope)?;
+    req.scope = access::limited(&s.memory, &c, req.scope).await?;
     Ok(Json(s.memory.search(req).await?))
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::server::AppState;
 use crate::server::error::{ApiError, denied};
 
-/// Resolves the caller from its key and applies the rate limits.
+/// Resolves the caller from its key and applies its per-key limit.
 pub(super) async fn authenticate(
     State(state): State<AppState>,
     mut req: Request,
@@ -23,8 +23,12 @@ pub(super) async fn authenticate(
             "missing or unknown API key (Authorization: Bearer KEY or x-api-key)",
         );
     };
-    let subject = caller.user_id.clone().unwrap_or_else(|| caller.id.clone());
-    if let Err(e) = state.memory.check_rate(&caller.tenant, &subject).await {
+    // Per key and global here; per end user where a route learns whom it acts on.
+    if let Err(e) = state
+        .memory
+        .check_key_rate(&caller.tenant, &caller.id)
+        .await
+    {
         return ApiError(e).into_response();
     }
     req.extensions_mut().insert(caller);

@@ -8,7 +8,6 @@ use memory::{Metadata, RecordMessage, Role, Scope};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::scoped;
 use crate::server::AppState;
 use crate::server::access::{self, DEFAULT_BUDGET};
 use crate::server::auth::Caller;
@@ -63,7 +62,8 @@ pub(super) async fn record_message(
     Json(b): Json<MessageBody>,
 ) -> ApiResult<impl IntoResponse> {
     access::session_allowed(&s.memory, &c, &session).await?;
-    let scope = scoped(
+    let scope = access::limited(
+        &s.memory,
         &c,
         Scope {
             tenant: String::new(),
@@ -71,7 +71,8 @@ pub(super) async fn record_message(
             agent_id: b.agent_id.clone(),
             session_id: None,
         },
-    )?;
+    )
+    .await?;
     let req = RecordMessage {
         tenant: scope.tenant,
         session_id: session,
