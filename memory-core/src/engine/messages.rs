@@ -166,28 +166,24 @@ impl Memory {
             && cfg.extraction.allows(&request.tenant)
             && !session.is_some_and(|s| s.metadata.get("extract") == Some(&false.into()));
         if extracts {
+            // At most one live idle check per session: while one waits, this
+            // is a no-op, and the check itself looks at the newest message.
+            let idle = (cfg.extraction.idle_secs > 0).then(|| {
+                let after = i64::try_from(cfg.extraction.idle_secs).unwrap_or(i64::MAX);
+                crate::extract::idle_job(
+                    &request.tenant,
+                    &request.session_id,
+                    now + chrono::Duration::seconds(after),
+                )
+            });
             let trigger = crate::traits::ExtractTrigger {
                 job: crate::extract::extract_job(&request.tenant, &request.session_id, now, false),
                 threshold: cfg.extract_batch as u64,
+                always: idle.into_iter().collect(),
             };
             store
                 .insert_messages_triggering(std::slice::from_ref(&message), &trigger)
                 .await?;
-            if cfg.extraction.idle_secs > 0 {
-                let due = now
-                    + chrono::Duration::seconds(
-                        i64::try_from(cfg.extraction.idle_secs).unwrap_or(i64::MAX),
-                    );
-                // At most one live idle check per session: while one waits,
-                // this is a no-op, and the check itself looks at the newest message.
-                store
-                    .enqueue(&[crate::extract::idle_job(
-                        &request.tenant,
-                        &request.session_id,
-                        due,
-                    )])
-                    .await?;
-            }
         } else {
             store
                 .insert_messages(std::slice::from_ref(&message))

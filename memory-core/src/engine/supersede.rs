@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::Memory;
 use super::requests::AddRequest;
-use crate::traits::{ChangeSet, VectorOp, VersionedUpdate};
+use crate::traits::ChangeSet;
 use crate::{
     Error, ErrorKind, HistoryEvent, HistoryOp, MemoryRecord, Result, StoredMemory, VectorState,
 };
@@ -53,22 +53,18 @@ impl Memory {
         next.updated_at = new.created_at;
         next.version = old.version + 1;
         next.vector_state = VectorState::Pending;
-        changes.history.push(HistoryEvent::new(
+        let history = HistoryEvent::new(
             &old,
             HistoryOp::Supersede,
             Some(old.content.clone()),
             Some(new.content.clone()),
             format!("superseded by {}", new.id),
-        ));
-        changes.outbox.push((old_id, VectorOp::Upsert));
-        changes.update.push(VersionedUpdate {
-            memory: StoredMemory {
-                record: next,
-                embedding: None,
-            },
-            expected_version: old.version,
-            replace_embedding: false,
-        });
+        );
+        let kept = StoredMemory {
+            record: next,
+            embedding: None,
+        };
+        changes.rewrite(kept, old.version, history);
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use super::Memory;
 use super::requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
 use super::scope::owner_filter;
 use crate::hash::content_hash;
-use crate::traits::{ChangeSet, ForgetReport, VectorOp, VectorQuery, VersionedUpdate};
+use crate::traits::{ChangeSet, ForgetReport, VectorOp, VectorQuery};
 use crate::{
     Error, ErrorKind, HistoryEvent, HistoryOp, MemoryRecord, Result, Scope, StoredMemory,
     VectorState,
@@ -140,22 +140,20 @@ impl Memory {
                 next.version = target.version + 1;
                 next.vector_state = VectorState::Pending;
                 next.embedding_model = Some(self.inner.embedder.model_id().to_owned());
-                changes.history.push(HistoryEvent::new(
-                    &target,
-                    HistoryOp::Merge,
-                    Some(target.content.clone()),
-                    Some(r.content.clone()),
-                    format!("near-duplicate added (similarity {similarity:.3})"),
-                ));
-                changes.outbox.push((target.id, VectorOp::Upsert));
-                changes.update.push(VersionedUpdate {
-                    memory: StoredMemory {
+                changes.rewrite(
+                    StoredMemory {
                         record: next,
                         embedding: Some(embedding),
                     },
-                    expected_version: target.version,
-                    replace_embedding: true,
-                });
+                    target.version,
+                    HistoryEvent::new(
+                        &target,
+                        HistoryOp::Merge,
+                        Some(target.content.clone()),
+                        Some(r.content.clone()),
+                        format!("near-duplicate added (similarity {similarity:.3})"),
+                    ),
+                );
                 outcomes[*i] = Some(AddOutcome {
                     id: target.id,
                     event: AddEvent::Merged,
@@ -362,23 +360,20 @@ impl Memory {
         next.updated_at = crate::now();
         next.vector_state = VectorState::Pending;
         let mut changes = ChangeSet::default();
-        changes.history.push(HistoryEvent::new(
-            &current,
-            HistoryOp::Update,
-            Some(current.content.clone()),
-            Some(next.content.clone()),
-            request.reason.clone().unwrap_or_else(|| "updated".into()),
-        ));
-        changes.outbox.push((id, VectorOp::Upsert));
-        let replace_embedding = embedding.is_some();
-        changes.update.push(VersionedUpdate {
-            memory: StoredMemory {
+        changes.rewrite(
+            StoredMemory {
                 record: next.clone(),
                 embedding,
             },
-            expected_version: current.version,
-            replace_embedding,
-        });
+            current.version,
+            HistoryEvent::new(
+                &current,
+                HistoryOp::Update,
+                Some(current.content.clone()),
+                Some(next.content.clone()),
+                request.reason.clone().unwrap_or_else(|| "updated".into()),
+            ),
+        );
         let ops = changes.outbox.clone();
         self.inner.store.apply(changes).await?;
         let counts = self.flush(&ops, Vec::new()).await;

@@ -24,7 +24,7 @@ pub use config::ExtractionConfig;
 use self::ask::Ask;
 use self::candidates::Extraction;
 use crate::filter::Field;
-use crate::traits::{ChangeSet, LanguageModel, NewJob, VectorOp, VersionedUpdate};
+use crate::traits::{ChangeSet, LanguageModel, NewJob};
 use crate::{
     AddEvent, Error, ErrorKind, Filter, HistoryEvent, HistoryOp, Memory, MemoryKind, MemoryRecord,
     Result, Scope, StoredMemory, Validity, VectorState,
@@ -142,16 +142,21 @@ impl Memory {
         tenant: &str,
         session_id: &str,
     ) -> Result<std::sync::Arc<dyn LanguageModel>> {
-        let llm = self.inner.llm.clone().ok_or_else(|| {
-            Error::new(
-                ErrorKind::Unsupported,
-                "extraction needs a language_model in the configuration",
-            )
-        })?;
+        let llm = self.model()?;
         if let Some(why) = self.extraction_off(tenant, session_id).await? {
             return Err(Error::invalid(why));
         }
         Ok(llm)
+    }
+
+    /// The configured language model, or `Unsupported`.
+    pub(crate) fn model(&self) -> Result<std::sync::Arc<dyn LanguageModel>> {
+        self.inner.llm.clone().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                "extraction needs a language_model in the configuration",
+            )
+        })
     }
 
     /// Why extraction may not run for this session, if it may not.
@@ -187,6 +192,17 @@ impl Memory {
     /// fails and the messages stay unextracted.
     pub async fn extract_session(&self, tenant: &str, session_id: &str) -> Result<ExtractReport> {
         let llm = self.extractor(tenant, session_id).await?;
+        self.extract_with(llm, tenant, session_id).await
+    }
+
+    /// [`Memory::extract_session`] once the caller has checked that
+    /// extraction may run.
+    pub(crate) async fn extract_with(
+        &self,
+        llm: std::sync::Arc<dyn LanguageModel>,
+        tenant: &str,
+        session_id: &str,
+    ) -> Result<ExtractReport> {
         let messages = self
             .inner
             .store
@@ -292,16 +308,11 @@ impl Memory {
             let mut record = w.record;
             record.vector_state = VectorState::Pending;
             record.embedding_model = Some(self.inner.embedder.model_id().to_owned());
-            extra.history.push(w.history);
-            extra.outbox.push((record.id, VectorOp::Upsert));
-            extra.update.push(VersionedUpdate {
-                memory: StoredMemory {
-                    record,
-                    embedding: Some(vector),
-                },
-                expected_version: w.expected_version,
-                replace_embedding: true,
-            });
+            let memory = StoredMemory {
+                record,
+                embedding: Some(vector),
+            };
+            extra.rewrite(memory, w.expected_version, w.history);
         }
         // Superseding adds are counted by consolidation, the summary apart.
         let counted: Vec<bool> = plan.adds.iter().map(|r| r.supersedes.is_none()).collect();

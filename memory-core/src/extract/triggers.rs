@@ -77,7 +77,7 @@ impl Memory {
         if self.extraction_off(&job.tenant, session).await?.is_some() {
             return Ok(None);
         }
-        match self.extract_session(&job.tenant, session).await {
+        match self.extract_with(self.model()?, &job.tenant, session).await {
             Ok(ExtractReport { messages: 0, .. }) => return Ok(None),
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::RateLimited => {

@@ -59,6 +59,9 @@ pub struct ExtractTrigger {
     pub job: NewJob,
     /// Unextracted messages of the inserted messages' session that call for it.
     pub threshold: u64,
+    /// Jobs enqueued with the messages whatever the count (keyed ones that
+    /// are live already stay as they are), in the same transaction.
+    pub always: Vec<NewJob>,
 }
 
 /// A job as the queue holds it.

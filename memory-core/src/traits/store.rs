@@ -87,6 +87,19 @@ impl ChangeSet {
             && self.mark_extracted.is_empty()
     }
 
+    /// Rewrites a stored memory: the new state if the stored version is
+    /// still `expected_version` (its embedding replaced when given), its
+    /// history row, and its vector upsert.
+    pub fn rewrite(&mut self, memory: StoredMemory, expected_version: u64, history: HistoryEvent) {
+        self.history.push(history);
+        self.outbox.push((memory.record.id, VectorOp::Upsert));
+        self.update.push(VersionedUpdate {
+            replace_embedding: memory.embedding.is_some(),
+            memory,
+            expected_version,
+        });
+    }
+
     /// Adds everything `other` writes.
     pub fn extend(&mut self, other: ChangeSet) {
         self.insert.extend(other.insert);

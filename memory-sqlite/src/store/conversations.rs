@@ -76,6 +76,7 @@ impl ConversationStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| map(e, "trigger job"))?;
+        super::jobs::insert_jobs(&mut tx, &trigger.always).await?;
         tx.commit().await.map_err(|e| map(e, "commit"))
     }
 

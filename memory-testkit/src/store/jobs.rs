@@ -234,8 +234,13 @@ pub(super) async fn message_inserts_trigger_their_job(store: &Arc<dyn Store>) ->
             .keyed(format!("{kind}:{sid}"))
             .payload(serde_json::json!({ "session_id": sid })),
         threshold: 3,
+        always: vec![
+            NewJob::new(format!("{kind}-always"), &tenant, now())
+                .keyed(format!("{kind}-always:{sid}")),
+        ],
     };
     let mine = |jobs: Vec<memory_core::Job>| jobs.into_iter().filter(|j| j.kind == kind).count();
+    let always = format!("{kind}-always");
     for i in 0..4 {
         store
             .insert_messages_triggering(
@@ -244,7 +249,14 @@ pub(super) async fn message_inserts_trigger_their_job(store: &Arc<dyn Store>) ->
             )
             .await
             .or_fail("insert")?;
-        let jobs = mine(store.list_jobs(None, false, 1000).await.or_fail("list")?);
+        let listed = store.list_jobs(None, false, 1000).await.or_fail("list")?;
+        let keyed = listed.iter().filter(|j| j.kind == always).count();
+        ensure!(
+            keyed == 1,
+            "after {} messages: {keyed} unconditional jobs, want 1",
+            i + 1
+        );
+        let jobs = mine(listed);
         let want = usize::from(i >= 2);
         ensure!(
             jobs == want,
@@ -258,6 +270,7 @@ pub(super) async fn message_inserts_trigger_their_job(store: &Arc<dyn Store>) ->
         job: NewJob::new(&other_kind, &tenant, now())
             .payload(serde_json::json!({ "session_id": "missing" })),
         threshold: 0,
+        always: vec![NewJob::new(&other_kind, &tenant, now())],
     };
     ensure!(
         store
