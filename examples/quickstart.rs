@@ -10,7 +10,7 @@ async fn main() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("memory-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let config = Config {
-        store: format!("sqlite://{}/memory.db", dir.display()),
+        store: format!("sqlite://{}/memory.db", dir.display()).into(),
         ..Config::default()
     };
     let memory = memory::open(&config).await?;

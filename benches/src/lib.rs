@@ -134,7 +134,7 @@ pub async fn engine(
     embedder: Option<Arc<dyn memory::Embedder>>,
 ) -> Memory {
     let config = Config {
-        store: format!("sqlite://{}/{name}.db", dir.display()),
+        store: format!("sqlite://{}/{name}.db", dir.display()).into(),
         engine: EngineConfig {
             dedup_threshold: None,
             track_access: false,

@@ -23,9 +23,10 @@ pub mod worker;
 pub use backend::{BackendDescriptor, BackendRole, OpenedStore, Opening};
 pub use cached::CachedEmbedder;
 pub use engine::{
-    AddEvent, AddOutcome, AddRequest, CheckReport, Context, DecayReport, EngineConfig, EngineStats,
-    Memory, MemoryBuilder, MessageOutcome, RateLimits, RecordMessage, ScoreParts, SearchHit,
-    SearchMode, SearchRequest, SearchResponse, SkippedBackend, SyncReport, UpdateRequest, Validity,
+    AddEvent, AddOutcome, AddRequest, CheckReport, Context, DEFAULT_PLATFORM, DecayReport,
+    EngineConfig, EngineStats, Memory, MemoryBuilder, MessageOutcome, NewSession, NewTopic,
+    RateLimits, RecordMessage, ScoreParts, SearchHit, SearchMode, SearchRequest, SearchResponse,
+    SessionPatch, SkippedBackend, SyncReport, TOPIC_KEY, TopicPatch, UpdateRequest, Validity,
     Weights,
 };
 pub use error::{Error, ErrorKind, Result};

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::traits::*;
 use crate::{
     ErrorKind, HistoryEvent, MemoryRecord, Message, Page, Result, Scope, ScoredId, Session,
-    StoredMemory, User,
+    StoredMemory, Topic, User,
 };
 
 /// How temporary errors are retried.
@@ -156,7 +156,23 @@ retrying!(ConversationStore, {}, {
         touch: &UserTouch,
         at: DateTime<Utc>,
     ) -> Result<User>;
+    fn patch_user(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        patch: &UserPatch,
+        at: DateTime<Utc>,
+    ) -> Result<User>;
     fn get_user(&self, tenant: &str, user_id: &str) -> Result<Option<User>>;
+    fn create_session(&self, session: &Session) -> Result<()>;
+    fn replace_session(&self, session: &Session) -> Result<()>;
+    fn list_sessions(&self, tenant: &str, query: &SessionQuery) -> Result<Vec<Session>>;
+    fn list_users(&self, tenant: &str, query: &UserQuery) -> Result<Vec<User>>;
+    fn create_topic(&self, topic: &Topic) -> Result<()>;
+    fn replace_topic(&self, topic: &Topic) -> Result<()>;
+    fn get_topic(&self, tenant: &str, id: Uuid) -> Result<Option<Topic>>;
+    fn list_topics(&self, tenant: &str, query: &TopicQuery) -> Result<Vec<Topic>>;
+    fn delete_topic(&self, tenant: &str, id: Uuid) -> Result<bool>;
 });
 
 retrying!(JobStore, {}, {
@@ -192,6 +208,7 @@ retrying!(MaintenanceStore, {}, {
     fn put_user(&self, user: &User) -> Result<()>;
     fn forget(&self, scope: &Scope) -> Result<ForgetReport>;
     fn stats(&self, tenant: Option<&str>) -> Result<StoreStats>;
+    fn scope_stats(&self, scope: &Scope, now: DateTime<Utc>) -> Result<ScopeStats>;
 });
 
 retrying!(VectorIndex, VectorCapabilities, {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use memory_core::{
     HistoryEvent, HistoryOp, MemoryKind, MemoryRecord, Message, Metadata, Result, Role, Scope,
-    Session, StoredMemory, User, VectorState,
+    Session, StoredMemory, Topic, User, VectorState,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -117,6 +117,7 @@ pub(crate) fn message(row: &PgRow) -> Result<Message> {
         extracted: get(row, "extracted")?,
         answered: get(row, "answered")?,
         client_id: get(row, "client_id")?,
+        topic_id: get(row, "topic_id")?,
     })
 }
 
@@ -128,6 +129,7 @@ pub(crate) fn session(row: &PgRow) -> Result<Session> {
         agent_id: get(row, "agent_id")?,
         title: get(row, "title")?,
         platform: get(row, "platform")?,
+        external_id: get(row, "external_id")?,
         started_at: time(get(row, "started_at")?)?,
         ended_at: get::<Option<i64>>(row, "ended_at")?.map(time).transpose()?,
         metadata: object(get(row, "metadata")?, "metadata")?,
@@ -145,5 +147,19 @@ pub(crate) fn user(row: &PgRow) -> Result<User> {
         last_seen_at: time(get(row, "last_seen_at")?)?,
         message_count: u64_of(get(row, "message_count")?),
         metadata: object(get(row, "metadata")?, "metadata")?,
+    })
+}
+
+pub(crate) fn topic(row: &PgRow) -> Result<Topic> {
+    Ok(Topic {
+        id: get(row, "id")?,
+        tenant: get(row, "tenant")?,
+        session_id: get(row, "session_id")?,
+        title: get(row, "title")?,
+        outline: get(row, "outline")?,
+        completed: get(row, "completed")?,
+        metadata: object(get(row, "metadata")?, "metadata")?,
+        created_at: time(get(row, "created_at")?)?,
+        updated_at: time(get(row, "updated_at")?)?,
     })
 }

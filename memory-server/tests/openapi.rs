@@ -223,6 +223,72 @@ async fn responses_match_their_schemas() {
     .await;
     api.checked("get", "/v1/users/{id}", "/v1/users/u", None)
         .await;
+    api.checked(
+        "post",
+        "/v1/sessions",
+        "/v1/sessions",
+        Some(json!({"id": "s2", "user_id": "u", "title": "Stream", "external_id": "vid"})),
+    )
+    .await;
+    api.checked(
+        "get",
+        "/v1/sessions",
+        "/v1/sessions?user_id=u&limit=5",
+        None,
+    )
+    .await;
+    api.checked("get", "/v1/sessions/{id}", "/v1/sessions/s2", None)
+        .await;
+    api.checked(
+        "patch",
+        "/v1/sessions/{id}",
+        "/v1/sessions/s2",
+        Some(json!({"title": "Stream 2"})),
+    )
+    .await;
+    let topic = api
+        .checked(
+            "post",
+            "/v1/sessions/{id}/topics",
+            "/v1/sessions/s2/topics",
+            Some(json!({"title": "Hiking", "outline": ["alps"]})),
+        )
+        .await;
+    let topic = format!("/v1/topics/{}", topic["id"].as_str().unwrap());
+    api.checked(
+        "get",
+        "/v1/sessions/{id}/topics",
+        "/v1/sessions/s2/topics",
+        None,
+    )
+    .await;
+    api.checked("get", "/v1/topics/{id}", &topic, None).await;
+    api.checked(
+        "patch",
+        "/v1/topics/{id}",
+        &topic,
+        Some(json!({"completed": true})),
+    )
+    .await;
+    api.checked("delete", "/v1/topics/{id}", &topic, None).await;
+    api.checked("get", "/v1/users", "/v1/users?limit=5", None)
+        .await;
+    api.checked(
+        "patch",
+        "/v1/users/{id}",
+        "/v1/users/u",
+        Some(json!({"display_name": "U"})),
+    )
+    .await;
+    api.checked("get", "/v1/users/{id}/stats", "/v1/users/u/stats", None)
+        .await;
+    api.checked(
+        "get",
+        "/v1/stats/{user_id}/{agent_id}",
+        "/v1/stats/u/luna",
+        None,
+    )
+    .await;
     api.checked("post", "/v1/sessions/{id}/end", "/v1/sessions/s1/end", None)
         .await;
     api.checked("get", "/v1/status", "/v1/status", None).await;

@@ -360,7 +360,7 @@ async fn two_instances_behave_as_one() {
     let mut bases = Vec::new();
     for i in 0..2 {
         let config = memory::Config {
-            store: store.clone(),
+            store: store.clone().into(),
             vectors: Some(memory::Urls::Many(if i == 0 {
                 vec![
                     "postgres://nobody:secret@127.0.0.1:1/nothing".into(),
@@ -493,7 +493,7 @@ async fn vector_fallback_reaches_chroma() {
         uuid::Uuid::now_v7().simple()
     );
     let config = memory::Config {
-        store: format!("sqlite://{}/f.db", dir.path().display()),
+        store: format!("sqlite://{}/f.db", dir.path().display()).into(),
         vectors: Some(memory::Urls::Many(vec![
             "postgres://memory:pw@127.0.0.1:1/memory".into(),
             chroma,

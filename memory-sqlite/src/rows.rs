@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use memory_core::{
     HistoryEvent, HistoryOp, MemoryKind, MemoryRecord, Message, Metadata, Result, Role, Scope,
-    Session, StoredMemory, User, VectorState,
+    Session, StoredMemory, Topic, User, VectorState,
 };
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -137,6 +137,10 @@ pub(crate) fn message(row: &SqliteRow) -> Result<Message> {
         extracted: get::<i64>(row, "extracted")? != 0,
         answered: get::<i64>(row, "answered")? != 0,
         client_id: get(row, "client_id")?,
+        topic_id: get::<Option<String>>(row, "topic_id")?
+            .as_deref()
+            .map(uuid)
+            .transpose()?,
     })
 }
 
@@ -148,6 +152,7 @@ pub(crate) fn session(row: &SqliteRow) -> Result<Session> {
         agent_id: get(row, "agent_id")?,
         title: get(row, "title")?,
         platform: get(row, "platform")?,
+        external_id: get(row, "external_id")?,
         started_at: time(get(row, "started_at")?)?,
         ended_at: get::<Option<i64>>(row, "ended_at")?.map(time).transpose()?,
         metadata: json_map(&get::<String>(row, "metadata")?)?,
@@ -165,5 +170,20 @@ pub(crate) fn user(row: &SqliteRow) -> Result<User> {
         last_seen_at: time(get(row, "last_seen_at")?)?,
         message_count: u64_of(get(row, "message_count")?),
         metadata: json_map(&get::<String>(row, "metadata")?)?,
+    })
+}
+
+pub(crate) fn topic(row: &SqliteRow) -> Result<Topic> {
+    Ok(Topic {
+        id: uuid(&get::<String>(row, "id")?)?,
+        tenant: get(row, "tenant")?,
+        session_id: get(row, "session_id")?,
+        title: get(row, "title")?,
+        outline: serde_json::from_str(&get::<String>(row, "outline")?)
+            .map_err(|e| corrupt("outline", e))?,
+        completed: get::<i64>(row, "completed")? != 0,
+        metadata: json_map(&get::<String>(row, "metadata")?)?,
+        created_at: time(get(row, "created_at")?)?,
+        updated_at: time(get(row, "updated_at")?)?,
     })
 }

@@ -23,6 +23,7 @@ fn msg(tenant: &str, session: &str, user: &str, text: &str) -> Message {
         extracted: false,
         answered: false,
         client_id: None,
+        topic_id: None,
     }
 }
 

@@ -23,14 +23,50 @@ impl Urls {
             Self::Many(v) => v.clone(),
         }
     }
+
+    /// A comma-separated list (as environment variables give one).
+    pub fn parse_list(s: &str) -> Self {
+        let mut v: Vec<String> = s
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if v.len() == 1 {
+            Self::One(v.remove(0))
+        } else {
+            Self::Many(v)
+        }
+    }
+
+    /// The URLs, passwords redacted, joined by commas.
+    pub fn redacted(&self) -> String {
+        self.list()
+            .iter()
+            .map(|u| redact(u))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl From<String> for Urls {
+    fn from(url: String) -> Self {
+        Self::One(url)
+    }
+}
+
+impl From<&str> for Urls {
+    fn from(url: &str) -> Self {
+        Self::One(url.to_owned())
+    }
 }
 
 /// The whole configuration. Unknown keys are errors.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Source of truth: `sqlite://./memory.db`, `sqlite::memory:`, `postgres://…`.
-    pub store: String,
+    /// Source of truth: `sqlite://./memory.db`, `sqlite::memory:`,
+    /// `postgres://…`; or a list, of which the first reachable at start is used.
+    pub store: Urls,
     /// Vector index; defaults to the store's own database when it has one.
     pub vectors: Option<Urls>,
     /// Short-term tier: `memory://` (in-process) or `redis://…`.
@@ -145,7 +181,7 @@ impl std::fmt::Debug for ApiKey {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("store", &redact(&self.store))
+            .field("store", &self.store.redacted())
             .field(
                 "vectors",
                 &self
@@ -231,15 +267,10 @@ impl Config {
     /// win over the generic ones.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
         if let Some(v) = get("MEMORY_STORE").or_else(|| get("DATABASE_URL")) {
-            self.store = v;
+            self.store = Urls::parse_list(&v);
         }
         if let Some(v) = get("MEMORY_VECTORS") {
-            self.vectors = Some(Urls::Many(
-                v.split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect(),
-            ));
+            self.vectors = Some(Urls::Many(Urls::parse_list(&v).list()));
         } else if let Some(v) = qdrant_env(&get) {
             self.vectors = Some(Urls::One(v));
             if let Some(c) = get("QDRANT_COLLECTION_NAME") {
@@ -364,8 +395,17 @@ mod tests {
         .unwrap();
         assert_eq!(c.vectors.as_ref().unwrap().list().len(), 2);
         c.apply_env(|k| (k == "DATABASE_URL").then(|| "postgres://u:secret@h/db".to_owned()));
-        assert_eq!(c.store, "postgres://u:secret@h/db");
+        assert_eq!(c.store, Urls::from("postgres://u:secret@h/db"));
         assert!(!format!("{c:?}").contains("secret"));
+        let c = Config::from_toml("store = [\"postgres://u:pw@h/db\", \"sqlite://./local.db\"]")
+            .unwrap();
+        assert_eq!(c.store.list().len(), 2);
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "MEMORY_STORE").then(|| "postgres://h/db, sqlite://./x.db".into()));
+        assert_eq!(
+            c.store,
+            Urls::Many(vec!["postgres://h/db".into(), "sqlite://./x.db".into()])
+        );
     }
 
     /// `scripts/test` clears these before the tests run; the two lists must

@@ -11,8 +11,9 @@ use crate::registry::{
     redact,
 };
 
-/// Opens every backend of `config` and builds the engine. A vector list is
-/// tried in order; the first reachable backend is used (`Memory::status` says which).
+/// Opens every backend of `config` and builds the engine. A store list and a
+/// vector list are each tried in order; the first reachable backend is used
+/// (`Memory::status` says which, and why the others were skipped).
 pub async fn open(config: &Config) -> Result<Memory> {
     open_with(config, None).await
 }
@@ -35,43 +36,31 @@ async fn open_inner(
 ) -> Result<Memory> {
     config.engine.validate()?;
     config.worker.validate()?;
-    let store = open_store_backends(&config.store).await?;
+    let (store_url, store, skipped_stores) =
+        first_reachable(&config.store.list(), "store", async |url| {
+            open_store_backends(url).await
+        })
+        .await?;
     let mut skipped = Vec::new();
-    let vectors = match &config.vectors {
+    let vectors: Arc<dyn VectorIndex> = match &config.vectors {
         None => store.vectors.clone().ok_or_else(|| {
             Error::config(format!(
                 "vectors: the store {} holds no vectors; configure `vectors`",
-                redact(&config.store)
+                redact(&store_url)
             ))
         })?,
         Some(list) => {
-            let mut last = None;
-            let mut chosen: Option<Arc<dyn VectorIndex>> = None;
-            for url in list.list() {
-                // The store's own database serves its vectors without a second pool.
-                let opened = match (&store.vectors, url == config.store) {
+            // The store's own database serves its vectors without a second pool.
+            let own = |url: &str| url == store_url;
+            let (_, v, skips) = first_reachable(&list.list(), "vectors", async |url| {
+                match (&store.vectors, own(url)) {
                     (Some(v), true) => Ok(v.clone()),
-                    _ => open_vectors_url(&url).await,
-                };
-                match opened {
-                    Ok(v) => {
-                        chosen = Some(v);
-                        break;
-                    }
-                    Err(e) if e.kind() == ErrorKind::Unavailable => {
-                        tracing::warn!(url = %redact(&url), error = %e, "vector backend unreachable; trying the next");
-                        skipped.push(SkippedBackend {
-                            url: redact(&url),
-                            error: e.to_string(),
-                        });
-                        last = Some(e);
-                    }
-                    Err(e) => return Err(e),
+                    _ => open_vectors_url(url).await,
                 }
-            }
-            chosen.ok_or_else(|| {
-                last.unwrap_or_else(|| Error::config("vectors: the list is empty"))
-            })?
+            })
+            .await?;
+            skipped = skips;
+            v
         }
     };
     let embedder = match embedder {
@@ -86,7 +75,8 @@ async fn open_inner(
         .embedder(embedder)
         .config(config.engine.clone())
         .allow_dimension_change(reindex)
-        .skipped_vectors(skipped);
+        .skipped_vectors(skipped)
+        .skipped_stores(skipped_stores);
     if let Some(k) = store.keywords {
         builder = builder.keywords(k);
     }
@@ -94,4 +84,30 @@ async fn open_inner(
         builder = builder.language_model(open_language_model(spec)?);
     }
     builder.build().await
+}
+
+/// Opens the first URL of `urls` that is reachable: an unreachable one
+/// (`Unavailable`) is skipped and reported, any other error stops.
+async fn first_reachable<T>(
+    urls: &[String],
+    role: &str,
+    open: impl AsyncFn(&str) -> Result<T>,
+) -> Result<(String, T, Vec<SkippedBackend>)> {
+    let mut skipped = Vec::new();
+    let mut last = None;
+    for url in urls {
+        match open(url).await {
+            Ok(v) => return Ok((url.clone(), v, skipped)),
+            Err(e) if e.kind() == ErrorKind::Unavailable => {
+                tracing::warn!(url = %redact(url), error = %e, "{role} unreachable; trying the next");
+                skipped.push(SkippedBackend {
+                    url: redact(url),
+                    error: e.to_string(),
+                });
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::config(format!("{role}: the list is empty"))))
 }

@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
     let database = format!("bench{}", std::process::id());
     let dir = tempfile::tempdir()?;
     let config = Config {
-        store: format!("sqlite://{}/chroma.db", dir.path().display()),
+        store: format!("sqlite://{}/chroma.db", dir.path().display()).into(),
         vectors: Some(memory::Urls::One(format!(
             "{}/?database={database}",
             base.replacen("http://", "chroma://", 1)

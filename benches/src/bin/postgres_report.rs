@@ -40,8 +40,9 @@ async fn main() -> anyhow::Result<()> {
     for n in env_list("MEMORY_BENCH_SIZES", "1000,10000") {
         let users = 100;
         let schema = format!("bench_{n}_{}", std::process::id());
+        let url = format!("{base}?schema={schema}");
         let config = Config {
-            store: format!("{base}?schema={schema}"),
+            store: url.clone().into(),
             engine: EngineConfig {
                 dedup_threshold: None,
                 track_access: false,
@@ -51,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
         };
         let m = memory::open_with(&config, Some(Arc::new(HashEmbedder))).await?;
         seed(&m, n, users).await;
-        let db = memory::postgres::PgDb::connect(&config.store).await?;
+        let db = memory::postgres::PgDb::connect(&url).await?;
         let pool = db.pool().clone();
         let tbl: String = sqlx::query_scalar("SELECT tbl FROM vec_collections WHERE name = $1")
             .bind(&m.collection().name)

@@ -27,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
         .replacen("http://", "qdrant://", 1);
     let dir = tempfile::tempdir()?;
     let config = Config {
-        store: format!("sqlite://{}/qdrant.db", dir.path().display()),
+        store: format!("sqlite://{}/qdrant.db", dir.path().display()).into(),
         vectors: Some(memory::Urls::One(url.clone())),
         engine: EngineConfig {
             collection: format!("bench{}", std::process::id()),

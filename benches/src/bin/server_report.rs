@@ -21,7 +21,7 @@ use memory_server::server::{AppState, router};
 
 async fn open(path: &str, embedder: Arc<dyn memory::Embedder>) -> Memory {
     let config = Config {
-        store: path.to_owned(),
+        store: path.to_owned().into(),
         engine: EngineConfig {
             dedup_threshold: None,
             track_access: false,

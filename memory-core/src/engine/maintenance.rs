@@ -353,6 +353,7 @@ impl Memory {
             "store": self.inner.store.info(),
             "vectors": self.inner.vectors.info(),
             "vectors_skipped": self.inner.skipped_vectors,
+            "store_skipped": self.inner.skipped_stores,
             "keywords": self.inner.keywords.as_ref().map(|k| k.info()),
             "short_term": self.inner.short_term.info(),
             "embedder": { "model": self.inner.embedder.model_id(), "dimension": self.inner.embedder.dimension() },

@@ -55,6 +55,9 @@ pub struct RecordMessage {
     /// with an id already recorded is a no-op that answers the first message.
     #[serde(default)]
     pub client_id: Option<String>,
+    /// The topic of the session it is about.
+    #[serde(default)]
+    pub topic_id: Option<Uuid>,
 }
 
 impl RecordMessage {
@@ -78,6 +81,7 @@ impl RecordMessage {
             answered: false,
             remember: None,
             client_id: None,
+            topic_id: None,
         }
     }
 }
@@ -124,6 +128,10 @@ impl Memory {
         if let Some(c) = &request.client_id {
             validate_id("client_id", c)?;
         }
+        if let Some(t) = request.topic_id {
+            self.check_topic("topic_id", &request.tenant, t, Some(&request.session_id))
+                .await?;
+        }
         let now = crate::now();
         let store = &self.inner.store;
         let session = store
@@ -138,6 +146,7 @@ impl Memory {
                     agent_id: request.agent_id.clone(),
                     title: None,
                     platform: request.platform.clone(),
+                    external_id: None,
                     started_at: now,
                     ended_at: None,
                     metadata: Metadata::new(),
@@ -158,6 +167,7 @@ impl Memory {
             extracted: false,
             answered: request.answered,
             client_id: request.client_id.clone(),
+            topic_id: request.topic_id,
         };
         // With a language model, the extraction job is enqueued in the
         // message's own transaction once the batch is full: it exists exactly
@@ -257,28 +267,21 @@ impl Memory {
             .pop())
     }
 
-    /// A page of a session's whole transcript, oldest first, from the store.
+    /// A page of a session's whole transcript (only the messages about
+    /// `topic_id`, when given), oldest first, from the store.
     pub async fn transcript(
         &self,
         tenant: &str,
         session_id: &str,
+        topic_id: Option<Uuid>,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<crate::Page<Message>> {
-        if limit == 0 || limit > 1000 {
-            return Err(Error::invalid(format!(
-                "limit: must be within 1 and 1000, got {limit}"
-            )));
-        }
-        let after = cursor
-            .map(|c| {
-                Uuid::parse_str(c)
-                    .map_err(|_| Error::invalid("cursor: not a cursor this listing returned"))
-            })
-            .transpose()?;
+        super::sessions::validate_limit(limit)?;
         let query = MessageQuery {
-            after,
+            after: super::sessions::uuid_cursor(cursor)?,
             client_id: None,
+            topic_id,
             limit: limit + 1,
         };
         let items = self

@@ -13,7 +13,9 @@ mod requests;
 mod scope;
 mod score;
 mod search;
+mod sessions;
 mod supersede;
+mod topics;
 mod validity;
 mod write;
 
@@ -36,6 +38,8 @@ pub use requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
 pub(crate) use scope::owner_filter;
 pub use score::{ScoreParts, Weights};
 pub use search::{SearchHit, SearchMode, SearchRequest, SearchResponse};
+pub use sessions::{DEFAULT_PLATFORM, NewSession, SessionPatch};
+pub use topics::{NewTopic, TOPIC_KEY, TopicPatch};
 pub use validity::Validity;
 
 /// Tunables of the engine; every field has a default.
@@ -171,6 +175,8 @@ pub(crate) struct Inner {
     pub(crate) collection: CollectionSpec,
     /// Vector backends of a fallback list passed over at start.
     pub(crate) skipped_vectors: Vec<SkippedBackend>,
+    /// Stores of a fallback list passed over at start.
+    pub(crate) skipped_stores: Vec<SkippedBackend>,
     /// Short-term calls that failed and were survived, for `stats`.
     pub(crate) short_term_failures: std::sync::atomic::AtomicU64,
     /// Language-model use per tenant since start, for `stats`.
@@ -266,6 +272,7 @@ pub struct MemoryBuilder {
     config: EngineConfig,
     allow_dimension_change: bool,
     skipped_vectors: Vec<SkippedBackend>,
+    skipped_stores: Vec<SkippedBackend>,
 }
 
 /// A backend of a fallback list that was not used, and why.
@@ -278,6 +285,13 @@ pub struct SkippedBackend {
 }
 
 impl MemoryBuilder {
+    /// Records stores of a fallback list that were unreachable when this
+    /// engine was opened, so `status` can say why the one in use was chosen.
+    pub fn skipped_stores(mut self, skipped: Vec<SkippedBackend>) -> Self {
+        self.skipped_stores = skipped;
+        self
+    }
+
     /// Records vector backends of a fallback list that were unreachable when
     /// this engine was opened, so `status` can say why the one in use was chosen.
     pub fn skipped_vectors(mut self, skipped: Vec<SkippedBackend>) -> Self {
@@ -390,6 +404,7 @@ impl MemoryBuilder {
                 config: self.config,
                 collection,
                 skipped_vectors: self.skipped_vectors,
+                skipped_stores: self.skipped_stores,
                 short_term_failures: std::sync::atomic::AtomicU64::new(0),
                 llm_usage: std::sync::Mutex::default(),
             }),

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::Memory;
 use super::scope::scope_filter;
 use super::validity::Validity;
-use crate::traits::{ListQuery, StoreStats};
+use crate::traits::{ListQuery, ScopeStats, StoreStats};
 use crate::{Error, Filter, MemoryRecord, Page, Result, Scope, Session, User};
 
 impl Memory {
@@ -99,5 +99,18 @@ impl Memory {
     /// tenant or all: cheap enough for readiness probes and metrics.
     pub async fn store_stats(&self, tenant: Option<&str>) -> Result<StoreStats> {
         self.inner.store.stats(tenant).await
+    }
+
+    /// Counts for a user, an agent, or a user with an agent (seed 003's
+    /// statistics per user and character): memories by kind, messages,
+    /// sessions, first and last message.
+    pub async fn scope_stats(&self, scope: &Scope) -> Result<ScopeStats> {
+        crate::validate_id("tenant", &scope.tenant)?;
+        if scope.user_id.is_none() && scope.agent_id.is_none() {
+            return Err(Error::invalid(
+                "scope: statistics need a user_id, an agent_id or both",
+            ));
+        }
+        self.inner.store.scope_stats(scope, crate::now()).await
     }
 }

@@ -55,6 +55,10 @@ pub struct AddRequest {
     /// at least this, overriding the engine's `dedup_threshold` (off by default).
     #[serde(default)]
     pub dedup_threshold: Option<f32>,
+    /// The topic it is about: kept as `metadata.topic_id` and filtered by
+    /// the field `topic_id`; the topic must exist.
+    #[serde(default)]
+    pub topic_id: Option<Uuid>,
 }
 
 impl AddRequest {
@@ -72,6 +76,7 @@ impl AddRequest {
             valid_from: None,
             supersedes: None,
             dedup_threshold: None,
+            topic_id: None,
         }
     }
 

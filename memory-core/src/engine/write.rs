@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::Memory;
 use super::requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
 use super::scope::owner_filter;
+use super::topics::TOPIC_KEY;
 use crate::hash::content_hash;
 use crate::traits::{ChangeSet, ForgetReport, VectorOp, VectorQuery};
 use crate::{
@@ -51,20 +52,30 @@ impl Memory {
 
     async fn add_inner(
         &self,
-        requests: Vec<AddRequest>,
+        mut requests: Vec<AddRequest>,
         batch: bool,
         extra: &ChangeSet,
     ) -> Result<Vec<AddOutcome>> {
-        for (i, r) in requests.iter().enumerate() {
+        let mut topics_seen = HashSet::new();
+        for (i, r) in requests.iter_mut().enumerate() {
+            let named = |e: Error| {
+                if batch {
+                    Error::new(e.kind(), format!("items[{i}].{}", e.message()))
+                } else {
+                    e
+                }
+            };
             r.validate(&self.inner.config)
                 .and_then(|()| self.check_window(&r.content))
-                .map_err(|e| {
-                    if batch {
-                        Error::new(e.kind(), format!("items[{i}].{}", e.message()))
-                    } else {
-                        e
-                    }
-                })?;
+                .map_err(named)?;
+            if let Some(t) = r.topic_id.take() {
+                if topics_seen.insert((r.scope.tenant.clone(), t)) {
+                    self.check_topic("topic_id", &r.scope.tenant, t, None)
+                        .await
+                        .map_err(named)?;
+                }
+                r.metadata.insert(TOPIC_KEY.into(), t.to_string().into());
+            }
         }
         // A concurrent writer may insert the same content between our hash
         // check and our insert; the unique index turns that into Conflict,

@@ -52,6 +52,7 @@ impl Memory {
                 agent_id: None,
                 title: None,
                 platform: None,
+                external_id: None,
                 started_at: crate::now(),
                 ended_at: None,
                 metadata: Metadata::new(),

@@ -81,9 +81,13 @@ impl Field {
         if let Some(f) = Self::FIXED.iter().find(|f| f.fixed_name() == Some(name)) {
             return Ok(f.clone());
         }
+        // A memory's topic lives in its metadata (see `AddRequest::topic_id`).
+        if name == "topic_id" {
+            return Ok(Self::Metadata(vec![name.to_owned()]));
+        }
         let Some(path) = name.strip_prefix("metadata.") else {
             return Err(Error::invalid(format!(
-                "filter: unknown field {name:?} (expected one of {}, or metadata.<key>)",
+                "filter: unknown field {name:?} (expected one of {}, topic_id, or metadata.<key>)",
                 Self::names().join(", ")
             )));
         };

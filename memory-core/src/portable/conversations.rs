@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Message, Result, Session, Store, User};
+use crate::traits::TopicQuery;
+use crate::{ErrorKind, Message, Result, Session, Store, Topic, User};
 
 /// One exported line that is not a memory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +21,11 @@ pub enum ConversationItem {
     Session {
         /// The session.
         session: Session,
+    },
+    /// A topic of a session (written after its session).
+    Topic {
+        /// The topic.
+        topic: Topic,
     },
     /// A message.
     Message {
@@ -37,6 +43,9 @@ pub struct ConversationCounts {
     pub users: u64,
     /// Sessions.
     pub sessions: u64,
+    /// Topics.
+    #[serde(default)]
+    pub topics: u64,
     /// Messages.
     pub messages: u64,
 }
@@ -46,6 +55,7 @@ impl ConversationCounts {
         match item {
             ConversationItem::User { .. } => self.users += 1,
             ConversationItem::Session { .. } => self.sessions += 1,
+            ConversationItem::Topic { .. } => self.topics += 1,
             ConversationItem::Message { .. } => self.messages += 1,
         }
     }
@@ -56,6 +66,7 @@ impl ConversationCounts {
         Ok(Self {
             users: s.users,
             sessions: s.sessions,
+            topics: s.topics,
             messages: s.messages,
         })
     }
@@ -65,7 +76,33 @@ fn key(k: &Option<(String, String)>) -> Option<(&str, &str)> {
     k.as_ref().map(|(a, b)| (a.as_str(), b.as_str()))
 }
 
-/// Hands every user, then session, then message of `tenant` (or of every
+/// The topics of `sessions`, each session's oldest first.
+async fn topics_of(store: &dyn Store, sessions: &[Session]) -> Result<Vec<ConversationItem>> {
+    let mut items = Vec::new();
+    for s in sessions {
+        let mut query = TopicQuery {
+            session_id: Some(s.id.clone()),
+            limit: 1000,
+            ..TopicQuery::default()
+        };
+        loop {
+            let page = store.list_topics(&s.tenant, &query).await?;
+            let full = page.len() == query.limit;
+            query.after = page.last().map(|t| t.id);
+            items.extend(
+                page.into_iter()
+                    .map(|topic| ConversationItem::Topic { topic }),
+            );
+            if !full {
+                break;
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// Hands every user, then session (each page followed by its sessions'
+/// topics), then message of `tenant` (or of every
 /// tenant) to `each`, `batch` at a time; returns how many there were.
 pub(crate) async fn scan(
     store: &dyn Store,
@@ -100,12 +137,14 @@ pub(crate) async fn scan(
         let page = store.scan_sessions(key(&after), batch).await?;
         let Some(last) = page.last() else { break };
         after = Some((last.tenant.clone(), last.id.clone()));
+        let page: Vec<Session> = page.into_iter().filter(|s| mine(&s.tenant)).collect();
+        let topics = topics_of(store, &page).await?;
         let items = page
             .into_iter()
-            .filter(|s| mine(&s.tenant))
             .map(|session| ConversationItem::Session { session })
             .collect();
         emit(items, &mut counts).await?;
+        emit(topics, &mut counts).await?;
     }
     let mut after: Option<Uuid> = None;
     loop {
@@ -134,6 +173,11 @@ pub(crate) async fn write(
         match item {
             ConversationItem::User { user } => dst.put_user(&user).await?,
             ConversationItem::Session { session } => dst.upsert_session(&session).await?,
+            // A resumed run finds the topic written: it is rewritten instead.
+            ConversationItem::Topic { topic } => match dst.create_topic(&topic).await {
+                Err(e) if e.kind() == ErrorKind::Conflict => dst.replace_topic(&topic).await?,
+                other => other?,
+            },
             ConversationItem::Message { message } => messages.push(message),
         }
     }

@@ -79,9 +79,12 @@ impl Importer<'_> {
             .as_object_mut()
             .ok_or_else(|| at(n, "not a JSON object"))?;
         match obj.get("type").and_then(|t| t.as_str()) {
-            Some("user" | "session" | "message") => {
+            Some("user" | "session" | "topic" | "message") => {
                 let item: ConversationItem = serde_json::from_value(value).map_err(|e| {
-                    at(n, format!("not an exported user, session or message ({e})"))
+                    at(
+                        n,
+                        format!("not an exported user, session, topic or message ({e})"),
+                    )
                 })?;
                 self.conversations.push(item);
                 if self.conversations.len() >= self.batch {

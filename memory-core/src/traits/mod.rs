@@ -1,6 +1,7 @@
 //! The backend traits. Each is object-safe and held as `Arc<dyn …>`, so
 //! backends are chosen from configuration at run time.
 
+mod conversation;
 mod embedder;
 mod jobs;
 mod keyword;
@@ -9,6 +10,10 @@ mod short_term;
 mod store;
 mod vector;
 
+pub use conversation::{
+    ConversationStore, MessageQuery, SessionQuery, TimeKey, TopicQuery, UserPatch, UserQuery,
+    UserTouch,
+};
 pub use embedder::{Embedder, EmbedderExt};
 pub use jobs::{ExtractTrigger, Job, JobCounts, JobRetry, JobStore, NewJob};
 pub use keyword::{KeywordCapabilities, KeywordIndex, KeywordQuery};
@@ -17,9 +22,8 @@ pub use short_term::{
     RateDecision, RateLimit, SessionKey, ShortTerm, ShortTermCapabilities, ShortTermStats,
 };
 pub use store::{
-    ChangeSet, ConversationStore, ForgetReport, ListQuery, MaintenanceStore, MemoryStore,
-    MessageQuery, OutboxEntry, Store, StoreCapabilities, StoreStats, UserTouch, VectorOp,
-    VersionedUpdate,
+    ChangeSet, ForgetReport, ListQuery, MaintenanceStore, MemoryStore, OutboxEntry, ScopeStats,
+    Store, StoreCapabilities, StoreStats, VectorOp, VersionedUpdate,
 };
 pub use vector::{
     CollectionSpec, Metric, VectorCapabilities, VectorIndex, VectorPayload, VectorQuery,

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{BackendInfo, ExtractTrigger, JobStore, NewJob};
+use super::{BackendInfo, ConversationStore, JobStore, NewJob};
 use crate::{
     Filter, HistoryEvent, MemoryRecord, Message, Op, Page, Result, Scope, Session, StoredMemory,
     User,
@@ -123,30 +123,6 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-/// Which messages of a session [`ConversationStore::list_messages`] returns.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MessageQuery {
-    /// Only messages with a greater id (a page's last id).
-    pub after: Option<Uuid>,
-    /// Only the message the sender recorded with this id.
-    pub client_id: Option<String>,
-    /// At most this many.
-    pub limit: usize,
-}
-
-/// A change to a user's bookkeeping when a message arrives.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct UserTouch {
-    /// Display name, if known.
-    pub display_name: Option<String>,
-    /// External id, if known.
-    pub external_id: Option<String>,
-    /// Platform of the external id.
-    pub platform: Option<String>,
-    /// Messages to add to the count.
-    pub messages: u64,
-}
-
 /// What `forget` removed.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ForgetReport {
@@ -171,12 +147,37 @@ pub struct StoreStats {
     pub sessions: u64,
     /// Users.
     pub users: u64,
+    /// Topics.
+    #[serde(default)]
+    pub topics: u64,
     /// History rows.
     pub history: u64,
     /// Outbox rows still to write.
     pub outbox_pending: u64,
     /// Outbox rows that failed at least once.
     pub outbox_failed: u64,
+}
+
+/// Counts for one user, one agent, or one user with one agent (seed 003's
+/// per-user, per-character statistics).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ScopeStats {
+    /// Current memories (superseded and expired ones excluded).
+    pub memories: u64,
+    /// Current memories per kind.
+    pub memories_by_kind: std::collections::BTreeMap<String, u64>,
+    /// Memories kept only as history (superseded).
+    pub superseded: u64,
+    /// Messages recorded.
+    pub messages: u64,
+    /// Messages not yet extracted into memories.
+    pub unextracted_messages: u64,
+    /// Sessions owned.
+    pub sessions: u64,
+    /// The first message.
+    pub first_message_at: Option<DateTime<Utc>>,
+    /// The last message.
+    pub last_message_at: Option<DateTime<Utc>>,
 }
 
 /// What a store can do natively.
@@ -245,64 +246,6 @@ pub trait MemoryStore: Send + Sync + std::fmt::Debug {
     async fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()>;
 }
 
-/// Messages, sessions and users: the conversation side of the store.
-#[async_trait]
-pub trait ConversationStore: Send + Sync + std::fmt::Debug {
-    /// Stores messages; one whose id is already stored is left as it is.
-    async fn insert_messages(&self, messages: &[Message]) -> Result<()>;
-    /// Stores messages of one session and, in the same transaction, enqueues
-    /// `trigger`'s job if the session now holds at least its threshold of
-    /// unextracted messages: the job exists exactly when the message does.
-    async fn insert_messages_triggering(
-        &self,
-        messages: &[Message],
-        trigger: &ExtractTrigger,
-    ) -> Result<()>;
-    /// The newest `limit` messages of a session, oldest first.
-    async fn recent_messages(
-        &self,
-        tenant: &str,
-        session_id: &str,
-        limit: usize,
-    ) -> Result<Vec<Message>>;
-    /// Up to `limit` messages of a session not yet extracted, oldest first.
-    async fn unextracted_messages(
-        &self,
-        tenant: &str,
-        session_id: &str,
-        limit: usize,
-    ) -> Result<Vec<Message>>;
-    /// How many messages of a session are not yet extracted.
-    async fn count_unextracted(&self, tenant: &str, session_id: &str) -> Result<u64>;
-    /// Marks messages as extracted.
-    async fn mark_extracted(&self, tenant: &str, ids: &[Uuid]) -> Result<()>;
-    /// Messages of a session oldest first: after `query.after`, or the one
-    /// carrying `query.client_id`; at most `query.limit`.
-    async fn list_messages(
-        &self,
-        tenant: &str,
-        session_id: &str,
-        query: &MessageQuery,
-    ) -> Result<Vec<Message>>;
-    /// Marks messages of a session answered; answers how many exist.
-    async fn mark_answered(&self, tenant: &str, session_id: &str, ids: &[Uuid]) -> Result<u64>;
-
-    /// Creates a session or updates its fields.
-    async fn upsert_session(&self, session: &Session) -> Result<()>;
-    /// A session.
-    async fn get_session(&self, tenant: &str, id: &str) -> Result<Option<Session>>;
-    /// Creates the user if new, then updates names, last seen and count.
-    async fn touch_user(
-        &self,
-        tenant: &str,
-        user_id: &str,
-        touch: &UserTouch,
-        at: DateTime<Utc>,
-    ) -> Result<User>;
-    /// A user.
-    async fn get_user(&self, tenant: &str, user_id: &str) -> Result<Option<User>>;
-}
-
 /// Whole-store work: scans in key order for export and migration, exact
 /// restores, forgetting a scope, and counts.
 #[async_trait]
@@ -327,4 +270,6 @@ pub trait MaintenanceStore: Send + Sync + std::fmt::Debug {
     async fn forget(&self, scope: &Scope) -> Result<ForgetReport>;
     /// Counts, for one tenant or all.
     async fn stats(&self, tenant: Option<&str>) -> Result<StoreStats>;
+    /// Counts for a scope's user and/or agent (and-ed), at `now`.
+    async fn scope_stats(&self, scope: &Scope, now: DateTime<Utc>) -> Result<ScopeStats>;
 }

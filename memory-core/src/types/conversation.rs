@@ -87,6 +87,9 @@ pub struct Message {
     /// (a client's retry) is a no-op.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The topic of its session it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_id: Option<Uuid>,
 }
 
 /// A conversation: a chat, a stream, a call.
@@ -109,6 +112,9 @@ pub struct Session {
     /// Platform (youtube, whatsapp, web…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// Its id on the platform (a stream's video id), unique per platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     /// When it started.
     pub started_at: DateTime<Utc>,
     /// When it ended.
@@ -145,4 +151,32 @@ pub struct User {
     /// Free-form metadata.
     #[serde(default)]
     pub metadata: Metadata,
+}
+
+/// A subject a session works through (seed 000's stream topics): what a
+/// streamer planned to talk about, and whether it was covered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Topic {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// Tenant.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// The session it belongs to.
+    pub session_id: String,
+    /// Title.
+    pub title: String,
+    /// Any JSON: the planned points, usually a list.
+    #[serde(default)]
+    pub outline: serde_json::Value,
+    /// Whether it was covered.
+    #[serde(default)]
+    pub completed: bool,
+    /// Free-form metadata.
+    #[serde(default)]
+    pub metadata: Metadata,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
 }

@@ -48,11 +48,11 @@ impl MaintenanceStore for PgStore {
     async fn put_user(&self, u: &User) -> Result<()> {
         sqlx::query(
             "INSERT INTO users (tenant, id, external_id, platform, display_name, first_seen_at, last_seen_at, message_count, metadata)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{}')
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (tenant, id) DO UPDATE SET external_id = excluded.external_id,
                platform = excluded.platform, display_name = excluded.display_name,
                first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
-               message_count = excluded.message_count",
+               message_count = excluded.message_count, metadata = excluded.metadata",
         )
         .bind(&u.tenant)
         .bind(&u.id)
@@ -62,6 +62,7 @@ impl MaintenanceStore for PgStore {
         .bind(ms(u.first_seen_at))
         .bind(ms(u.last_seen_at))
         .bind(i64_of(u.message_count))
+        .bind(json(&u.metadata))
         .execute(&self.db.pool)
         .await
         .map_err(|e| map(e, "put user"))?;
@@ -132,12 +133,66 @@ impl MaintenanceStore for PgStore {
         })
     }
 
+    async fn scope_stats(&self, scope: &Scope, now: DateTime<Utc>) -> Result<ScopeStats> {
+        let owned = |select: &str| {
+            let mut qb = QueryBuilder::<Postgres>::new(select);
+            qb.push(" WHERE tenant = ").push_bind(scope.tenant.clone());
+            for (col, v) in [("user_id", &scope.user_id), ("agent_id", &scope.agent_id)] {
+                if let Some(v) = v {
+                    qb.push(format_args!(" AND {col} = ")).push_bind(v.clone());
+                }
+            }
+            qb
+        };
+        let pool = &self.db.pool;
+        let fail = |e| map(e, "scope stats");
+        let mut stats = ScopeStats::default();
+        let mut qb = owned("SELECT kind, COUNT(*) AS n FROM memories");
+        qb.push(" AND valid_until IS NULL AND (expires_at IS NULL OR expires_at > ")
+            .push_bind(ms(now))
+            .push(") GROUP BY kind");
+        for row in qb.build().fetch_all(pool).await.map_err(fail)? {
+            let n = rows::u64_of(get(&row, "n")?);
+            stats.memories += n;
+            stats.memories_by_kind.insert(get(&row, "kind")?, n);
+        }
+        let mut qb = owned("SELECT COUNT(*) FROM memories");
+        qb.push(" AND valid_until IS NOT NULL");
+        stats.superseded = rows::u64_of(
+            qb.build_query_scalar()
+                .fetch_one(pool)
+                .await
+                .map_err(fail)?,
+        );
+        let mut qb = owned(
+            "SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE NOT extracted) AS fresh, MIN(created_at) AS first, MAX(created_at) AS last FROM messages",
+        );
+        let row = qb.build().fetch_one(pool).await.map_err(fail)?;
+        stats.messages = rows::u64_of(get(&row, "n")?);
+        stats.unextracted_messages = rows::u64_of(get(&row, "fresh")?);
+        stats.first_message_at = get::<Option<i64>>(&row, "first")?
+            .map(rows::time)
+            .transpose()?;
+        stats.last_message_at = get::<Option<i64>>(&row, "last")?
+            .map(rows::time)
+            .transpose()?;
+        let mut qb = owned("SELECT COUNT(*) FROM sessions");
+        stats.sessions = rows::u64_of(
+            qb.build_query_scalar()
+                .fetch_one(pool)
+                .await
+                .map_err(fail)?,
+        );
+        Ok(stats)
+    }
+
     async fn stats(&self, tenant: Option<&str>) -> Result<StoreStats> {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM memories WHERE $1::text IS NULL OR tenant = $1) AS memories,
                     (SELECT COUNT(*) FROM messages WHERE $1::text IS NULL OR tenant = $1) AS messages,
                     (SELECT COUNT(*) FROM sessions WHERE $1::text IS NULL OR tenant = $1) AS sessions,
                     (SELECT COUNT(*) FROM users WHERE $1::text IS NULL OR tenant = $1) AS users,
+                    (SELECT COUNT(*) FROM topics WHERE $1::text IS NULL OR tenant = $1) AS topics,
                     (SELECT COUNT(*) FROM history WHERE $1::text IS NULL OR tenant = $1) AS history,
                     (SELECT COUNT(*) FROM outbox WHERE $1::text IS NULL OR tenant = $1) AS outbox_pending,
                     (SELECT COUNT(*) FROM outbox WHERE attempts > 0 AND ($1::text IS NULL OR tenant = $1)) AS outbox_failed",
@@ -152,6 +207,7 @@ impl MaintenanceStore for PgStore {
             messages: n("messages")?,
             sessions: n("sessions")?,
             users: n("users")?,
+            topics: n("topics")?,
             history: n("history")?,
             outbox_pending: n("outbox_pending")?,
             outbox_failed: n("outbox_failed")?,

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use memory_core::{
     BackendInfo, ChangeSet, Error, ErrorKind, ForgetReport, HistoryEvent, ListQuery, MemoryRecord,
-    Message, Op, OutboxEntry, Page, Result, Scope, Session, StoreCapabilities, StoreStats,
-    StoredMemory, User, UserTouch, VectorOp,
+    Message, Op, OutboxEntry, Page, Result, Scope, ScopeStats, Session, StoreCapabilities,
+    StoreStats, StoredMemory, User, UserTouch, VectorOp,
 };
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -262,6 +262,7 @@ impl PgStore {
 }
 
 mod conversations;
+mod directory;
 mod jobs;
 mod maintenance;
 mod memories;

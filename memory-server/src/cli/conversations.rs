@@ -30,6 +30,9 @@ pub(crate) struct MessageArgs {
     /// The sender's own id for it: recording the same id again is a no-op.
     #[arg(long)]
     client_id: Option<String>,
+    /// Id of the session's topic it is about.
+    #[arg(long)]
+    topic: Option<uuid::Uuid>,
 }
 
 /// Prompt context: profile facts, relevant memories, recent messages.
@@ -52,6 +55,7 @@ pub(crate) async fn message(m: &Memory, t: &str, a: &MessageArgs, out: &Out) -> 
         role: Role::parse(&a.role)?,
         remember: a.remember.then_some(true),
         client_id: a.client_id.clone(),
+        topic_id: a.topic,
         ..RecordMessage::user(a.session.clone(), String::new(), a.content.clone())
     };
     out.value(&m.record_message(req).await?)

@@ -114,6 +114,34 @@ async fn embedder(spec: &str) -> Result<(usize, String), String> {
     ))
 }
 
+/// Checks each URL of a fallback list in order, marking the first that
+/// works as the one in use and the rest as standby; answers its index.
+async fn fallbacks(
+    checks: &mut Vec<Check>,
+    component: &'static str,
+    urls: &[String],
+    probe: impl AsyncFn(&str) -> Result<String, String>,
+) -> Option<usize> {
+    let mut used = None;
+    for (i, url) in urls.iter().enumerate() {
+        let r = probe(url).await;
+        if r.is_ok() && used.is_none() {
+            used = Some(i);
+        }
+        let r = r.map(|d| match (urls.len(), used) {
+            (1, _) => d,
+            (_, Some(f)) if f == i => format!("in use (fallback #{}) — {d}", i + 1),
+            _ => format!("standby (fallback #{}) — {d}", i + 1),
+        });
+        let r = r.map_err(|e| match urls.len() {
+            1 => e,
+            _ => format!("unreachable (fallback #{}) — {e}", i + 1),
+        });
+        checks.push(check(component, redact(url), r));
+    }
+    used
+}
+
 /// Runs every check, prints the report, and fails if anything is wrong.
 pub(crate) async fn run(cfg: &Config, source: &str, tenant: &str, out: &Out) -> Result<()> {
     let mut checks = vec![Check {
@@ -126,28 +154,26 @@ pub(crate) async fn run(cfg: &Config, source: &str, tenant: &str, out: &Out) -> 
         Ok((d, s)) => (Some(d), Ok(s)),
         Err(e) => (None, Err(e)),
     };
-    checks.push(check(
-        "store",
-        redact(&cfg.store),
-        store(&cfg.store, tenant).await,
-    ));
-    let vector_urls = cfg
-        .vectors
-        .as_ref()
-        .map_or_else(|| vec![cfg.store.clone()], memory::Urls::list);
-    let mut first_ok = None;
-    for (i, url) in vector_urls.iter().enumerate() {
-        let r = vectors(url, &cfg.engine.collection, dimension).await;
-        if r.is_ok() && first_ok.is_none() {
-            first_ok = Some(i);
-        }
-        let r = r.map(|d| match (vector_urls.len(), first_ok) {
-            (1, _) => d,
-            (_, Some(f)) if f == i => format!("in use (fallback #{}) — {d}", i + 1),
-            _ => format!("standby (fallback #{}) — {d}", i + 1),
-        });
-        checks.push(check("vectors", redact(url), r));
-    }
+    let store_urls = cfg.store.list();
+    let store_used = fallbacks(&mut checks, "store", &store_urls, async |url| {
+        store(url, tenant).await
+    })
+    .await;
+    // Without a vector list, vectors live in the store that is used.
+    let vector_urls = cfg.vectors.as_ref().map_or_else(
+        || {
+            store_urls
+                .get(store_used.unwrap_or(0))
+                .cloned()
+                .into_iter()
+                .collect()
+        },
+        memory::Urls::list,
+    );
+    let vectors_used = fallbacks(&mut checks, "vectors", &vector_urls, async |url| {
+        vectors(url, &cfg.engine.collection, dimension).await
+    })
+    .await;
     checks.push(check(
         "short_term",
         redact(&cfg.short_term),
@@ -162,10 +188,14 @@ pub(crate) async fn run(cfg: &Config, source: &str, tenant: &str, out: &Out) -> 
     }
     let failed = checks.iter().filter(|c| !c.ok).count();
     // A fallback list needs one usable entry, not all of them.
-    let vectors_usable = first_ok.is_some();
+    let usable = |component| match component {
+        "store" => store_used.is_some(),
+        "vectors" => vectors_used.is_some(),
+        _ => false,
+    };
     let hard_failures = checks
         .iter()
-        .filter(|c| !c.ok && (c.component != "vectors" || !vectors_usable))
+        .filter(|c| !c.ok && !usable(c.component))
         .count();
     if out.json {
         out.value(&checks)?;

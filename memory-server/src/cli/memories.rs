@@ -67,6 +67,9 @@ pub(crate) struct AddArgs {
     /// Id of a current memory this one contradicts; that one is kept as superseded.
     #[arg(long)]
     supersedes: Option<Uuid>,
+    /// Id of the topic it is about (filter with `topic_id`).
+    #[arg(long)]
+    topic: Option<Uuid>,
 }
 
 /// Find memories by meaning and keyword.
@@ -151,7 +154,7 @@ fn parse_filter(f: Option<&String>) -> Result<Option<serde_json::Value>> {
         .transpose()
 }
 
-fn parse_object(
+pub(super) fn parse_object(
     s: Option<&String>,
     name: &str,
 ) -> Result<Option<serde_json::Map<String, serde_json::Value>>> {
@@ -174,6 +177,7 @@ pub(crate) async fn add(m: &Memory, t: &str, a: &AddArgs, out: &Out) -> Result<(
         expires_at: a.expires_at,
         valid_from: a.valid_from,
         supersedes: a.supersedes,
+        topic_id: a.topic,
         ..AddRequest::new(a.scope.scope(t), a.content.clone())
     };
     out.value(&m.add(req).await?)

@@ -53,7 +53,7 @@ pub(crate) async fn run(base: Config, plan: &MigrateArgs, out: &Out) -> Result<(
     }
     let source = memory::open_store_url(&plan.from).await?;
     let target = memory::open(&Config {
-        store: plan.to.clone(),
+        store: plan.to.clone().into(),
         vectors: plan.vectors.clone().map(memory::Urls::One),
         ..base
     })

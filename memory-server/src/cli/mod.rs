@@ -2,6 +2,7 @@
 //! `run` matches the parsed command and calls that module's function.
 
 mod conversations;
+mod directory;
 mod doctor;
 mod export;
 mod import;
@@ -103,6 +104,9 @@ enum Command {
         /// Page cursor from a previous page.
         #[arg(long)]
         cursor: Option<String>,
+        /// Only the messages about this topic.
+        #[arg(long)]
+        topic: Option<Uuid>,
     },
     /// Mark a message answered.
     Answered {
@@ -127,6 +131,21 @@ enum Command {
         /// `off` leaves its messages unextracted; `on` turns it back on.
         #[arg(value_parser = ["on", "off"])]
         state: String,
+    },
+    /// Sessions: create, show, change, list (a user's, or by platform id).
+    Sessions {
+        #[command(subcommand)]
+        action: directory::SessionsAction,
+    },
+    /// Topics of a session: create, list, show, change, delete.
+    Topics {
+        #[command(subcommand)]
+        action: directory::TopicsAction,
+    },
+    /// Users (viewers): list, find by platform id, show, change, counts.
+    Users {
+        #[command(subcommand)]
+        action: directory::UsersAction,
     },
     /// Import JSONL: memories (default) or messages (lines with "role").
     Import {
@@ -214,7 +233,7 @@ impl Cli {
     fn load_config(&self) -> Result<Config> {
         let mut cfg = Config::load(self.config.as_deref())?;
         if let Some(db) = &self.db {
-            cfg.store = db.clone();
+            cfg.store = db.clone().into();
         }
         Ok(cfg)
     }
@@ -274,7 +293,14 @@ impl Cli {
                 session,
                 limit,
                 cursor,
-            } => out.value(&m.transcript(t, session, *limit, cursor.as_deref()).await?),
+                topic,
+            } => out.value(
+                &m.transcript(t, session, *topic, *limit, cursor.as_deref())
+                    .await?,
+            ),
+            Command::Sessions { action } => directory::sessions(&m, t, action, &out).await,
+            Command::Topics { action } => directory::topics(&m, t, action, &out).await,
+            Command::Users { action } => directory::users(&m, t, action, &out).await,
             Command::Answered { session, id } => {
                 m.mark_answered(t, session, *id).await?;
                 out.value(&serde_json::json!({ "id": id, "answered": true }))

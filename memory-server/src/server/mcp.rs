@@ -86,6 +86,9 @@ pub struct AddMemoryArgs {
     /// that one is kept as superseded, out of default searches.
     #[serde(default)]
     pub supersedes: Option<Uuid>,
+    /// Id of the session topic it is about (filter with `topic_id`).
+    #[serde(default)]
+    pub topic_id: Option<Uuid>,
 }
 
 /// `search_memory` arguments.
@@ -234,6 +237,7 @@ impl MemoryMcp {
             req = req.metadata(m);
         }
         req.supersedes = a.supersedes;
+        req.topic_id = a.topic_id;
         self.memory.add(req).await.map(Json).map_err(failed)
     }
 

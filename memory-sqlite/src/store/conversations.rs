@@ -1,7 +1,12 @@
 //! Messages, sessions and users of [`SqliteStore`].
 
 use async_trait::async_trait;
-use memory_core::{ConversationStore, ExtractTrigger, MessageQuery};
+use memory_core::{
+    ConversationStore, ExtractTrigger, MessageQuery, SessionQuery, Topic, TopicQuery, UserPatch,
+    UserQuery,
+};
+
+use super::directory;
 
 use super::*;
 
@@ -9,7 +14,7 @@ use super::*;
 async fn insert_messages_in(conn: &mut SqliteConnection, messages: &[Message]) -> Result<()> {
     for chunk in messages.chunks(400) {
         let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO messages (id, tenant, session_id, user_id, agent_id, role, author_name, content, created_at, metadata, extracted, answered, client_id) ",
+            "INSERT INTO messages (id, tenant, session_id, user_id, agent_id, role, author_name, content, created_at, metadata, extracted, answered, client_id, topic_id) ",
         );
         qb.push_values(chunk, |mut b, m: &Message| {
             b.push_bind(m.id.to_string())
@@ -24,7 +29,8 @@ async fn insert_messages_in(conn: &mut SqliteConnection, messages: &[Message]) -
                 .push_bind(serde_json::Value::Object(m.metadata.clone()).to_string())
                 .push_bind(i64::from(m.extracted))
                 .push_bind(i64::from(m.answered))
-                .push_bind(m.client_id.clone());
+                .push_bind(m.client_id.clone())
+                .push_bind(m.topic_id.map(|t| t.to_string()));
         });
         // A known id, or a known client id in the session: left as it is.
         qb.push(" ON CONFLICT DO NOTHING");
@@ -116,6 +122,9 @@ impl ConversationStore for SqliteStore {
         if let Some(c) = &query.client_id {
             qb.push(" AND client_id = ").push_bind(c.clone());
         }
+        if let Some(t) = query.topic_id {
+            qb.push(" AND topic_id = ").push_bind(t.to_string());
+        }
         qb.push(" ORDER BY id LIMIT ")
             .push_bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
         let rows = qb
@@ -186,12 +195,12 @@ impl ConversationStore for SqliteStore {
 
     async fn upsert_session(&self, s: &Session) -> Result<()> {
         sqlx::query(
-            "INSERT INTO sessions (tenant, id, user_id, agent_id, title, platform, started_at, ended_at, metadata)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO sessions (tenant, id, user_id, agent_id, title, platform, started_at, ended_at, metadata, external_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (tenant, id) DO UPDATE SET user_id = COALESCE(excluded.user_id, user_id),
              agent_id = COALESCE(excluded.agent_id, agent_id), title = COALESCE(excluded.title, title),
              platform = COALESCE(excluded.platform, platform), ended_at = COALESCE(excluded.ended_at, ended_at),
-             metadata = excluded.metadata",
+             metadata = excluded.metadata, external_id = COALESCE(excluded.external_id, external_id)",
         )
         .bind(&s.tenant)
         .bind(&s.id)
@@ -202,9 +211,10 @@ impl ConversationStore for SqliteStore {
         .bind(ms(s.started_at))
         .bind(s.ended_at.map(ms))
         .bind(serde_json::Value::Object(s.metadata.clone()).to_string())
+        .bind(&s.external_id)
         .execute(&self.db.pool)
         .await
-        .map_err(|e| map(e, "upsert session"))?;
+        .map_err(|e| directory::session_conflict(map(e, "upsert session")))?;
         Ok(())
     }
 
@@ -246,14 +256,39 @@ impl ConversationStore for SqliteStore {
         .bind(i64_of(t.messages))
         .fetch_one(&self.db.pool)
         .await
-        .map_err(|e| {
-            let e = map(e, "touch user");
-            if e.kind() == ErrorKind::Conflict {
-                Error::new(ErrorKind::Conflict, "user: another user already has this external id on this platform").with_backend("sqlite")
-            } else {
-                e
-            }
-        })?;
+        .map_err(|e| directory::user_conflict(map(e, "touch user")))?;
+        rows::user(&row)
+    }
+
+    async fn patch_user(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        patch: &UserPatch,
+        at: DateTime<Utc>,
+    ) -> Result<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (tenant, id, external_id, platform, display_name, first_seen_at, last_seen_at, message_count, metadata)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
+             ON CONFLICT (tenant, id) DO UPDATE SET
+               external_id = COALESCE(excluded.external_id, external_id),
+               platform = COALESCE(excluded.platform, platform),
+               display_name = COALESCE(excluded.display_name, display_name),
+               metadata = CASE WHEN ? THEN excluded.metadata ELSE metadata END
+             RETURNING *",
+        )
+        .bind(tenant)
+        .bind(user_id)
+        .bind(&patch.external_id)
+        .bind(&patch.platform)
+        .bind(&patch.display_name)
+        .bind(ms(at))
+        .bind(ms(at))
+        .bind(serde_json::Value::Object(patch.metadata.clone().unwrap_or_default()).to_string())
+        .bind(i64::from(patch.metadata.is_some()))
+        .fetch_one(&self.db.pool)
+        .await
+        .map_err(|e| directory::user_conflict(map(e, "patch user")))?;
         rows::user(&row)
     }
 
@@ -265,5 +300,44 @@ impl ConversationStore for SqliteStore {
             .await
             .map_err(|e| map(e, "get user"))?;
         row.as_ref().map(rows::user).transpose()
+    }
+
+    async fn create_session(&self, s: &Session) -> Result<()> {
+        directory::insert_session(&self.db.pool, s).await
+    }
+
+    async fn replace_session(&self, s: &Session) -> Result<()> {
+        directory::replace_session(&self.db.pool, s).await
+    }
+
+    async fn list_sessions(&self, tenant: &str, q: &SessionQuery) -> Result<Vec<Session>> {
+        directory::list_sessions(&self.db.pool, tenant, q).await
+    }
+
+    async fn list_users(&self, tenant: &str, q: &UserQuery) -> Result<Vec<User>> {
+        directory::list_users(&self.db.pool, tenant, q).await
+    }
+
+    async fn create_topic(&self, t: &Topic) -> Result<()> {
+        directory::write_topic(&self.db.pool, t, true).await
+    }
+
+    async fn replace_topic(&self, t: &Topic) -> Result<()> {
+        directory::write_topic(&self.db.pool, t, false).await
+    }
+
+    async fn get_topic(&self, tenant: &str, id: Uuid) -> Result<Option<Topic>> {
+        directory::get_topic(&self.db.pool, tenant, id).await
+    }
+
+    async fn list_topics(&self, tenant: &str, q: &TopicQuery) -> Result<Vec<Topic>> {
+        directory::list_topics(&self.db.pool, tenant, q).await
+    }
+
+    async fn delete_topic(&self, tenant: &str, id: Uuid) -> Result<bool> {
+        let mut tx = self.db.begin_immediate().await?;
+        let found = directory::delete_topic(&mut tx, tenant, id).await?;
+        tx.commit().await.map_err(|e| map(e, "commit"))?;
+        Ok(found)
     }
 }

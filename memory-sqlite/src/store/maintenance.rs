@@ -48,11 +48,11 @@ impl MaintenanceStore for SqliteStore {
     async fn put_user(&self, u: &User) -> Result<()> {
         sqlx::query(
             "INSERT INTO users (tenant, id, external_id, platform, display_name, first_seen_at, last_seen_at, message_count, metadata)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}')
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (tenant, id) DO UPDATE SET external_id = excluded.external_id,
                platform = excluded.platform, display_name = excluded.display_name,
                first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
-               message_count = excluded.message_count",
+               message_count = excluded.message_count, metadata = excluded.metadata",
         )
         .bind(&u.tenant)
         .bind(&u.id)
@@ -62,6 +62,7 @@ impl MaintenanceStore for SqliteStore {
         .bind(ms(u.first_seen_at))
         .bind(ms(u.last_seen_at))
         .bind(i64_of(u.message_count))
+        .bind(serde_json::Value::Object(u.metadata.clone()).to_string())
         .execute(&self.db.pool)
         .await
         .map_err(|e| map(e, "put user"))?;
@@ -145,6 +146,59 @@ impl MaintenanceStore for SqliteStore {
         })
     }
 
+    async fn scope_stats(&self, scope: &Scope, now: DateTime<Utc>) -> Result<ScopeStats> {
+        let owned = |select: &str| {
+            let mut qb = QueryBuilder::<Sqlite>::new(select);
+            qb.push(" WHERE tenant = ").push_bind(scope.tenant.clone());
+            for (col, v) in [("user_id", &scope.user_id), ("agent_id", &scope.agent_id)] {
+                if let Some(v) = v {
+                    qb.push(format_args!(" AND {col} = ")).push_bind(v.clone());
+                }
+            }
+            qb
+        };
+        let pool = &self.db.pool;
+        let fail = |e| map(e, "scope stats");
+        let mut stats = ScopeStats::default();
+        let mut qb = owned("SELECT kind, COUNT(*) AS n FROM memories");
+        qb.push(" AND valid_until IS NULL AND (expires_at IS NULL OR expires_at > ")
+            .push_bind(ms(now))
+            .push(") GROUP BY kind");
+        for row in qb.build().fetch_all(pool).await.map_err(fail)? {
+            let n = rows::u64_of(get(&row, "n")?);
+            stats.memories += n;
+            stats.memories_by_kind.insert(get(&row, "kind")?, n);
+        }
+        let mut qb = owned("SELECT COUNT(*) FROM memories");
+        qb.push(" AND valid_until IS NOT NULL");
+        stats.superseded = rows::u64_of(
+            qb.build_query_scalar()
+                .fetch_one(pool)
+                .await
+                .map_err(fail)?,
+        );
+        let mut qb = owned(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(extracted = 0), 0) AS fresh, MIN(created_at) AS first, MAX(created_at) AS last FROM messages",
+        );
+        let row = qb.build().fetch_one(pool).await.map_err(fail)?;
+        stats.messages = rows::u64_of(get(&row, "n")?);
+        stats.unextracted_messages = rows::u64_of(get(&row, "fresh")?);
+        stats.first_message_at = get::<Option<i64>>(&row, "first")?
+            .map(rows::time)
+            .transpose()?;
+        stats.last_message_at = get::<Option<i64>>(&row, "last")?
+            .map(rows::time)
+            .transpose()?;
+        let mut qb = owned("SELECT COUNT(*) FROM sessions");
+        stats.sessions = rows::u64_of(
+            qb.build_query_scalar()
+                .fetch_one(pool)
+                .await
+                .map_err(fail)?,
+        );
+        Ok(stats)
+    }
+
     async fn stats(&self, tenant: Option<&str>) -> Result<StoreStats> {
         let count = |table: &'static str| {
             let pool = self.db.pool.clone();
@@ -175,6 +229,7 @@ impl MaintenanceStore for SqliteStore {
             messages: count("messages").await?,
             sessions: count("sessions").await?,
             users: count("users").await?,
+            topics: count("topics").await?,
             history: count("history").await?,
             outbox_pending: count("outbox").await?,
             outbox_failed: rows::u64_of(failed),

@@ -203,7 +203,7 @@ pub(super) async fn a_retried_message_is_recorded_once(b: &Backends) -> CaseResu
         "retry: {again:?}"
     );
     let page = m
-        .transcript(&t, "chat", 10, None)
+        .transcript(&t, "chat", None, 10, None)
         .await
         .or_fail("transcript")?;
     ensure!(page.items.len() == 1, "recorded twice: {page:?}");
@@ -217,7 +217,7 @@ pub(super) async fn a_retried_message_is_recorded_once(b: &Backends) -> CaseResu
         .await
         .or_fail("answered")?;
     let page = m
-        .transcript(&t, "chat", 10, None)
+        .transcript(&t, "chat", None, 10, None)
         .await
         .or_fail("transcript")?;
     ensure!(page.items[0].answered, "not answered: {page:?}");
@@ -228,7 +228,7 @@ pub(super) async fn a_retried_message_is_recorded_once(b: &Backends) -> CaseResu
             .is_err_and(|e| e.kind() == ErrorKind::NotFound),
         "{missing:?}"
     );
-    let bad = m.transcript(&t, "chat", 10, Some("nope")).await;
+    let bad = m.transcript(&t, "chat", None, 10, Some("nope")).await;
     ensure!(
         bad.as_ref()
             .is_err_and(|e| e.kind() == ErrorKind::InvalidInput),

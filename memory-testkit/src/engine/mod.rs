@@ -14,6 +14,7 @@ use crate::{CaseResult, DeterministicEmbedder, FlakyIndex, OrFail, Report, case,
 
 mod consistency;
 mod conversation;
+mod directory;
 mod search;
 mod validity;
 mod worker;
@@ -21,6 +22,7 @@ mod write;
 
 use consistency::*;
 use conversation::*;
+use directory::*;
 use search::*;
 use validity::*;
 use worker::*;
@@ -95,6 +97,8 @@ where
     case!(r, messages_window_and_recovery(&factory().await));
     case!(r, messages_can_be_remembered_and_searched(&factory().await));
     case!(r, a_retried_message_is_recorded_once(&factory().await));
+    case!(r, sessions_and_viewers_are_managed(&factory().await));
+    case!(r, topics_tag_messages_and_memories(&factory().await));
     case!(r, context_respects_priority_and_budget(&factory().await));
     case!(r, reindex_after_model_change(&factory().await));
     case!(r, rate_limits_per_user_and_global(&factory().await));

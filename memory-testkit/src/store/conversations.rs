@@ -169,8 +169,8 @@ pub(super) async fn messages_client_ids_pages_and_answers(store: &Arc<dyn Store>
                 "chat",
                 &MessageQuery {
                     after,
-                    client_id: None,
                     limit: 2,
+                    ..MessageQuery::default()
                 },
             )
             .await

@@ -16,11 +16,13 @@ use crate::vector::{random_payload, sample_filters};
 use crate::{CaseResult, OrFail, Report, case, ensure, unique};
 
 mod conversations;
+mod directory;
 mod jobs;
 mod maintenance;
 mod memories;
 
 use conversations::*;
+use directory::*;
 use jobs::*;
 use maintenance::*;
 use memories::*;
@@ -64,6 +66,7 @@ fn session(tenant: &str, id: &str) -> Session {
         agent_id: None,
         title: None,
         platform: None,
+        external_id: None,
         started_at: now(),
         ended_at: None,
         metadata: serde_json::Map::new(),
@@ -85,6 +88,7 @@ fn message(tenant: &str, session: &str, user: &str, text: &str) -> Message {
         extracted: false,
         answered: false,
         client_id: None,
+        topic_id: None,
     }
 }
 
@@ -98,6 +102,10 @@ pub async fn run(store: Arc<dyn Store>) -> Report {
     case!(r, history_and_touch(&store));
     case!(r, messages_sessions_users(&store));
     case!(r, messages_client_ids_pages_and_answers(&store));
+    case!(r, sessions_created_listed_and_found(&store));
+    case!(r, users_patched_listed_and_found(&store));
+    case!(r, topics_and_their_messages(&store));
+    case!(r, scope_stats_count(&store));
     case!(r, scans_and_restores(&store));
     case!(r, forget_removes_everything(&store));
     case!(r, forget_spares_shared_sessions(&store));

@@ -9,6 +9,8 @@ mod middleware;
 mod ops;
 mod rejections;
 mod sessions;
+mod sessions_crud;
+mod topics;
 mod users;
 
 use std::sync::OnceLock;
@@ -31,7 +33,8 @@ use super::{AppState, mcp};
 pub(super) fn operations() -> Vec<Op> {
     use memory::{
         AddOutcome, EngineStats, ForgetReport, HistoryEvent, MemoryRecord, Message, MessageOutcome,
-        Page, SearchResponse, User,
+        Page, ScopeStats, SearchResponse, Session, SessionPatch, Topic, TopicPatch, User,
+        UserPatch,
     };
     vec![
         Op::new("post", "/v1/memories", "Remember one memory", || {
@@ -83,6 +86,63 @@ pub(super) fn operations() -> Vec<Op> {
             || get(memories::history),
         )
         .returns::<Vec<HistoryEvent>>(200),
+        Op::new("post", "/v1/sessions", "Create a session", || {
+            post(sessions_crud::create)
+        })
+        .body::<sessions_crud::CreateBody>()
+        .returns::<Session>(201),
+        Op::new(
+            "get",
+            "/v1/sessions",
+            "List sessions (a user's, or by platform id), newest first",
+            || get(sessions_crud::list),
+        )
+        .query::<sessions_crud::ListParams>()
+        .returns::<Page<Session>>(200),
+        Op::new("get", "/v1/sessions/{id}", "A session", || {
+            get(sessions_crud::get_one)
+        })
+        .returns::<Session>(200),
+        Op::new(
+            "patch",
+            "/v1/sessions/{id}",
+            "Change a session's title, platform, platform id or metadata",
+            || patch(sessions_crud::update),
+        )
+        .body::<SessionPatch>()
+        .returns::<Session>(200),
+        Op::new(
+            "post",
+            "/v1/sessions/{id}/topics",
+            "Create a topic of the session",
+            || post(topics::create),
+        )
+        .body::<topics::CreateBody>()
+        .returns::<Topic>(201),
+        Op::new(
+            "get",
+            "/v1/sessions/{id}/topics",
+            "The session's topics, oldest first",
+            || get(topics::list),
+        )
+        .query::<topics::ListParams>()
+        .returns::<Page<Topic>>(200),
+        Op::new("get", "/v1/topics/{id}", "A topic", || get(topics::get_one)).returns::<Topic>(200),
+        Op::new(
+            "patch",
+            "/v1/topics/{id}",
+            "Change a topic (title, outline, completed, metadata)",
+            || patch(topics::update),
+        )
+        .body::<TopicPatch>()
+        .returns::<Topic>(200),
+        Op::new(
+            "delete",
+            "/v1/topics/{id}",
+            "Delete a topic; its messages stay, unlinked",
+            || delete(topics::delete),
+        )
+        .returns_nothing(204),
         Op::new(
             "post",
             "/v1/sessions/{id}/messages",
@@ -144,6 +204,37 @@ pub(super) fn operations() -> Vec<Op> {
         )
         .query::<sessions::ContextParams>()
         .returns::<memory::Context>(200),
+        Op::new(
+            "get",
+            "/v1/users",
+            "List users (or find one by platform id), most recently seen first",
+            || get(users::list),
+        )
+        .query::<users::ListParams>()
+        .returns::<Page<User>>(200),
+        Op::new(
+            "patch",
+            "/v1/users/{id}",
+            "Change a user's display name, platform id or metadata (creates the user if new)",
+            || patch(users::update),
+        )
+        .body::<UserPatch>()
+        .returns::<User>(200),
+        Op::new(
+            "get",
+            "/v1/users/{id}/stats",
+            "Counts for a user, or for a user with an agent",
+            || get(users::stats),
+        )
+        .query::<users::StatsParams>()
+        .returns::<ScopeStats>(200),
+        Op::new(
+            "get",
+            "/v1/stats/{user_id}/{agent_id}",
+            "Counts for a user with an agent (a character)",
+            || get(users::stats_with_agent),
+        )
+        .returns::<ScopeStats>(200),
         Op::new("get", "/v1/users/{id}", "A user's profile", || {
             get(users::get_user)
         })

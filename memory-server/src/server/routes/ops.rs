@@ -22,6 +22,7 @@ pub(super) fn backends_for(caller: &Caller, mut status: serde_json::Value) -> se
         && let Some(roles) = status.as_object_mut()
     {
         roles.remove("vectors_skipped");
+        roles.remove("store_skipped");
         roles.remove("jobs");
         for role in roles.values_mut() {
             if let Some(r) = role.as_object_mut() {

@@ -53,6 +53,9 @@ pub(super) struct MessageBody {
     /// `remember_messages` when omitted).
     #[serde(default)]
     remember: Option<bool>,
+    /// The topic of the session it is about.
+    #[serde(default)]
+    topic_id: Option<uuid::Uuid>,
 }
 
 pub(super) async fn record_message(
@@ -87,6 +90,7 @@ pub(super) async fn record_message(
         answered: b.answered,
         remember: b.remember,
         client_id: b.client_id,
+        topic_id: b.topic_id,
     };
     Ok((
         StatusCode::CREATED,
@@ -210,6 +214,8 @@ pub(super) struct TranscriptParams {
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only the messages about this topic.
+    topic_id: Option<uuid::Uuid>,
 }
 
 pub(super) async fn transcript(
@@ -224,6 +230,7 @@ pub(super) async fn transcript(
             .transcript(
                 &c.tenant,
                 &session,
+                p.topic_id,
                 p.limit.unwrap_or(100),
                 p.cursor.as_deref(),
             )
