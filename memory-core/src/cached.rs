@@ -73,6 +73,10 @@ impl Embedder for CachedEmbedder {
         self.inner.count_tokens(text)
     }
 
+    fn token_spans(&self, text: &str) -> Option<Vec<std::ops::Range<usize>>> {
+        self.inner.token_spans(text)
+    }
+
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
         let mut missing = Vec::new();

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use crate::traits::*;
 use crate::{
-    ErrorKind, HistoryEvent, MemoryRecord, Message, Page, Result, Scope, ScoredId, Session,
-    StoredMemory, Topic, User,
+    ChunkRef, ErrorKind, HistoryEvent, MemoryRecord, Message, Page, Result, Scope, ScoredId,
+    Session, StoredMemory, Topic, User,
 };
 
 /// How temporary errors are retried.
@@ -114,6 +114,7 @@ retrying!(MemoryStore, StoreCapabilities, {
     fn apply(&self, changes: ChangeSet) -> Result<()>;
     fn get_memories(&self, tenant: &str, ids: &[Uuid]) -> Result<Vec<MemoryRecord>>;
     fn get_stored(&self, ids: &[Uuid]) -> Result<Vec<StoredMemory>>;
+    fn chunk_refs(&self, tenant: &str, ids: &[Uuid]) -> Result<Vec<ChunkRef>>;
     fn find_by_hash(&self, scope: &Scope, hash: &str) -> Result<Option<MemoryRecord>>;
     fn list_memories(&self, tenant: &str, query: &ListQuery) -> Result<Page<MemoryRecord>>;
     fn touch_memories(&self, tenant: &str, ids: &[Uuid], at: DateTime<Utc>) -> Result<()>;

@@ -40,6 +40,9 @@ impl Embedder for TimedEmbedder {
     fn count_tokens(&self, text: &str) -> Option<usize> {
         self.inner.count_tokens(text)
     }
+    fn token_spans(&self, text: &str) -> Option<Vec<std::ops::Range<usize>>> {
+        self.inner.token_spans(text)
+    }
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         let start = Instant::now();
         let out = self.inner.embed(texts).await;

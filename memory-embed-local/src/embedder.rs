@@ -217,6 +217,11 @@ impl Embedder for OnnxEmbedder {
             .map(|e| e.get_ids().len())
     }
 
+    fn token_spans(&self, text: &str) -> Option<Vec<std::ops::Range<usize>>> {
+        let e = self.inner.counter.encode(text, false).ok()?;
+        Some(e.get_offsets().iter().map(|&(a, b)| a..b).collect())
+    }
+
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());

@@ -49,6 +49,19 @@ async fn reproduces_sentence_transformers_quickstart() {
         "[CLS] + 6 tokens + [SEP]"
     );
     assert!(e.count_tokens(&long).unwrap() > 2000);
+    // Token spans, which long texts are cut on, are byte ranges of the
+    // text, one per token the model counts besides [CLS] and [SEP].
+    let text = "Señora Müller's naïve café—in Zürich! 東京";
+    let spans = e.token_spans(text).unwrap();
+    assert_eq!(spans.len() + 2, e.count_tokens(text).unwrap());
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.start < s.end && text.get(s.clone()).is_some()),
+        "{spans:?}"
+    );
+    assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
+    assert!(text[spans[0].clone()].starts_with("Se"), "{spans:?}");
 }
 
 /// Several sessions embedding at once give exactly what one session gives.

@@ -83,10 +83,7 @@ pub(crate) fn memory(row: &PgRow) -> Result<MemoryRecord> {
 }
 
 pub(crate) fn stored(row: &PgRow) -> Result<StoredMemory> {
-    Ok(StoredMemory {
-        record: memory(row)?,
-        embedding: get(row, "embedding")?,
-    })
+    Ok(StoredMemory::new(memory(row)?, get(row, "embedding")?))
 }
 
 pub(crate) fn history(row: &PgRow) -> Result<HistoryEvent> {

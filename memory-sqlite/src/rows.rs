@@ -93,10 +93,10 @@ pub(crate) fn memory(row: &SqliteRow) -> Result<MemoryRecord> {
 
 pub(crate) fn stored(row: &SqliteRow) -> Result<StoredMemory> {
     let blob: Option<Vec<u8>> = get(row, "embedding")?;
-    Ok(StoredMemory {
-        record: memory(row)?,
-        embedding: blob.map(|b| blob_to_vec(&b)),
-    })
+    Ok(StoredMemory::new(
+        memory(row)?,
+        blob.map(|b| blob_to_vec(&b)),
+    ))
 }
 
 pub(crate) fn vec_to_blob(v: &[f32]) -> Vec<u8> {

@@ -67,6 +67,10 @@ impl Embedder for DeterministicEmbedder {
         self.max_words.map(|_| text.split_whitespace().count())
     }
 
+    fn token_spans(&self, text: &str) -> Option<Vec<std::ops::Range<usize>>> {
+        self.max_words.map(|_| memory_core::word_spans(text))
+    }
+
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         Ok(texts.iter().map(|t| self.vector(t)).collect())
     }

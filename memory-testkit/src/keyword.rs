@@ -18,10 +18,7 @@ async fn seed(
     let changes = ChangeSet {
         insert: records
             .into_iter()
-            .map(|record| StoredMemory {
-                record,
-                embedding: None,
-            })
+            .map(|record| StoredMemory::new(record, None))
             .collect(),
         ..ChangeSet::default()
     };
@@ -159,10 +156,7 @@ async fn follows_updates_and_deletes(
     store
         .apply(ChangeSet {
             update: vec![memory_core::VersionedUpdate {
-                memory: StoredMemory {
-                    record: r,
-                    embedding: None,
-                },
+                memory: StoredMemory::new(r, None),
                 expected_version: old_version,
                 replace_embedding: false,
             }],

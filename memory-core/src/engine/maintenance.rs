@@ -8,9 +8,7 @@ use uuid::Uuid;
 
 use super::Memory;
 use super::score::half_life;
-use crate::traits::{
-    ChangeSet, EmbedderExt, ShortTermStats, StoreStats, VectorOp, VersionedUpdate,
-};
+use crate::traits::{ChangeSet, ShortTermStats, StoreStats, VectorOp, VersionedUpdate};
 use crate::{ErrorKind, HistoryEvent, HistoryOp, Result, StoredMemory};
 
 const PAGE: usize = 256;
@@ -42,14 +40,16 @@ pub struct DecayReport {
 /// What `check` found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckReport {
-    /// Memories in the store.
+    /// Vectors the store's memories should have in the index: one per
+    /// memory, plus one per further window of a memory longer than the
+    /// embedder's window.
     pub store_count: u64,
     /// Vectors in the index.
     pub index_count: u64,
     /// Memories whose vector write is still queued.
     pub pending: u64,
-    /// Memories whose vector is not in the index: lost, or still queued
-    /// (`pending` counts those) or failed in the outbox.
+    /// Vectors (a memory's, or a window's) that are not in the index: lost,
+    /// or still queued (`pending` counts those) or failed in the outbox.
     pub missing_vectors: Vec<Uuid>,
     /// Vectors with no memory in the store.
     pub orphan_vectors: Vec<Uuid>,
@@ -133,12 +133,8 @@ impl Memory {
             let Some(last) = page.last() else { break };
             after = Some(last.record.id);
             let texts: Vec<String> = page.iter().map(|m| m.record.content.clone()).collect();
-            let vectors = self.inner.embedder.embed_all(&texts).await?;
-            crate::vector_check::check_embeddings(
-                &vectors,
-                self.inner.collection.dimension,
-                self.inner.embedder.model_id(),
-            )?;
+            // The new embedder's window may split texts differently.
+            let vectors = self.embed_contents(&texts).await?;
             let mut changes = ChangeSet::default();
             for (m, v) in page.into_iter().zip(vectors) {
                 let mut record = m.record;
@@ -148,7 +144,8 @@ impl Memory {
                     expected_version: record.version,
                     memory: StoredMemory {
                         record,
-                        embedding: Some(v),
+                        embedding: Some(v.vector),
+                        chunks: v.chunks,
                     },
                     replace_embedding: true,
                 });
@@ -245,10 +242,7 @@ impl Memory {
                     changes.outbox.push((r.id, VectorOp::Upsert));
                     changes.update.push(VersionedUpdate {
                         expected_version: r.version,
-                        memory: StoredMemory {
-                            record: next,
-                            embedding: None,
-                        },
+                        memory: StoredMemory::new(next, None),
                         replace_embedding: false,
                     });
                 }
@@ -276,13 +270,19 @@ impl Memory {
     pub async fn check(&self, repair: bool) -> Result<CheckReport> {
         let mut report = CheckReport::default();
         let mut store_ids = BTreeSet::new();
+        // Which memory each expected vector belongs to: repairing a missing
+        // window rewrites its whole memory.
+        let mut owners = std::collections::HashMap::new();
         let mut after = None;
         loop {
             let page = self.inner.store.scan_memories(after, 1000).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.record.id);
             for m in page {
-                store_ids.insert(m.record.id);
+                for id in m.vector_ids() {
+                    store_ids.insert(id);
+                    owners.insert(id, m.record.id);
+                }
                 if m.record.vector_state != crate::VectorState::Synced {
                     report.pending += 1;
                 }
@@ -307,11 +307,15 @@ impl Memory {
             for chunk in report.orphan_vectors.chunks(500) {
                 self.inner.vectors.delete(name, chunk).await?;
             }
+            let memories: BTreeSet<Uuid> = report
+                .missing_vectors
+                .iter()
+                .filter_map(|id| owners.get(id).copied())
+                .collect();
             let changes = ChangeSet {
-                outbox: report
-                    .missing_vectors
-                    .iter()
-                    .map(|id| (*id, VectorOp::Upsert))
+                outbox: memories
+                    .into_iter()
+                    .map(|id| (id, VectorOp::Upsert))
                     .collect(),
                 ..ChangeSet::default()
             };

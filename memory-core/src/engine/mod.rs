@@ -1,6 +1,7 @@
 //! The engine: [`Memory`] ties a store, a vector index, a keyword index, a
 //! short-term tier and an embedder together behind one API.
 
+mod chunking;
 mod context;
 mod jobs;
 mod limits;
@@ -29,6 +30,7 @@ use crate::traits::{
 };
 use crate::{Error, Result};
 
+pub use chunking::{ChunkingConfig, word_spans};
 pub use context::Context;
 pub use limits::RateLimits;
 pub use maintenance::{CheckReport, DecayReport, EngineStats, SyncReport};
@@ -91,6 +93,8 @@ pub struct EngineConfig {
     /// Whether every recorded message is also kept as a searchable memory
     /// of kind `message` (a request can say otherwise).
     pub remember_messages: bool,
+    /// How texts longer than the embedder's window are split.
+    pub chunking: ChunkingConfig,
 }
 
 impl Default for EngineConfig {
@@ -116,6 +120,7 @@ impl Default for EngineConfig {
             rate_limits: RateLimits::default(),
             extraction: crate::extract::ExtractionConfig::default(),
             remember_messages: false,
+            chunking: ChunkingConfig::default(),
         }
     }
 }
@@ -155,6 +160,7 @@ impl EngineConfig {
                 return Err(Error::config(format!("{name}: must be at least 1")));
             }
         }
+        self.chunking.validate()?;
         if self.default_k > self.max_k {
             return Err(Error::config("default_k: must not exceed max_k"));
         }

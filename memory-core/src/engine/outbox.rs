@@ -6,10 +6,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::Memory;
-use crate::traits::{
-    ChangeSet, EmbedderExt, VectorOp, VectorPayload, VectorRecord, VersionedUpdate,
-};
-use crate::vector_check::check_embeddings;
+use crate::traits::{ChangeSet, VectorOp, VectorRecord, VersionedUpdate};
 use crate::{Result, StoredMemory};
 
 /// Counts of one outbox flush.
@@ -91,17 +88,13 @@ impl Memory {
             counts.failed += ids.len() as u64;
             return counts;
         }
-        let records: Vec<VectorRecord> = present
+        // A memory's windows are written with it and acknowledged with it.
+        let records: Vec<VectorRecord> = present.iter().flat_map(VectorRecord::all_of).collect();
+        let ids: Vec<Uuid> = present
             .iter()
-            .filter_map(|m| {
-                m.embedding.as_ref().map(|v| VectorRecord {
-                    id: m.record.id,
-                    vector: v.clone(),
-                    payload: VectorPayload::from(&m.record),
-                })
-            })
+            .filter(|m| m.embedding.is_some())
+            .map(|m| m.record.id)
             .collect();
-        let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
         let result = self.inner.vectors.upsert(collection, &records).await;
         let ok = self.ack(&ids, VectorOp::Upsert, result, max).await;
         counts.upserted += ok;
@@ -136,8 +129,8 @@ impl Memory {
         }
     }
 
-    /// Embeds memories that have no stored vector (imported without one) or one
-    /// from another model.
+    /// Embeds memories that have no stored vector (imported without one), one
+    /// from another model, or windows without theirs.
     async fn fill_missing_embeddings(&self, memories: &mut [StoredMemory]) -> Result<()> {
         let model = self.inner.embedder.model_id();
         let dim = self.inner.collection.dimension;
@@ -147,6 +140,9 @@ impl Memory {
             .filter(|(_, m)| {
                 m.embedding.as_ref().is_none_or(|e| e.len() != dim)
                     || m.record.embedding_model.as_deref() != Some(model)
+                    || m.chunks
+                        .iter()
+                        .any(|c| c.index > 0 && c.embedding.is_none())
             })
             .map(|(i, _)| i)
             .collect();
@@ -157,8 +153,7 @@ impl Memory {
             .iter()
             .map(|&i| memories[i].record.content.clone())
             .collect();
-        let vectors = self.inner.embedder.embed_all(&texts).await?;
-        check_embeddings(&vectors, dim, model)?;
+        let vectors = self.embed_contents(&texts).await?;
         let mut changes = ChangeSet::default();
         for (&i, v) in need.iter().zip(vectors) {
             let m = &mut memories[i];
@@ -167,13 +162,15 @@ impl Memory {
             changes.update.push(VersionedUpdate {
                 memory: StoredMemory {
                     record: next.clone(),
-                    embedding: Some(v.clone()),
+                    embedding: Some(v.vector.clone()),
+                    chunks: v.chunks.clone(),
                 },
                 expected_version: m.record.version,
                 replace_embedding: true,
             });
             m.record = next;
-            m.embedding = Some(v);
+            m.embedding = Some(v.vector);
+            m.chunks = v.chunks;
         }
         self.inner.store.apply(changes).await
     }

@@ -238,7 +238,7 @@ pub(crate) fn validate_content(content: &str, config: &EngineConfig) -> Result<(
     }
     if content.len() > config.max_content_bytes {
         return Err(Error::invalid(format!(
-            "content: {} bytes, the maximum is {}",
+            "content: {} bytes, the maximum is {} (engine.max_content_bytes)",
             content.len(),
             config.max_content_bytes
         )));

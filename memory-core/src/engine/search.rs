@@ -12,7 +12,7 @@ use super::scope::scope_filter;
 use super::score::{Ranker, ScoreParts, Weights};
 use super::validity::Validity;
 use crate::traits::{KeywordQuery, VectorQuery};
-use crate::{Error, Filter, MemoryRecord, Result, Scope, ScoredId};
+use crate::{ChunkSpan, Error, Filter, MemoryRecord, Result, Scope, ScoredId};
 
 /// Which lists a search consults.
 #[derive(
@@ -130,6 +130,10 @@ pub struct SearchHit {
     pub score: f32,
     /// How the score was made.
     pub explain: ScoreParts,
+    /// For a memory longer than the embedder's window, the window its
+    /// similarity comes from (byte offsets in its content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<ChunkSpan>,
 }
 
 /// A page of results.
@@ -242,20 +246,33 @@ impl Memory {
         let mut degraded = Vec::new();
 
         let vector_fut = async {
+            type Folded = (Vec<ScoredId>, HashMap<Uuid, ChunkSpan>);
             if !use_vector {
-                return Ok(Vec::new());
+                return Result::<Folded>::Ok((Vec::new(), HashMap::new()));
             }
             let vector = self.embed_one_checked(&request.query).await?;
-            let q = VectorQuery {
-                tenant: tenant.clone(),
-                vector,
-                k: candidates,
-                filter: filter.clone(),
-            };
-            self.inner
-                .vectors
-                .query(&self.inner.collection.name, &q)
-                .await
+            // Windows of one memory count once: when folding them leaves
+            // too few candidates from a full list, the list is deepened.
+            let mut k = candidates;
+            loop {
+                let q = VectorQuery {
+                    tenant: tenant.clone(),
+                    vector: vector.clone(),
+                    k,
+                    filter: filter.clone(),
+                };
+                let raw = self
+                    .inner
+                    .vectors
+                    .query(&self.inner.collection.name, &q)
+                    .await?;
+                let full = raw.len() >= k;
+                let (hits, spans) = self.fold_windows(&tenant, raw).await?;
+                if !full || hits.len() >= candidates || k >= MAX_CANDIDATES {
+                    return Ok((hits, spans));
+                }
+                k = (k * 2).min(MAX_CANDIDATES);
+            }
         };
         let keyword_fut = async {
             match (&self.inner.keywords, use_keyword) {
@@ -272,13 +289,13 @@ impl Memory {
             }
         };
         let (vector_hits, keyword_hits) = futures::join!(vector_fut, keyword_fut);
-        let mut vector_hits: Vec<ScoredId> = match vector_hits {
+        let (mut vector_hits, spans) = match vector_hits {
             Ok(h) => h,
             // Invalid input is the caller's to fix; an outage degrades to keyword search.
             Err(e) if use_keyword && e.kind() != crate::ErrorKind::InvalidInput => {
                 tracing::warn!(error = %e, "vector search failed; serving keyword results");
                 degraded.push("vector".to_owned());
-                Vec::new()
+                (Vec::new(), HashMap::new())
             }
             Err(e) => return Err(e),
         };
@@ -329,6 +346,7 @@ impl Memory {
                 Some(SearchHit {
                     score: p.total,
                     explain: p,
+                    chunk: spans.get(&r.id).copied(),
                     memory: r,
                 })
             })
@@ -351,5 +369,43 @@ impl Memory {
             hits: page,
             degraded,
         })
+    }
+
+    /// Folds the windows among an index's hits into their memories: each
+    /// memory once, at its best window's score, with that window's span.
+    async fn fold_windows(
+        &self,
+        tenant: &str,
+        raw: Vec<ScoredId>,
+    ) -> Result<(Vec<ScoredId>, HashMap<Uuid, ChunkSpan>)> {
+        if raw.is_empty() {
+            return Ok((raw, HashMap::new()));
+        }
+        let ids: Vec<Uuid> = raw.iter().map(|h| h.id).collect();
+        let refs: HashMap<Uuid, crate::ChunkRef> = self
+            .inner
+            .store
+            .chunk_refs(tenant, &ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.chunk_id, r))
+            .collect();
+        let mut spans = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut hits = Vec::with_capacity(raw.len());
+        // The index answers best first, so a memory's first window is its best.
+        for h in raw {
+            let (id, span) = match refs.get(&h.id) {
+                Some(r) => (r.memory_id, Some(r.span)),
+                None => (h.id, None),
+            };
+            if seen.insert(id) {
+                if let Some(span) = span {
+                    spans.insert(id, span);
+                }
+                hits.push(ScoredId { id, score: h.score });
+            }
+        }
+        Ok((hits, spans))
     }
 }

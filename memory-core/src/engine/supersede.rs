@@ -60,10 +60,7 @@ impl Memory {
             Some(new.content.clone()),
             format!("superseded by {}", new.id),
         );
-        let kept = StoredMemory {
-            record: next,
-            embedding: None,
-        };
+        let kept = StoredMemory::new(next, None);
         changes.rewrite(kept, old.version, history);
         Ok(())
     }

@@ -66,7 +66,7 @@ impl Memory {
                 }
             };
             r.validate(&self.inner.config)
-                .and_then(|()| self.check_window(&r.content))
+                .and_then(|()| self.windows(&r.content).map(drop))
                 .map_err(named)?;
             if let Some(t) = r.topic_id.take() {
                 if topics_seen.insert((r.scope.tenant.clone(), t)) {
@@ -124,15 +124,15 @@ impl Memory {
             .iter()
             .map(|(i, _, _)| requests[*i].content.clone())
             .collect();
-        let embeddings = self.embed_checked(&texts).await?;
+        let embeddings = self.embed_contents(&texts).await?;
 
         let mut changes = ChangeSet::default();
         let mut merged_into: HashSet<Uuid> = HashSet::new();
         let mut new_ids: HashMap<usize, Uuid> = HashMap::new();
-        for ((i, hash, _), embedding) in fresh.into_iter().zip(embeddings) {
+        for ((i, hash, _), embedded) in fresh.into_iter().zip(embeddings) {
             let r = &requests[*i];
             if r.supersedes.is_none()
-                && let Some((target, similarity)) = self.near_duplicate(r, &embedding).await
+                && let Some((target, similarity)) = self.near_duplicate(r, &embedded.vector).await
                 && merged_into.insert(target.id)
             {
                 let mut next = target.clone();
@@ -154,7 +154,8 @@ impl Memory {
                 changes.rewrite(
                     StoredMemory {
                         record: next,
-                        embedding: Some(embedding),
+                        embedding: Some(embedded.vector),
+                        chunks: embedded.chunks,
                     },
                     target.version,
                     HistoryEvent::new(
@@ -215,7 +216,8 @@ impl Memory {
             });
             changes.insert.push(StoredMemory {
                 record,
-                embedding: Some(embedding),
+                embedding: Some(embedded.vector),
+                chunks: embedded.chunks,
             });
         }
         for (i, _, dup) in &todo {
@@ -305,20 +307,6 @@ impl Memory {
         (record.scope == r.scope).then_some((record, best.score))
     }
 
-    /// Refuses content longer than the embedder's window: its vector would
-    /// silently cover only the beginning.
-    pub(crate) fn check_window(&self, content: &str) -> Result<()> {
-        let e = &self.inner.embedder;
-        match (e.max_tokens(), e.count_tokens(content)) {
-            (Some(max), Some(n)) if n > max => Err(Error::invalid(format!(
-                "content: {n} tokens, but the embedder {} reads at most {max} (about {} characters); split it into several memories",
-                e.model_id(),
-                max * 4
-            ))),
-            _ => Ok(()),
-        }
-    }
-
     /// Changes a memory. A content change is re-embedded; every change gets a history row.
     pub async fn update(
         &self,
@@ -328,7 +316,7 @@ impl Memory {
     ) -> Result<MemoryRecord> {
         request.validate(&self.inner.config)?;
         if let Some(c) = &request.content {
-            self.check_window(c)?;
+            self.windows(c)?;
         }
         let current = self.current(tenant, id).await?;
         if let Some(v) = request.expected_version
@@ -340,13 +328,17 @@ impl Memory {
             ));
         }
         let mut next = current.clone();
-        let mut embedding = None;
+        let mut embedded = None;
+        // Vectors of windows the new content no longer has: the store queues
+        // their deletes with the write, and this call flushes them at once.
+        let mut retired = Vec::new();
         if let Some(c) = &request.content
             && c != &current.content
         {
+            retired = self.vector_ids_of(id).await?;
             next.content = c.clone();
             next.content_hash = content_hash(c);
-            embedding = Some(self.embed_one_checked(c).await?);
+            embedded = self.embed_contents(std::slice::from_ref(c)).await?.pop();
             next.embedding_model = Some(self.inner.embedder.model_id().to_owned());
         }
         if let Some(k) = &request.kind {
@@ -372,9 +364,13 @@ impl Memory {
         next.vector_state = VectorState::Pending;
         let mut changes = ChangeSet::default();
         changes.rewrite(
-            StoredMemory {
-                record: next.clone(),
-                embedding,
+            match embedded {
+                Some(e) => StoredMemory {
+                    record: next.clone(),
+                    embedding: Some(e.vector),
+                    chunks: e.chunks,
+                },
+                None => StoredMemory::new(next.clone(), None),
             },
             current.version,
             HistoryEvent::new(
@@ -385,7 +381,18 @@ impl Memory {
                 request.reason.clone().unwrap_or_else(|| "updated".into()),
             ),
         );
-        let ops = changes.outbox.clone();
+        let kept: HashSet<Uuid> = changes
+            .update
+            .iter()
+            .flat_map(|u| u.memory.vector_ids())
+            .collect();
+        let mut ops = changes.outbox.clone();
+        ops.extend(
+            retired
+                .into_iter()
+                .filter(|v| !kept.contains(v))
+                .map(|v| (v, VectorOp::Delete)),
+        );
         self.inner.store.apply(changes).await?;
         let counts = self.flush(&ops, Vec::new()).await;
         if counts.failed == 0 {
@@ -397,6 +404,14 @@ impl Memory {
     /// Deletes a memory and its vector.
     pub async fn delete(&self, tenant: &str, id: Uuid) -> Result<()> {
         let current = self.current(tenant, id).await?;
+        // The store queues the deletes of its windows' vectors with the
+        // delete; this call flushes them at once.
+        let ops: Vec<(Uuid, VectorOp)> = self
+            .vector_ids_of(id)
+            .await?
+            .into_iter()
+            .map(|v| (v, VectorOp::Delete))
+            .collect();
         let changes = ChangeSet {
             delete: vec![id],
             history: vec![HistoryEvent::new(
@@ -410,8 +425,19 @@ impl Memory {
             ..ChangeSet::default()
         };
         self.inner.store.apply(changes).await?;
-        self.flush(&[(id, VectorOp::Delete)], Vec::new()).await;
+        self.flush(&ops, Vec::new()).await;
         Ok(())
+    }
+
+    /// The index ids of a memory's vectors: its own and its windows'.
+    async fn vector_ids_of(&self, id: Uuid) -> Result<Vec<Uuid>> {
+        Ok(self
+            .inner
+            .store
+            .get_stored(&[id])
+            .await?
+            .pop()
+            .map_or_else(|| vec![id], |m| m.vector_ids()))
     }
 
     /// Removes everything about a scope's owner: memories and their vectors,

@@ -261,7 +261,7 @@ impl Memory {
         // the batch forever: it is dropped like one without a source.
         let (requests, invalid): (Vec<_>, Vec<_>) = requests.into_iter().partition(|r| {
             r.validate(&self.inner.config)
-                .and_then(|()| self.check_window(&r.content))
+                .and_then(|()| self.windows(&r.content).map(drop))
                 .is_ok()
         });
         report.rejected += invalid.len() as u64;
@@ -303,14 +303,15 @@ impl Memory {
             .iter()
             .map(|w| w.record.content.clone())
             .collect();
-        let vectors = self.embed_checked(&texts).await?;
-        for (w, vector) in plan.rewrites.into_iter().zip(vectors) {
+        let vectors = self.embed_contents(&texts).await?;
+        for (w, embedded) in plan.rewrites.into_iter().zip(vectors) {
             let mut record = w.record;
             record.vector_state = VectorState::Pending;
             record.embedding_model = Some(self.inner.embedder.model_id().to_owned());
             let memory = StoredMemory {
                 record,
-                embedding: Some(vector),
+                embedding: Some(embedded.vector),
+                chunks: embedded.chunks,
             };
             extra.rewrite(memory, w.expected_version, w.history);
         }

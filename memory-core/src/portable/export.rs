@@ -48,7 +48,9 @@ impl Memory {
             after = Some(last.record.id);
             for mut stored in page.into_iter().filter(|s| s.record.scope.tenant == tenant) {
                 if !vectors {
+                    // Windows are cut again when the vectors are made again.
                     stored.embedding = None;
+                    stored.chunks.clear();
                 }
                 let history = store.history(tenant, stored.record.id).await?;
                 line(serde_json::json!({ "type": "memory", "memory": stored, "history": history }))

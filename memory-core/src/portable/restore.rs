@@ -30,16 +30,20 @@ pub(crate) async fn restore(
         .filter(|(m, _)| !present.contains(&m.record.id))
     {
         let mut record = m.record;
-        let embedding = if re_embed {
+        let (embedding, chunks) = if re_embed {
             // Vectors missing or from another model are (re-)embedded by sync.
             record.embedding_model = None;
-            None
+            (None, Vec::new())
         } else {
-            m.embedding
+            (m.embedding, m.chunks)
         };
         changes.history.extend(history);
         changes.outbox.push((record.id, VectorOp::Upsert));
-        changes.insert.push(StoredMemory { record, embedding });
+        changes.insert.push(StoredMemory {
+            record,
+            embedding,
+            chunks,
+        });
     }
     let written = changes.insert.len() as u64;
     if !dry_run && written > 0 {

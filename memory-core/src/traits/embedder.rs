@@ -10,8 +10,9 @@ use crate::{Error, ErrorKind, Result};
 ///   `dimension()` finite values.
 /// - An empty input returns an empty output.
 /// - Inputs longer than the model's window (`max_tokens`) are truncated; the
-///   engine refuses to *store* such texts, so a memory's vector always covers
-///   all of it. Inputs are never silently dropped.
+///   engine never stores such a text under one vector: it splits it into
+///   overlapping windows (from `token_spans`), each embedded on its own.
+///   Inputs are never silently dropped.
 #[async_trait]
 pub trait Embedder: Send + Sync + std::fmt::Debug {
     /// A stable id of the model, recorded on every memory it embeds.
@@ -24,8 +25,14 @@ pub trait Embedder: Send + Sync + std::fmt::Debug {
     fn max_tokens(&self) -> Option<usize> {
         None
     }
-    /// How many tokens `text` takes, if the embedder can count them.
+    /// How many tokens `text` takes, if the embedder can count them
+    /// (special tokens the model adds included).
     fn count_tokens(&self, _text: &str) -> Option<usize> {
+        None
+    }
+    /// The byte span of each token of `text` (special tokens excluded), if
+    /// the embedder can tell; windows are cut on these boundaries.
+    fn token_spans(&self, _text: &str) -> Option<Vec<std::ops::Range<usize>>> {
         None
     }
     /// Embeds texts, keeping order.

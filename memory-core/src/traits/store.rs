@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use super::{BackendInfo, ConversationStore, JobStore, NewJob};
 use crate::{
-    Filter, HistoryEvent, MemoryRecord, Message, Op, Page, Result, Scope, Session, StoredMemory,
-    User,
+    ChunkRef, Filter, HistoryEvent, MemoryRecord, Message, Op, Page, Result, Scope, Session,
+    StoredMemory, User,
 };
 
 /// What a pending vector write must do.
@@ -227,8 +227,12 @@ pub trait MemoryStore: Send + Sync + std::fmt::Debug {
     async fn apply(&self, changes: ChangeSet) -> Result<()>;
     /// Memories by id, in the order asked.
     async fn get_memories(&self, tenant: &str, ids: &[Uuid]) -> Result<Vec<MemoryRecord>>;
-    /// Memories with embeddings by id, any tenant (for the outbox and reindexing).
+    /// Memories with embeddings and windows by id, any tenant (for the
+    /// outbox and reindexing).
     async fn get_stored(&self, ids: &[Uuid]) -> Result<Vec<StoredMemory>>;
+    /// Which of `ids` (vector ids an index returned) are windows of the
+    /// tenant's memories, with the memory and span of each.
+    async fn chunk_refs(&self, tenant: &str, ids: &[Uuid]) -> Result<Vec<ChunkRef>>;
     /// The memory of `scope`'s owner whose content hash is `hash`.
     async fn find_by_hash(&self, scope: &Scope, hash: &str) -> Result<Option<MemoryRecord>>;
     /// A page of memories, newest first.
@@ -250,7 +254,8 @@ pub trait MemoryStore: Send + Sync + std::fmt::Debug {
 /// restores, forgetting a scope, and counts.
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync + std::fmt::Debug {
-    /// Every memory of every tenant with ids above `after`, ascending.
+    /// Every memory of every tenant with ids above `after`, ascending, with
+    /// its windows.
     async fn scan_memories(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<StoredMemory>>;
     /// Messages of every tenant in id order, after `after`.
     async fn scan_messages(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<Message>>;

@@ -186,6 +186,28 @@ pub struct VectorRecord {
     pub payload: VectorPayload,
 }
 
+impl VectorRecord {
+    /// The vectors of a stored memory: its own (the first window's, when
+    /// chunked) and one per further window, each with the memory's payload;
+    /// none for a vector not yet computed.
+    pub fn all_of(m: &crate::StoredMemory) -> Vec<VectorRecord> {
+        let payload = VectorPayload::from(&m.record);
+        let own = m.embedding.as_ref().map(|v| VectorRecord {
+            id: m.record.id,
+            vector: v.clone(),
+            payload: payload.clone(),
+        });
+        let windows = m.chunks.iter().filter(|c| c.index > 0).filter_map(|c| {
+            c.embedding.as_ref().map(|v| VectorRecord {
+                id: crate::chunk_id(m.record.id, c.index),
+                vector: v.clone(),
+                payload: payload.clone(),
+            })
+        });
+        own.into_iter().chain(windows).collect()
+    }
+}
+
 /// A nearest-neighbour query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorQuery {

@@ -231,9 +231,37 @@ pub struct StoredMemory {
     /// The record.
     #[serde(flatten)]
     pub record: MemoryRecord,
-    /// Its vector, kept so the index can be rebuilt without re-embedding.
+    /// Its vector, kept so the index can be rebuilt without re-embedding;
+    /// for a chunked memory, the vector of its first window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<Vec<f32>>,
+    /// Empty when one window of the embedder covers the content; else every
+    /// window in order, each its own vector in the index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chunks: Vec<StoredChunk>,
+}
+
+impl StoredMemory {
+    /// A record with its vector and no chunks.
+    pub fn new(record: MemoryRecord, embedding: Option<Vec<f32>>) -> Self {
+        Self {
+            record,
+            embedding,
+            chunks: Vec::new(),
+        }
+    }
+
+    /// The index ids of its vectors: its own id, then its windows' after the first.
+    pub fn vector_ids(&self) -> Vec<Uuid> {
+        let mut ids = vec![self.record.id];
+        ids.extend(
+            self.chunks
+                .iter()
+                .filter(|c| c.index > 0)
+                .map(|c| chunk_id(self.record.id, c.index)),
+        );
+        ids
+    }
 }
 
 /// What a history row records.

@@ -1,8 +1,10 @@
 //! The domain model: scopes, memories, messages, sessions, users, history.
 
+mod chunk;
 mod conversation;
 mod memory;
 
+pub use chunk::*;
 pub use conversation::*;
 pub use memory::*;
 

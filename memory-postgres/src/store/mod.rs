@@ -173,6 +173,7 @@ async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> R
                     .map(|h| (h.memory_id, h.tenant.clone())),
             )
             .collect();
+        let mut rows = Vec::with_capacity(changes.outbox.len());
         for (id, op) in &changes.outbox {
             // A memory's tenant comes from this change set, else from its row (still present: deletes run last).
             let tenant: Option<String> = match known.get(id) {
@@ -183,25 +184,30 @@ async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> R
                     .await
                     .map_err(|e| map(e, "outbox"))?,
             };
-            sqlx::query(
-                "INSERT INTO outbox (memory_id, tenant, op, attempts, last_error) VALUES ($1, $2, $3, 0, NULL)
-                 ON CONFLICT (memory_id) DO UPDATE SET op = excluded.op, attempts = 0, last_error = NULL, seq = nextval(pg_get_serial_sequence('outbox', 'seq'))",
-            )
-            .bind(id)
-            .bind(tenant.unwrap_or_default())
-            .bind(op.as_str())
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| map(e, "outbox"))?;
-            if *op == VectorOp::Upsert {
-                sqlx::query("UPDATE memories SET vector_state = 'pending', vector_attempts = 0 WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| map(e, "outbox"))?;
-            }
+            rows.push((*id, tenant.unwrap_or_default(), *op));
         }
+        queue_outbox(conn, &rows).await?;
     }
+    // A rewritten vector retires the windows the new content no longer has;
+    // a deleted memory retires all of them (their rows go by cascade).
+    for u in changes.update.iter().filter(|u| u.replace_embedding) {
+        chunks::retire(conn, u.memory.record.id, u.memory.chunks.len()).await?;
+    }
+    if !changes.delete.is_empty() {
+        chunks::retire_all(conn, &changes.delete).await?;
+    }
+    let written: Vec<&StoredMemory> = changes
+        .insert
+        .iter()
+        .chain(
+            changes
+                .update
+                .iter()
+                .filter(|u| u.replace_embedding)
+                .map(|u| &u.memory),
+        )
+        .collect();
+    chunks::write(conn, &written).await?;
     for chunk in changes.history.chunks(500) {
         let mut qb = QueryBuilder::<Postgres>::new(
             "INSERT INTO history (id, memory_id, tenant, op, old_content, new_content, reason, created_at) ",
@@ -239,6 +245,37 @@ async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> R
     Ok(())
 }
 
+/// Writes outbox rows after every row already queued; a row for an id
+/// already queued takes its place with the new op. An upsert marks its
+/// memory's vector pending.
+pub(crate) async fn queue_outbox(
+    conn: &mut PgConnection,
+    rows: &[(Uuid, String, VectorOp)],
+) -> Result<()> {
+    for (id, tenant, op) in rows {
+        sqlx::query(
+            "INSERT INTO outbox (memory_id, tenant, op, attempts, last_error) VALUES ($1, $2, $3, 0, NULL)
+             ON CONFLICT (memory_id) DO UPDATE SET op = excluded.op, attempts = 0, last_error = NULL, seq = nextval(pg_get_serial_sequence('outbox', 'seq'))",
+        )
+        .bind(id)
+        .bind(tenant)
+        .bind(op.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| map(e, "outbox"))?;
+        if *op == VectorOp::Upsert {
+            sqlx::query(
+                "UPDATE memories SET vector_state = 'pending', vector_attempts = 0 WHERE id = $1",
+            )
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| map(e, "outbox"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Rows of a table keyed by (tenant, id), in key order, after a key.
 impl PgStore {
     async fn scan_keyed(
@@ -261,6 +298,7 @@ impl PgStore {
     }
 }
 
+mod chunks;
 mod conversations;
 mod directory;
 mod jobs;

@@ -16,7 +16,9 @@ impl MaintenanceStore for SqliteStore {
         .fetch_all(&self.db.pool)
         .await
         .map_err(|e| map(e, "scan memories"))?;
-        rows.iter().map(rows::stored).collect()
+        let mut out = rows.iter().map(rows::stored).collect::<Result<Vec<_>>>()?;
+        super::chunks::attach(&self.db.pool, &mut out).await?;
+        Ok(out)
     }
 
     async fn scan_messages(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<Message>> {

@@ -62,7 +62,12 @@ impl MemoryStore for SqliteStore {
                 .map_err(|e| map(e, "get memories"))?;
             out.extend(rows.iter().map(rows::stored).collect::<Result<Vec<_>>>()?);
         }
+        super::chunks::attach(&self.db.pool, &mut out).await?;
         Ok(out)
+    }
+
+    async fn chunk_refs(&self, tenant: &str, ids: &[Uuid]) -> Result<Vec<memory_core::ChunkRef>> {
+        super::chunks::refs(&self.db.pool, tenant, ids).await
     }
 
     async fn find_by_hash(&self, scope: &Scope, hash: &str) -> Result<Option<MemoryRecord>> {

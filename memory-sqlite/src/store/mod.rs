@@ -184,11 +184,8 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
                     .map(|h| (h.memory_id, h.tenant.clone())),
             )
             .collect();
-        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| map(e, "outbox"))?;
-        for (i, (id, op)) in changes.outbox.iter().enumerate() {
+        let mut rows = Vec::with_capacity(changes.outbox.len());
+        for (id, op) in &changes.outbox {
             let tenant = match tenants.get(id) {
                 Some(t) => t.clone(),
                 None => sqlx::query_scalar::<_, String>("SELECT tenant FROM memories WHERE id = ?")
@@ -198,26 +195,30 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
                     .map_err(|e| map(e, "outbox"))?
                     .unwrap_or_default(),
             };
-            sqlx::query(
-                "INSERT INTO outbox (memory_id, tenant, op, attempts, last_error, seq) VALUES (?, ?, ?, 0, NULL, ?)
-                 ON CONFLICT (memory_id) DO UPDATE SET op = excluded.op, attempts = 0, last_error = NULL, seq = excluded.seq",
-            )
-            .bind(id.to_string())
-            .bind(tenant)
-            .bind(op.as_str())
-            .bind(seq + 1 + i64::try_from(i).unwrap_or(0))
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| map(e, "outbox"))?;
-            if *op == VectorOp::Upsert {
-                sqlx::query("UPDATE memories SET vector_state = 'pending', vector_attempts = 0 WHERE id = ?")
-                    .bind(id.to_string())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| map(e, "outbox"))?;
-            }
+            rows.push((*id, tenant, *op));
         }
+        queue_outbox(conn, &rows).await?;
     }
+    // A rewritten vector retires the windows the new content no longer has;
+    // a deleted memory retires all of them (their rows go by cascade).
+    for u in changes.update.iter().filter(|u| u.replace_embedding) {
+        chunks::retire(conn, u.memory.record.id, u.memory.chunks.len()).await?;
+    }
+    for chunk in changes.delete.chunks(400) {
+        chunks::retire_all(conn, chunk).await?;
+    }
+    let written: Vec<&StoredMemory> = changes
+        .insert
+        .iter()
+        .chain(
+            changes
+                .update
+                .iter()
+                .filter(|u| u.replace_embedding)
+                .map(|u| &u.memory),
+        )
+        .collect();
+    chunks::write(conn, &written).await?;
     for chunk in changes.delete.chunks(400) {
         let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM memories WHERE id IN ");
         push_ids(&mut qb, chunk);
@@ -235,6 +236,45 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
             .map_err(|e| map(e, "mark extracted"))?;
     }
     jobs::insert_jobs(conn, &changes.jobs).await?;
+    Ok(())
+}
+
+/// Writes outbox rows after every row already queued; a row for an id
+/// already queued takes its place with the new op. An upsert marks its
+/// memory's vector pending.
+pub(crate) async fn queue_outbox(
+    conn: &mut SqliteConnection,
+    rows: &[(Uuid, String, VectorOp)],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| map(e, "outbox"))?;
+    for (i, (id, tenant, op)) in rows.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO outbox (memory_id, tenant, op, attempts, last_error, seq) VALUES (?, ?, ?, 0, NULL, ?)
+             ON CONFLICT (memory_id) DO UPDATE SET op = excluded.op, attempts = 0, last_error = NULL, seq = excluded.seq",
+        )
+        .bind(id.to_string())
+        .bind(tenant)
+        .bind(op.as_str())
+        .bind(seq + 1 + i64::try_from(i).unwrap_or(0))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| map(e, "outbox"))?;
+        if *op == VectorOp::Upsert {
+            sqlx::query(
+                "UPDATE memories SET vector_state = 'pending', vector_attempts = 0 WHERE id = ?",
+            )
+            .bind(id.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| map(e, "outbox"))?;
+        }
+    }
     Ok(())
 }
 
@@ -279,6 +319,7 @@ impl SqliteStore {
     }
 }
 
+mod chunks;
 mod conversations;
 mod directory;
 mod jobs;

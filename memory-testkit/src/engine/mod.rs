@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::{CaseResult, DeterministicEmbedder, FlakyIndex, OrFail, Report, case, ensure, unique};
 
+mod chunking;
 mod consistency;
 mod conversation;
 mod directory;
@@ -20,6 +21,7 @@ mod validity;
 mod worker;
 mod write;
 
+use chunking::*;
 use consistency::*;
 use conversation::*;
 use directory::*;
@@ -84,6 +86,8 @@ where
         hybrid_search_explains_filters_and_pages(&factory().await)
     );
     case!(r, vector_outage_queues_and_degrades(&factory().await));
+    case!(r, long_texts_are_split_into_windows(&factory().await));
+    case!(r, windows_follow_the_configuration(&factory().await));
     case!(r, check_finds_and_repairs_orphans(&factory().await));
     case!(
         r,

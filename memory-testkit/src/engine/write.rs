@@ -143,19 +143,29 @@ pub(super) async fn bad_input_is_named_and_stores_nothing(b: &Backends) -> CaseR
             "expected an error naming {word}, got {e:?}"
         );
     }
-    let long = "word ".repeat(201);
-    let wide = rig(b, EngineConfig::default()).await?;
-    let e = wide
+    let long = "word ".repeat(600);
+    let narrow = rig(
+        b,
+        EngineConfig {
+            chunking: memory_core::ChunkingConfig {
+                max_chunks: 2,
+                ..memory_core::ChunkingConfig::default()
+            },
+            ..EngineConfig::default()
+        },
+    )
+    .await?;
+    let e = narrow
         .memory
-        .add(AddRequest::new(wide.scope.clone(), long))
+        .add(AddRequest::new(narrow.scope.clone(), long))
         .await
         .err();
     ensure!(
         e.as_ref()
             .is_some_and(|e| e.kind() == ErrorKind::InvalidInput
-                && e.message().contains("201 tokens")
-                && e.message().contains("at most 200")),
-        "content over the model window: {e:?}"
+                && e.message().contains("600 tokens")
+                && e.message().contains("chunking.max_chunks")),
+        "content past the most windows: {e:?}"
     );
     let e = m
         .add_batch(vec![

@@ -84,10 +84,7 @@ pub(super) async fn change_sets_are_atomic(store: &Arc<dyn Store>) -> CaseResult
     stale.version = 3;
     let mut changes = insert(std::slice::from_ref(&fresh));
     changes.update.push(VersionedUpdate {
-        memory: StoredMemory {
-            record: stale,
-            embedding: None,
-        },
+        memory: StoredMemory::new(stale, None),
         expected_version: 2,
         replace_embedding: false,
     });
@@ -111,10 +108,7 @@ pub(super) async fn change_sets_are_atomic(store: &Arc<dyn Store>) -> CaseResult
     store
         .apply(ChangeSet {
             update: vec![VersionedUpdate {
-                memory: StoredMemory {
-                    record: next.clone(),
-                    embedding: Some(vec![1.0]),
-                },
+                memory: StoredMemory::new(next.clone(), Some(vec![1.0])),
                 expected_version: 1,
                 replace_embedding: true,
             }],

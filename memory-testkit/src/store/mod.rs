@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use memory_core::{
     ChangeSet, ErrorKind, Filter, HistoryEvent, HistoryOp, ListQuery, MemoryKind, MemoryRecord,
-    Message, MessageQuery, Role, Scope, Session, Store, StoredMemory, UserTouch, VectorOp,
-    VectorState, VersionedUpdate, content_hash, now,
+    Message, MessageQuery, OutboxEntry, Role, Scope, Session, Store, StoredMemory, UserTouch,
+    VectorOp, VectorState, VersionedUpdate, content_hash, now,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -15,12 +15,14 @@ use uuid::Uuid;
 use crate::vector::{random_payload, sample_filters};
 use crate::{CaseResult, OrFail, Report, case, ensure, unique};
 
+mod chunks;
 mod conversations;
 mod directory;
 mod jobs;
 mod maintenance;
 mod memories;
 
+use chunks::*;
 use conversations::*;
 use directory::*;
 use jobs::*;
@@ -39,10 +41,7 @@ fn insert(records: &[MemoryRecord]) -> ChangeSet {
     ChangeSet {
         insert: records
             .iter()
-            .map(|r| StoredMemory {
-                record: r.clone(),
-                embedding: Some(vec![0.5, 0.25]),
-            })
+            .map(|r| StoredMemory::new(r.clone(), Some(vec![0.5, 0.25])))
             .collect(),
         outbox: records.iter().map(|r| (r.id, VectorOp::Upsert)).collect(),
         history: records
@@ -98,6 +97,7 @@ pub async fn run(store: Arc<dyn Store>) -> Report {
     case!(r, insert_get_round_trip(&store));
     case!(r, change_sets_are_atomic(&store));
     case!(r, outbox_never_loses_a_newer_op(&store));
+    case!(r, chunks_follow_their_memory(&store));
     case!(r, list_pages_and_filters(&store));
     case!(r, history_and_touch(&store));
     case!(r, messages_sessions_users(&store));

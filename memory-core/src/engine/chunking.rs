@@ -1,0 +1,186 @@
+//! Texts longer than the embedder's window (seed 002: 512-token chunks with
+//! 50 of overlap): split on token boundaries into overlapping windows, each
+//! embedded on its own and stored as its own vector of the one memory.
+
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+
+use super::Memory;
+use crate::{Error, Result, StoredChunk};
+
+/// How texts longer than the embedder's window are split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChunkingConfig {
+    /// Tokens per window, at most the embedder's own window (all-MiniLM-L6-v2
+    /// reads 256 tokens, so its windows hold 254 once its two special tokens
+    /// are counted).
+    pub window_tokens: usize,
+    /// Tokens two neighbouring windows share, at most half a window.
+    pub overlap_tokens: usize,
+    /// Most windows one memory may have; longer content is refused.
+    pub max_chunks: usize,
+}
+
+impl Default for ChunkingConfig {
+    fn default() -> Self {
+        Self {
+            window_tokens: 512,
+            overlap_tokens: 50,
+            max_chunks: 64,
+        }
+    }
+}
+
+impl ChunkingConfig {
+    /// Checks that every value is usable.
+    pub fn validate(&self) -> Result<()> {
+        if self.window_tokens < 2 {
+            return Err(Error::config("chunking.window_tokens: must be at least 2"));
+        }
+        if self.max_chunks == 0 {
+            return Err(Error::config("chunking.max_chunks: must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// The byte spans of the whitespace-separated words of `text`: the tokens
+/// of an embedder that cannot tell its own.
+pub fn word_spans(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        match (c.is_whitespace(), start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                out.push(s..i);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push(s..text.len());
+    }
+    out
+}
+
+/// A text embedded: its vector (the first window's, when split) and, when
+/// it needed several windows, all of them with their vectors.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Embedded {
+    pub(crate) vector: Vec<f32>,
+    pub(crate) chunks: Vec<StoredChunk>,
+}
+
+fn offset(v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::invalid("content: too long to split"))
+}
+
+impl Memory {
+    /// The windows `content` is split into, or `None` when the embedder's
+    /// window covers it; `InvalidInput` past `chunking.max_chunks`.
+    pub(crate) fn windows(&self, content: &str) -> Result<Option<Vec<Range<usize>>>> {
+        let e = &self.inner.embedder;
+        let (Some(max), Some(n)) = (e.max_tokens(), e.count_tokens(content)) else {
+            return Ok(None);
+        };
+        if n <= max {
+            return Ok(None);
+        }
+        let cfg = &self.inner.config.chunking;
+        let specials = e.count_tokens("").unwrap_or(0);
+        let mut window = cfg.window_tokens.min(max.saturating_sub(specials)).max(1);
+        let tokens = match e.token_spans(content) {
+            Some(t) => t,
+            None => {
+                // Words stand in for tokens: about three words to four tokens.
+                window = (window * 3 / 4).max(1);
+                word_spans(content)
+            }
+        };
+        if tokens.len() <= window {
+            return Ok(None);
+        }
+        let overlap = cfg.overlap_tokens.min(window / 2);
+        let stride = window - overlap;
+        let mut spans = Vec::new();
+        let mut first = 0;
+        loop {
+            let last = (first + window).min(tokens.len());
+            spans.push(tokens[first].start..tokens[last - 1].end);
+            if last == tokens.len() {
+                break;
+            }
+            first += stride;
+        }
+        if spans.len() > cfg.max_chunks {
+            return Err(Error::invalid(format!(
+                "content: {n} tokens make {} windows of {window} tokens for the embedder {}, and one memory may have at most {} (chunking.max_chunks); split it into several memories",
+                spans.len(),
+                e.model_id(),
+                cfg.max_chunks
+            )));
+        }
+        Ok(Some(spans))
+    }
+
+    /// Embeds each content whole, or window by window when it is longer
+    /// than the embedder's window; all texts go to the embedder together.
+    pub(crate) async fn embed_contents(&self, contents: &[String]) -> Result<Vec<Embedded>> {
+        let mut texts = Vec::new();
+        let mut plans = Vec::with_capacity(contents.len());
+        for c in contents {
+            let spans = self.windows(c)?;
+            match &spans {
+                None => texts.push(c.clone()),
+                Some(spans) => {
+                    for s in spans {
+                        let part = c.get(s.clone()).ok_or_else(|| {
+                            Error::internal("the embedder's token offsets are not on characters")
+                        })?;
+                        texts.push(part.to_owned());
+                    }
+                }
+            }
+            plans.push(spans);
+        }
+        let mut vectors = self.embed_checked(&texts).await?.into_iter();
+        let mut out = Vec::with_capacity(contents.len());
+        for spans in plans {
+            let missing = || Error::internal("the embedder returned too few vectors");
+            let Some(spans) = spans else {
+                out.push(Embedded {
+                    vector: vectors.next().ok_or_else(missing)?,
+                    chunks: Vec::new(),
+                });
+                continue;
+            };
+            let mut chunks = Vec::with_capacity(spans.len());
+            let mut first = None;
+            for (i, s) in spans.into_iter().enumerate() {
+                let v = vectors.next().ok_or_else(missing)?;
+                let index = offset(i)?;
+                let embedding = if index == 0 {
+                    first = Some(v);
+                    None
+                } else {
+                    Some(v)
+                };
+                chunks.push(StoredChunk {
+                    index,
+                    start: offset(s.start)?,
+                    end: offset(s.end)?,
+                    embedding,
+                });
+            }
+            out.push(Embedded {
+                vector: first.ok_or_else(missing)?,
+                chunks,
+            });
+        }
+        Ok(out)
+    }
+}

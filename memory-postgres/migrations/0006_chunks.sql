@@ -1,0 +1,14 @@
+-- The windows of memories longer than the embedder's window: window 0's
+-- vector is the memory's own, every other window is its own vector in the
+-- index under `chunk_id`.
+CREATE TABLE IF NOT EXISTS memory_chunks (
+    memory_id uuid NOT NULL REFERENCES memories (id) ON DELETE CASCADE,
+    idx integer NOT NULL,
+    chunk_id uuid NOT NULL,
+    tenant text NOT NULL,
+    start_byte integer NOT NULL,
+    end_byte integer NOT NULL,
+    embedding real[],
+    PRIMARY KEY (memory_id, idx)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS memory_chunks_id ON memory_chunks (chunk_id);
