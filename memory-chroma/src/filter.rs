@@ -155,7 +155,9 @@ fn condition(c: &Condition) -> Option<Value> {
         Op::In | Op::Nin if c.op == Op::In || absence_stored => {
             let items: Option<Vec<Value>> = c.value.as_array()?.iter().map(operand).collect();
             let items = items?;
-            if items.is_empty() {
+            // Chroma refuses an empty list and one mixing types.
+            let kind = |v: &Value| std::mem::discriminant(v);
+            if items.is_empty() || items.iter().any(|v| kind(v) != kind(&items[0])) {
                 return None;
             }
             (if c.op == Op::In { "$in" } else { "$nin" }, json!(items))

@@ -15,6 +15,9 @@ pub struct RedisConfig {
     pub tiers: TtlTiers,
     /// How long one command may take before the call fails (default 500 ms).
     pub timeout: Duration,
+    /// A PEM file of the certificate authorities a `rediss://` server's
+    /// certificate must chain to, instead of the system's (`tls_ca`).
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -23,6 +26,7 @@ impl std::fmt::Debug for RedisConfig {
             .field("url", &redact(&self.url))
             .field("prefix", &self.prefix)
             .field("tiers", &self.tiers)
+            .field("tls_ca", &self.tls_ca)
             .finish_non_exhaustive()
     }
 }
@@ -30,8 +34,9 @@ impl std::fmt::Debug for RedisConfig {
 pub(crate) use memory_core::redact_url as redact;
 
 impl RedisConfig {
-    /// Parses `redis://[user:pass@]host:port/db?prefix=memory&active_ttl=86400&inactive_ttl=3600&active_within=86400&timeout_ms=500`.
-    /// Unknown keys are errors.
+    /// Parses `redis://[user:pass@]host:port/db?prefix=memory&active_ttl=86400&inactive_ttl=3600&active_within=86400&timeout_ms=500`,
+    /// or `rediss://…` for TLS (`tls_ca=/path/ca.pem` to trust a private
+    /// authority). Unknown keys are errors.
     pub fn from_url(url: &str) -> Result<Self> {
         if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
             return Err(Error::config(format!(
@@ -59,7 +64,11 @@ impl RedisConfig {
             timeout: q
                 .millis("timeout_ms")?
                 .unwrap_or(Duration::from_millis(500)),
+            tls_ca: q.str("tls_ca").map(std::path::PathBuf::from),
         };
+        if cfg.tls_ca.is_some() && !url.starts_with("rediss://") {
+            return Err(q.error("tls_ca needs a rediss:// URL"));
+        }
         q.finish()?;
         if cfg.tiers.active.is_zero() || cfg.tiers.inactive.is_zero() {
             return Err(Error::config("redis URL: TTLs must be at least one second"));

@@ -54,6 +54,12 @@ fn migrate_round_trip_through_postgres() {
         "--user",
         "alice",
     ]);
+    c.json(&["topics", "create", "--session", "s-9", "Cats"]);
+    // Longer than the model's window: migrated with every window.
+    let long = "Alice walks along the river every morning before work. ".repeat(40);
+    c.json(&["add", &long, "--user", "alice"]);
+    let windows = c.json(&["check"])["index_count"].as_u64().unwrap();
+    assert!(windows > 4, "the long memory has windows: {windows}");
     let src = format!("sqlite://{}/cli.db", c.dir.path().display());
     let schema = format!("mig{}", std::process::id());
     let mid = format!("{pg}?schema={schema}");
@@ -66,9 +72,10 @@ fn migrate_round_trip_through_postgres() {
             r["verified"].as_bool(),
             r["vectors_written"].as_u64()
         ),
-        (Some(2), Some(true), Some(2)),
+        (Some(3), Some(true), Some(3)),
         "{r}"
     );
+    assert_eq!(r["target_vectors_count"].as_u64(), Some(windows), "{r}");
     let r = c.json(&["migrate", "--from", &src, "--to", &mid]);
     assert_eq!(
         (
@@ -76,15 +83,16 @@ fn migrate_round_trip_through_postgres() {
             r["skipped_existing"].as_u64(),
             r["verified"].as_bool()
         ),
-        (Some(0), Some(2), Some(true)),
+        (Some(0), Some(3), Some(true)),
         "resume: {r}"
     );
     let r = c.json(&["migrate", "--from", &mid, "--to", &back]);
     assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(r["target_vectors_count"].as_u64(), Some(windows), "{r}");
     assert_eq!(r["source_checksum"], r["target_checksum"]);
     assert_eq!(
         r["conversations_target"],
-        json!({"users": 1, "sessions": 1, "messages": 1}),
+        json!({"users": 1, "sessions": 1, "topics": 1, "messages": 1}),
         "{r}"
     );
     let recent = c.json(&["--db", &back, "recent", "--session", "s-9"]);
@@ -113,14 +121,14 @@ fn migrate_round_trip_through_postgres() {
     let check = c.json(&["--db", &back, "check"]);
     assert_eq!(
         (check["store_count"].as_u64(), check["index_count"].as_u64()),
-        (Some(2), Some(2))
+        (Some(windows), Some(windows))
     );
 
     let dry = format!("sqlite://{}/dry.db", c.dir.path().display());
     let r = c.json(&["migrate", "--from", &src, "--to", &dry, "--dry-run"]);
     assert_eq!(
         (r["copied"].as_u64(), r["target_count"].as_u64()),
-        (Some(2), Some(0)),
+        (Some(3), Some(0)),
         "dry run wrote: {r}"
     );
 }

@@ -26,6 +26,17 @@ fn column(field: &Field) -> Option<&'static str> {
     })
 }
 
+/// Whether a column comparison with `v` can hold: text columns hold
+/// strings, the others numbers, and no column holds a boolean. SQLite would
+/// otherwise convert (`importance = '5'`, `importance IN (true)` both hold).
+fn fits(field: &Field, v: &Value) -> bool {
+    match field {
+        Field::UserId | Field::AgentId | Field::SessionId | Field::Kind => v.is_string(),
+        Field::Metadata(_) => true,
+        _ => v.is_number(),
+    }
+}
+
 fn json_path(path: &[String]) -> String {
     let mut s = String::from("$");
     for p in path {
@@ -50,7 +61,10 @@ pub(crate) fn push_and(qb: &mut QueryBuilder<Sqlite>, filter: Option<&Filter>) {
         qb.push(" AND ");
         match part {
             Filter::Cond(c)
-                if c.op == Op::Eq && c.value.is_string() && column(&c.field).is_some() =>
+                if c.op == Op::Eq
+                    && c.value.is_string()
+                    && fits(&c.field, &c.value)
+                    && column(&c.field).is_some() =>
             {
                 qb.push(column(&c.field).unwrap_or("NULL")).push(" = ");
                 bind_scalar(qb, &c.value);
@@ -142,6 +156,9 @@ fn meta_typed(qb: &mut QueryBuilder<Sqlite>, path: &str, sql_op: &str, v: &Value
 
 fn eq(qb: &mut QueryBuilder<Sqlite>, field: &Field, v: &Value) {
     match (column(field), field) {
+        (Some(_), _) if !fits(field, v) => {
+            qb.push("0");
+        }
         (Some(col), _) => {
             qb.push("COALESCE(").push(col).push(" = ");
             bind_scalar(qb, v);
@@ -196,6 +213,9 @@ fn condition(qb: &mut QueryBuilder<Sqlite>, c: &Condition) {
             qb.push(")");
         }
         Op::Gt | Op::Gte | Op::Lt | Op::Lte => match (column(&c.field), &c.field) {
+            (Some(_), _) if !fits(&c.field, &c.value) => {
+                qb.push("0");
+            }
             (Some(col), _) => {
                 qb.push("COALESCE(")
                     .push(col)

@@ -5,6 +5,7 @@
 
 mod embedder;
 pub mod engine;
+pub mod filter_gen;
 mod flaky;
 pub mod keyword;
 pub mod outage;

@@ -352,8 +352,10 @@ async fn filters_match_brute_force(index: &Arc<dyn VectorIndex>) -> CaseResult {
     let batch = records(240, &t, 9);
     index.upsert(&spec.name, &batch).await.or_fail("upsert")?;
     let caps = index.capabilities();
-    for fj in sample_filters() {
-        let f = Filter::parse(&fj).or_fail("parse filter")?;
+    let generated = crate::filter_gen::generated(crate::filter_gen::count());
+    for fj in sample_filters().into_iter().chain(generated) {
+        // A generated filter may be invalid; the parser's errors are tested apart.
+        let Ok(f) = Filter::parse(&fj) else { continue };
         if !caps.supports_filter(&f) {
             continue;
         }
@@ -371,7 +373,7 @@ async fn filters_match_brute_force(index: &Arc<dyn VectorIndex>) -> CaseResult {
         let got: BTreeSet<Uuid> = index
             .query(&spec.name, &q)
             .await
-            .or_fail("filtered query")?
+            .or_fail(&format!("filtered query {fj}"))?
             .iter()
             .map(|h| h.id)
             .collect();

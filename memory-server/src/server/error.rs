@@ -22,7 +22,10 @@ fn status(kind: ErrorKind) -> StatusCode {
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
+        // A request this server's configuration cannot serve (extraction
+        // without a language model): the caller's to route elsewhere, not a
+        // server fault.
+        ErrorKind::Unsupported => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

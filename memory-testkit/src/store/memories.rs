@@ -275,8 +275,10 @@ pub(super) async fn list_pages_and_filters(store: &Arc<dyn Store>) -> CaseResult
         "pagination visited {} of 90 (or twice)",
         seen.len()
     );
-    for fj in sample_filters() {
-        let f = Filter::parse(&fj).or_fail("parse")?;
+    let generated = crate::filter_gen::generated(crate::filter_gen::count());
+    for fj in sample_filters().into_iter().chain(generated) {
+        // A generated filter may be invalid; the parser's errors are tested apart.
+        let Ok(f) = Filter::parse(&fj) else { continue };
         let want: BTreeSet<Uuid> = all.iter().filter(|r| f.matches(*r)).map(|r| r.id).collect();
         let page = store
             .list_memories(
@@ -288,7 +290,7 @@ pub(super) async fn list_pages_and_filters(store: &Arc<dyn Store>) -> CaseResult
                 },
             )
             .await
-            .or_fail("filtered list")?;
+            .or_fail(&format!("filtered list {fj}"))?;
         let got: BTreeSet<Uuid> = page.items.iter().map(|m| m.id).collect();
         ensure!(
             got == want,

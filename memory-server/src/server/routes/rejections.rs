@@ -41,8 +41,9 @@ pub(super) async fn json_errors(req: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    // MCP speaks its own protocol on its own path.
-    if code.as_u16() < 400 || is_json || path.starts_with(crate::server::openapi::MCP_PATH) {
+    // MCP's own errors are JSON-RPC (JSON already); its transport's
+    // rejections (a missing Accept, say) take the one shape like any other.
+    if code.as_u16() < 400 || is_json {
         return resp;
     }
     let (parts, body) = resp.into_parts();
