@@ -59,7 +59,7 @@ async fn tool(client: &Client, name: &str, args: Value) -> Result<Value, String>
         .unwrap_or_else(|| serde_json::from_str(&text()).unwrap()))
 }
 
-/// The six tools, end to end, on one client session.
+/// The seven tools, end to end, on one client session.
 async fn exercise(client: &Client) {
     let mut names: Vec<String> = client
         .list_all_tools()
@@ -77,6 +77,7 @@ async fn exercise(client: &Client) {
             "extract_session",
             "get_context",
             "list_memories",
+            "memory_stats",
             "search_memory"
         ]
     );
@@ -150,6 +151,14 @@ async fn exercise(client: &Client) {
     .await
     .unwrap();
     assert_eq!(all["hits"].as_array().unwrap().len(), 2, "{all}");
+    let stats = tool(client, "memory_stats", json!({"user_id": "alice"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (&stats["memories"], &stats["superseded"]),
+        (&json!(2), &json!(1)),
+        "{stats}"
+    );
     // This engine has no language model: extraction is refused by name.
     let no_model = tool(client, "extract_session", json!({"session_id": "s1"}))
         .await

@@ -73,6 +73,13 @@ pub(crate) fn validate_limit(limit: usize) -> Result<()> {
     Ok(())
 }
 
+/// Where a newest-first page of `limit` starts and how many rows to read:
+/// one past the page, which only says that another page follows.
+fn newest_first_page(limit: usize, cursor: Option<&str>) -> Result<(Option<TimeKey>, usize)> {
+    validate_limit(limit)?;
+    Ok((cursor.map(TimeKey::decode).transpose()?, limit + 1))
+}
+
 /// Reads a cursor that is a page's last UUID.
 pub(crate) fn uuid_cursor(cursor: Option<&str>) -> Result<Option<uuid::Uuid>> {
     cursor
@@ -166,10 +173,8 @@ impl Memory {
         mut query: SessionQuery,
         cursor: Option<&str>,
     ) -> Result<Page<Session>> {
-        validate_limit(query.limit)?;
-        query.after = cursor.map(TimeKey::decode).transpose()?;
         let limit = query.limit;
-        query.limit += 1;
+        (query.after, query.limit) = newest_first_page(limit, cursor)?;
         let items = self.inner.store.list_sessions(tenant, &query).await?;
         Ok(Page::from_overfetch(items, limit, |s| {
             TimeKey::of(s.started_at, &s.id).encode()
@@ -218,10 +223,8 @@ impl Memory {
         mut query: UserQuery,
         cursor: Option<&str>,
     ) -> Result<Page<User>> {
-        validate_limit(query.limit)?;
-        query.after = cursor.map(TimeKey::decode).transpose()?;
         let limit = query.limit;
-        query.limit += 1;
+        (query.after, query.limit) = newest_first_page(limit, cursor)?;
         let items = self.inner.store.list_users(tenant, &query).await?;
         Ok(Page::from_overfetch(items, limit, |u| {
             TimeKey::of(u.last_seen_at, &u.id).encode()

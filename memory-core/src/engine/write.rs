@@ -230,19 +230,9 @@ impl Memory {
         }
         changes.extend(extra.clone());
         if !changes.is_empty() {
-            let written: Vec<StoredMemory> = changes
-                .insert
-                .iter()
-                .cloned()
-                // A supersede rewrites no vector: the flush reads it whole.
-                .chain(
-                    changes
-                        .update
-                        .iter()
-                        .filter(|u| u.memory.embedding.is_some())
-                        .map(|u| u.memory.clone()),
-                )
-                .collect();
+            // A supersede rewrites no vector: the flush reads it whole.
+            let written: Vec<StoredMemory> =
+                changes.vectors_written().into_iter().cloned().collect();
             let ops = changes.outbox.clone();
             self.inner.store.apply(changes).await?;
             let counts = self.flush(&ops, written).await;

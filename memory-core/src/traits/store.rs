@@ -100,6 +100,20 @@ impl ChangeSet {
         });
     }
 
+    /// The memories whose vectors this set writes: new ones, and updates
+    /// that replace the embedding.
+    pub fn vectors_written(&self) -> Vec<&StoredMemory> {
+        self.insert
+            .iter()
+            .chain(
+                self.update
+                    .iter()
+                    .filter(|u| u.replace_embedding)
+                    .map(|u| &u.memory),
+            )
+            .collect()
+    }
+
     /// Adds everything `other` writes.
     pub fn extend(&mut self, other: ChangeSet) {
         self.insert.extend(other.insert);

@@ -196,18 +196,7 @@ async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> R
     if !changes.delete.is_empty() {
         chunks::retire_all(conn, &changes.delete).await?;
     }
-    let written: Vec<&StoredMemory> = changes
-        .insert
-        .iter()
-        .chain(
-            changes
-                .update
-                .iter()
-                .filter(|u| u.replace_embedding)
-                .map(|u| &u.memory),
-        )
-        .collect();
-    chunks::write(conn, &written).await?;
+    chunks::write(conn, &changes.vectors_written()).await?;
     for chunk in changes.history.chunks(500) {
         let mut qb = QueryBuilder::<Postgres>::new(
             "INSERT INTO history (id, memory_id, tenant, op, old_content, new_content, reason, created_at) ",

@@ -359,6 +359,23 @@ impl MemoryMcp {
             session_id: a.session_id,
         }))
     }
+
+    #[tool(
+        description = "Counts for a user, or for a user with an agent (a character): memories by kind, superseded ones, messages, unextracted messages, sessions, first and last message."
+    )]
+    async fn memory_stats(
+        &self,
+        ctx: RequestContext<RoleServer>,
+        Parameters(a): Parameters<Owner>,
+    ) -> ToolResult<memory::ScopeStats> {
+        let caller = self.caller(&ctx)?;
+        let scope = access::scoped(&caller, a.scope()).map_err(failed)?;
+        self.memory
+            .scope_stats(&scope)
+            .await
+            .map(Json)
+            .map_err(failed)
+    }
 }
 
 /// `extract_session` arguments.
@@ -389,7 +406,7 @@ impl ServerHandler for MemoryMcp {
                 "Long-term memory for this conversation's user: search_memory before answering, \
                  add_memory when the user states a fact or preference worth keeping, \
                  get_context for a ready-made prompt section, extract_session when a \
-                 conversation ends.",
+                 conversation ends, memory_stats for what is kept about a user.",
             )
     }
 }

@@ -207,18 +207,7 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
     for chunk in changes.delete.chunks(400) {
         chunks::retire_all(conn, chunk).await?;
     }
-    let written: Vec<&StoredMemory> = changes
-        .insert
-        .iter()
-        .chain(
-            changes
-                .update
-                .iter()
-                .filter(|u| u.replace_embedding)
-                .map(|u| &u.memory),
-        )
-        .collect();
-    chunks::write(conn, &written).await?;
+    chunks::write(conn, &changes.vectors_written()).await?;
     for chunk in changes.delete.chunks(400) {
         let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM memories WHERE id IN ");
         push_ids(&mut qb, chunk);
