@@ -317,6 +317,15 @@ impl Client {
     }
 
     pub(crate) async fn get(&self, id: &str, body: &Value) -> Result<GetResult> {
+        self.get_rows(id, body).await
+    }
+
+    /// A `get` whose rows include what `body` asks for.
+    pub(crate) async fn get_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        id: &str,
+        body: &Value,
+    ) -> Result<T> {
         let v = self
             .call(
                 Method::POST,

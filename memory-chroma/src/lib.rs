@@ -7,10 +7,12 @@
 mod client;
 mod config;
 pub mod filter;
+mod foreign;
 mod index;
 pub mod naming;
 
 pub use config::{ChromaConfig, Layout};
+pub use foreign::ChromaCollection;
 pub use index::ChromaIndex;
 
 use std::sync::Arc;

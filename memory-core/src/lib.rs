@@ -35,8 +35,8 @@ pub use filter::{Field, Filter, Op};
 pub use hash::{content_hash, normalize_content};
 pub use in_process::{InProcessShortTerm, TtlTiers};
 pub use portable::{
-    ConversationCounts, ConversationItem, ExportReport, ImportReport, Importer, MigrateOptions,
-    MigrateReport,
+    ConversationCounts, ConversationItem, ExportReport, ForeignMapping, ForeignReport,
+    ImportReport, Importer, MigrateOptions, MigrateReport, Target as ForeignTarget, survey_foreign,
 };
 pub use timed::TimedEmbedder;
 pub use traits::*;

@@ -36,6 +36,7 @@ pub use limits::RateLimits;
 pub use maintenance::{CheckReport, DecayReport, EngineStats, SyncReport};
 pub use messages::{MessageOutcome, RecordMessage};
 pub(crate) use remember::REMEMBER;
+pub(crate) use requests::check_record;
 pub use requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
 pub(crate) use scope::owner_filter;
 pub use score::{ScoreParts, Weights};

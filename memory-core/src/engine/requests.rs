@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::EngineConfig;
 use crate::filter::is_valid_key;
-use crate::{Error, MemoryKind, Metadata, Result, Scope, VectorState};
+use crate::{Error, MemoryKind, MemoryRecord, Metadata, Result, Scope, VectorState};
 
 fn default_importance() -> f32 {
     5.0
@@ -230,6 +230,14 @@ pub struct AddOutcome {
     /// For `Merged`: the similarity to the existing memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f32>,
+}
+
+/// The checks an added memory passes, for one built elsewhere (an import
+/// of a foreign collection).
+pub(crate) fn check_record(r: &MemoryRecord, config: &EngineConfig) -> Result<()> {
+    r.scope.validate(true)?;
+    validate_content(&r.content, config)?;
+    validate_metadata(&r.metadata)
 }
 
 pub(crate) fn validate_content(content: &str, config: &EngineConfig) -> Result<()> {

@@ -5,12 +5,16 @@
 
 mod conversations;
 mod export;
+mod foreign;
+mod foreign_map;
 mod import;
 mod migrate;
 mod restore;
 
 pub use conversations::{ConversationCounts, ConversationItem};
 pub use export::ExportReport;
+pub use foreign::{ForeignReport, survey_foreign};
+pub use foreign_map::{ForeignMapping, Skip, Target};
 pub use import::{ImportReport, Importer};
 pub use migrate::{MigrateOptions, MigrateReport};
 pub use restore::fingerprint;

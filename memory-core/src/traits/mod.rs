@@ -3,6 +3,7 @@
 
 mod conversation;
 mod embedder;
+mod foreign;
 mod jobs;
 mod keyword;
 mod llm;
@@ -15,6 +16,7 @@ pub use conversation::{
     UserTouch,
 };
 pub use embedder::{Embedder, EmbedderExt};
+pub use foreign::{ForeignPage, ForeignReader, ForeignRecord};
 pub use jobs::{ExtractTrigger, Job, JobCounts, JobRetry, JobStore, NewJob};
 pub use keyword::{KeywordCapabilities, KeywordIndex, KeywordQuery};
 pub use llm::{ChatAnswer, ChatMessage, ChatRequest, LanguageModel, OutputSchema, TokenUsage};

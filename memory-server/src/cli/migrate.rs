@@ -9,28 +9,47 @@ use serde::Serialize;
 use super::output::Out;
 
 /// Copy every memory (ids, embeddings, history) to another store, resumably,
-/// then verify counts and checksums.
+/// then verify counts and checksums; or import a collection another program
+/// wrote (`--from chroma://host:port/COLLECTION`).
 #[derive(clap::Args, Debug)]
 pub(crate) struct MigrateArgs {
-    /// Source store URL.
+    /// Source store URL, or a foreign collection (chroma://host:port/COLLECTION).
     #[arg(long)]
-    from: String,
+    pub(super) from: String,
     /// Target store URL.
     #[arg(long)]
-    to: String,
+    pub(super) to: String,
     /// Target vector index URL (e.g. chroma://host:8000); default: the
     /// target store's own.
     #[arg(long)]
-    vectors: Option<String>,
-    /// Report what would be copied without writing.
+    pub(super) vectors: Option<String>,
+    /// Report what would be copied without writing (a foreign import opens
+    /// nothing of the target).
     #[arg(long)]
-    dry_run: bool,
+    pub(super) dry_run: bool,
     /// Re-embed with the configured embedder instead of copying vectors.
     #[arg(long)]
     re_embed: bool,
     /// Memories per batch.
     #[arg(long, default_value_t = 500)]
-    batch: usize,
+    pub(super) batch: usize,
+    /// Foreign import: the user of every memory, whatever the records say.
+    #[arg(long)]
+    pub(super) user_id: Option<String>,
+    /// Foreign import: the metadata field holding the user (default user_id).
+    #[arg(long)]
+    pub(super) user_field: Option<String>,
+    /// Foreign import: the metadata field holding the agent (seed 003's character_name).
+    #[arg(long)]
+    pub(super) agent_field: Option<String>,
+    /// Foreign import: FIELD=TARGET, TARGET one of user_id, agent_id,
+    /// session_id, kind, importance, created_at, content (e.g. type=kind).
+    #[arg(long = "map")]
+    pub(super) map: Vec<String>,
+    /// Foreign import: keep the collection's vectors (made by this engine's
+    /// model) instead of embedding the texts again.
+    #[arg(long)]
+    pub(super) keep_embeddings: bool,
 }
 
 /// The report with the URLs it ran between.
@@ -42,7 +61,10 @@ struct Shown<'a> {
     report: &'a MigrateReport,
 }
 
-pub(crate) async fn run(base: Config, plan: &MigrateArgs, out: &Out) -> Result<()> {
+pub(crate) async fn run(base: Config, tenant: &str, plan: &MigrateArgs, out: &Out) -> Result<()> {
+    if super::migrate_foreign::is_foreign(&plan.from) {
+        return super::migrate_foreign::run(base, tenant, plan, out).await;
+    }
     let options = MigrateOptions {
         dry_run: plan.dry_run,
         re_embed: plan.re_embed,

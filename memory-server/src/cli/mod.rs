@@ -9,6 +9,7 @@ mod import;
 mod jobs;
 mod memories;
 mod migrate;
+mod migrate_foreign;
 mod model;
 mod output;
 mod serve;
@@ -271,7 +272,7 @@ impl Cli {
                 println!("{doc}");
                 return Ok(());
             }
-            Command::Migrate(a) => return migrate::run(self.load_config()?, a, &out).await,
+            Command::Migrate(a) => return migrate::run(self.load_config()?, t, a, &out).await,
             _ => {}
         }
         let cfg = self.load_config()?;
