@@ -77,6 +77,25 @@ impl RedisConfig {
     }
 }
 
+impl RedisConfig {
+    /// A client for the URL; over TLS, trusting `tls_ca` when given.
+    pub(crate) fn client(&self) -> Result<redis::Client> {
+        let bad = |e| Error::config(format!("redis URL {:?}: {e}", redact(&self.url)));
+        match &self.tls_ca {
+            None => redis::Client::open(self.url.as_str()).map_err(bad),
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| Error::config(format!("redis tls_ca {}: {e}", path.display())))?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(self.url.as_str(), certs).map_err(bad)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -52,19 +52,7 @@ impl std::fmt::Debug for RedisShortTerm {
 impl RedisShortTerm {
     /// A tier for `redis://…` (see [`RedisConfig::from_url`]); connects on first use.
     pub fn new(cfg: RedisConfig) -> Result<Self> {
-        let bad = |e| Error::config(format!("redis URL {:?}: {e}", redact(&cfg.url)));
-        let client = match &cfg.tls_ca {
-            None => redis::Client::open(cfg.url.as_str()).map_err(bad)?,
-            Some(path) => {
-                let pem = std::fs::read(path)
-                    .map_err(|e| Error::config(format!("redis tls_ca {}: {e}", path.display())))?;
-                let certs = redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem),
-                };
-                redis::Client::build_with_tls(cfg.url.as_str(), certs).map_err(bad)?
-            }
-        };
+        let client = cfg.client()?;
         Ok(Self {
             cfg,
             client,

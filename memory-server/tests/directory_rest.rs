@@ -231,6 +231,17 @@ async fn sessions_topics_viewers_and_stats() {
     assert_eq!(only_bob["items"].as_array().unwrap().len(), 0, "{only_bob}");
     let (s, _) = call(
         M::PATCH,
+        url("/v1/users/bob"),
+        Some("kbob"),
+        Some(json!({"display_name": "Bob"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, only_bob) = call(M::GET, url("/v1/users"), Some("kbob"), None).await;
+    assert_eq!(only_bob["items"][0]["id"], "bob", "{only_bob}");
+    assert_eq!(only_bob["items"].as_array().unwrap().len(), 1, "{only_bob}");
+    let (s, _) = call(
+        M::PATCH,
         url("/v1/users/alice"),
         Some("kbob"),
         Some(json!({"display_name": "pwned"})),

@@ -63,22 +63,38 @@ pub(super) async fn list(
     Extension(c): Extension<Caller>,
     Query(p): Query<ListParams>,
 ) -> ApiResult<impl IntoResponse> {
+    // A key bound to a user lists that user alone, if it matches.
+    if let Some(me) = &c.user_id {
+        let items = s
+            .memory
+            .user(&c.tenant, me)
+            .await?
+            .filter(|u| {
+                p.platform
+                    .as_ref()
+                    .is_none_or(|x| u.platform.as_ref() == Some(x))
+                    && p.external_id
+                        .as_ref()
+                        .is_none_or(|x| u.external_id.as_ref() == Some(x))
+            })
+            .into_iter()
+            .collect();
+        return Ok(Json(memory::Page {
+            items,
+            next_cursor: None,
+        }));
+    }
     let query = UserQuery {
         platform: p.platform,
         external_id: p.external_id,
         after: None,
         limit: p.limit.unwrap_or(50),
     };
-    let mut page = s
-        .memory
-        .list_users(&c.tenant, query, p.cursor.as_deref())
-        .await?;
-    // A key bound to a user lists that user alone.
-    if c.user_id.is_some() {
-        page.items.retain(|u| c.may_touch(Some(&u.id)));
-        page.next_cursor = None;
-    }
-    Ok(Json(page))
+    Ok(Json(
+        s.memory
+            .list_users(&c.tenant, query, p.cursor.as_deref())
+            .await?,
+    ))
 }
 
 pub(super) async fn update(
