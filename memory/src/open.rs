@@ -52,7 +52,7 @@ async fn open_inner(
         Some(list) => {
             // The store's own database serves its vectors without a second pool.
             let own = |url: &str| url == store_url;
-            let (_, v, skips) = first_reachable(&list.list(), "vectors", async |url| {
+            let (_, v, skips) = first_reachable(&list.list(), "vector", async |url| {
                 match (&store.vectors, own(url)) {
                     (Some(v), true) => Ok(v.clone()),
                     _ => open_vectors_url(url).await,
@@ -99,7 +99,7 @@ async fn first_reachable<T>(
         match open(url).await {
             Ok(v) => return Ok((url.clone(), v, skipped)),
             Err(e) if e.kind() == ErrorKind::Unavailable => {
-                tracing::warn!(url = %redact(url), error = %e, "{role} unreachable; trying the next");
+                tracing::warn!(url = %redact(url), error = %e, "{role} backend unreachable; trying the next");
                 skipped.push(SkippedBackend {
                     url: redact(url),
                     error: e.to_string(),
@@ -109,5 +109,5 @@ async fn first_reachable<T>(
             Err(e) => return Err(e),
         }
     }
-    Err(last.unwrap_or_else(|| Error::config(format!("{role}: the list is empty"))))
+    Err(last.unwrap_or_else(|| Error::config(format!("the {role} fallback list is empty"))))
 }
