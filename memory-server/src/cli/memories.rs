@@ -42,6 +42,17 @@ pub(crate) enum ModeArg {
     Keyword,
 }
 
+impl ModeArg {
+    /// The engine's search mode.
+    pub(crate) fn mode(self) -> SearchMode {
+        match self {
+            Self::Hybrid => SearchMode::Hybrid,
+            Self::Semantic => SearchMode::Semantic,
+            Self::Keyword => SearchMode::Keyword,
+        }
+    }
+}
+
 /// Remember something.
 #[derive(Args, Debug)]
 pub(crate) struct AddArgs {
@@ -186,11 +197,7 @@ pub(crate) async fn add(m: &Memory, t: &str, a: &AddArgs, out: &Out) -> Result<(
 pub(crate) async fn search(m: &Memory, t: &str, a: &SearchArgs, out: &Out) -> Result<()> {
     let mut req = SearchRequest::new(a.scope.scope(t), a.query.clone())
         .k(a.k)
-        .mode(match a.mode {
-            ModeArg::Hybrid => SearchMode::Hybrid,
-            ModeArg::Semantic => SearchMode::Semantic,
-            ModeArg::Keyword => SearchMode::Keyword,
-        });
+        .mode(a.mode.mode());
     req.filter = parse_filter(a.filter.as_ref())?;
     req.cursor = a.cursor.clone();
     req = req.validity(a.time.validity()?);

@@ -4,6 +4,7 @@
 mod conversations;
 mod directory;
 mod doctor;
+mod eval;
 mod export;
 mod import;
 mod jobs;
@@ -148,6 +149,9 @@ enum Command {
         #[command(subcommand)]
         action: directory::UsersAction,
     },
+    /// Retrieval quality on conversations in the LoCoMo JSON layout, in a
+    /// throwaway store unless --db names one.
+    Eval(eval::EvalArgs),
     /// Import JSONL: memories (default) or messages (lines with "role").
     Import {
         /// The file ("-" for standard input).
@@ -273,6 +277,25 @@ impl Cli {
                 return Ok(());
             }
             Command::Migrate(a) => return migrate::run(self.load_config()?, t, a, &out).await,
+            Command::Eval(a) => {
+                let mut cfg = self.load_config()?;
+                let scratch = self.db.is_none().then(|| {
+                    std::env::temp_dir().join(format!("memory-eval-{}", Uuid::now_v7().simple()))
+                });
+                if let Some(dir) = &scratch {
+                    std::fs::create_dir_all(dir)?;
+                    cfg.store = format!("sqlite://{}/eval.db", dir.display()).into();
+                    cfg.vectors = None;
+                }
+                let result = match memory::open(&cfg).await {
+                    Ok(m) => eval::run(&m, t, a, &out).await,
+                    Err(e) => Err(e.into()),
+                };
+                if let Some(dir) = scratch {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                return result;
+            }
             _ => {}
         }
         let cfg = self.load_config()?;
@@ -329,9 +352,11 @@ impl Cli {
             Command::Mcp { user } => serve::mcp(m, t, user.clone()).await,
             Command::Worker => serve::worker(m, &cfg).await,
             Command::Jobs { action } => jobs::run(&m, t, action, &out).await,
-            Command::Model { .. } | Command::Openapi | Command::Doctor | Command::Migrate(_) => {
-                Ok(())
-            }
+            Command::Model { .. }
+            | Command::Openapi
+            | Command::Doctor
+            | Command::Migrate(_)
+            | Command::Eval(_) => Ok(()),
         }
     }
 }
