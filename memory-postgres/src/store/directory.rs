@@ -58,24 +58,31 @@ fn push_eq(qb: &mut QueryBuilder<Postgres>, col: &str, v: &Option<String>) {
     }
 }
 
-pub(super) async fn insert_session(pool: &PgPool, s: &Session) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO sessions (tenant, id, user_id, agent_id, title, platform, external_id, started_at, ended_at, metadata)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(&s.tenant)
-    .bind(&s.id)
-    .bind(&s.user_id)
-    .bind(&s.agent_id)
-    .bind(&s.title)
-    .bind(&s.platform)
-    .bind(&s.external_id)
-    .bind(ms(s.started_at))
-    .bind(s.ended_at.map(ms))
-    .bind(json(&s.metadata))
-    .execute(pool)
-    .await
-    .map_err(|e| session_conflict(map(e, "create session")))?;
+/// Inserts a session; with `upsert`, an existing one keeps each stored
+/// field the new one leaves out (the implicit creation by a first message).
+pub(super) async fn write_session(pool: &PgPool, s: &Session, upsert: bool) -> Result<()> {
+    const INSERT: &str = "INSERT INTO sessions (tenant, id, user_id, agent_id, title, platform, external_id, started_at, ended_at, metadata)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    const UPSERT: &str = "INSERT INTO sessions (tenant, id, user_id, agent_id, title, platform, external_id, started_at, ended_at, metadata)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (tenant, id) DO UPDATE SET user_id = COALESCE(excluded.user_id, sessions.user_id),
+     agent_id = COALESCE(excluded.agent_id, sessions.agent_id), title = COALESCE(excluded.title, sessions.title),
+     platform = COALESCE(excluded.platform, sessions.platform), external_id = COALESCE(excluded.external_id, sessions.external_id),
+     ended_at = COALESCE(excluded.ended_at, sessions.ended_at), metadata = excluded.metadata";
+    sqlx::query(if upsert { UPSERT } else { INSERT })
+        .bind(&s.tenant)
+        .bind(&s.id)
+        .bind(&s.user_id)
+        .bind(&s.agent_id)
+        .bind(&s.title)
+        .bind(&s.platform)
+        .bind(&s.external_id)
+        .bind(ms(s.started_at))
+        .bind(s.ended_at.map(ms))
+        .bind(json(&s.metadata))
+        .execute(pool)
+        .await
+        .map_err(|e| session_conflict(map(e, "write session")))?;
     Ok(())
 }
 

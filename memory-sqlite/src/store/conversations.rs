@@ -194,28 +194,7 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn upsert_session(&self, s: &Session) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (tenant, id, user_id, agent_id, title, platform, started_at, ended_at, metadata, external_id)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (tenant, id) DO UPDATE SET user_id = COALESCE(excluded.user_id, user_id),
-             agent_id = COALESCE(excluded.agent_id, agent_id), title = COALESCE(excluded.title, title),
-             platform = COALESCE(excluded.platform, platform), ended_at = COALESCE(excluded.ended_at, ended_at),
-             metadata = excluded.metadata, external_id = COALESCE(excluded.external_id, external_id)",
-        )
-        .bind(&s.tenant)
-        .bind(&s.id)
-        .bind(&s.user_id)
-        .bind(&s.agent_id)
-        .bind(&s.title)
-        .bind(&s.platform)
-        .bind(ms(s.started_at))
-        .bind(s.ended_at.map(ms))
-        .bind(serde_json::Value::Object(s.metadata.clone()).to_string())
-        .bind(&s.external_id)
-        .execute(&self.db.pool)
-        .await
-        .map_err(|e| directory::session_conflict(map(e, "upsert session")))?;
-        Ok(())
+        directory::write_session(&self.db.pool, s, true).await
     }
 
     async fn get_session(&self, tenant: &str, id: &str) -> Result<Option<Session>> {
@@ -303,7 +282,7 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn create_session(&self, s: &Session) -> Result<()> {
-        directory::insert_session(&self.db.pool, s).await
+        directory::write_session(&self.db.pool, s, false).await
     }
 
     async fn replace_session(&self, s: &Session) -> Result<()> {
