@@ -278,23 +278,7 @@ impl Cli {
             }
             Command::Migrate(a) => return migrate::run(self.load_config()?, t, a, &out).await,
             Command::Eval(a) => {
-                let mut cfg = self.load_config()?;
-                let scratch = self.db.is_none().then(|| {
-                    std::env::temp_dir().join(format!("memory-eval-{}", Uuid::now_v7().simple()))
-                });
-                if let Some(dir) = &scratch {
-                    std::fs::create_dir_all(dir)?;
-                    cfg.store = format!("sqlite://{}/eval.db", dir.display()).into();
-                    cfg.vectors = None;
-                }
-                let result = match memory::open(&cfg).await {
-                    Ok(m) => eval::run(&m, t, a, &out).await,
-                    Err(e) => Err(e.into()),
-                };
-                if let Some(dir) = scratch {
-                    let _ = std::fs::remove_dir_all(dir);
-                }
-                return result;
+                return eval::run(self.load_config()?, self.db.is_none(), t, a, &out).await;
             }
             _ => {}
         }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
-use memory::{AddRequest, Memory, MemoryKind, Scope, SearchRequest};
+use memory::{AddRequest, Config, Memory, MemoryKind, Scope, SearchRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -138,7 +138,34 @@ async fn ingest(
     Ok(by_id)
 }
 
-pub(crate) async fn run(m: &Memory, tenant: &str, a: &EvalArgs, out: &Out) -> Result<()> {
+/// Runs the evaluation on the configured engine; with `scratch`, on a
+/// throwaway SQLite store removed afterwards.
+pub(crate) async fn run(
+    mut cfg: Config,
+    scratch: bool,
+    tenant: &str,
+    a: &EvalArgs,
+    out: &Out,
+) -> Result<()> {
+    let dir = scratch.then(|| {
+        std::env::temp_dir().join(format!("memory-eval-{}", uuid::Uuid::now_v7().simple()))
+    });
+    if let Some(dir) = &dir {
+        std::fs::create_dir_all(dir)?;
+        cfg.store = format!("sqlite://{}/eval.db", dir.display()).into();
+        cfg.vectors = None;
+    }
+    let result = match memory::open(&cfg).await {
+        Ok(m) => evaluate(&m, tenant, a, out).await,
+        Err(e) => Err(e.into()),
+    };
+    if let Some(dir) = dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
+}
+
+async fn evaluate(m: &Memory, tenant: &str, a: &EvalArgs, out: &Out) -> Result<()> {
     if a.k.is_empty() || a.k.contains(&0) {
         bail!("--k: give cut-offs of at least 1, e.g. 1,5,10");
     }
