@@ -57,11 +57,7 @@ impl Memory {
         cursor: Option<String>,
     ) -> Result<Page<MemoryRecord>> {
         scope.validate(false)?;
-        if limit == 0 || limit > 1000 {
-            return Err(Error::invalid(format!(
-                "limit: must be within 1 and 1000, got {limit}"
-            )));
-        }
+        super::sessions::validate_limit(limit)?;
         let filter = match (scope_filter(scope), filter) {
             (Some(a), Some(b)) => Some(a.and(b)),
             (a, b) => a.or(b),

@@ -308,7 +308,9 @@ impl Memory {
         if let Some(c) = &request.content {
             self.windows(c)?;
         }
-        let current = self.current(tenant, id).await?;
+        // One read gives the record and its windows' vector ids.
+        let stored = self.stored_current(tenant, id).await?;
+        let current = stored.record.clone();
         if let Some(v) = request.expected_version
             && v != current.version
         {
@@ -325,7 +327,7 @@ impl Memory {
         if let Some(c) = &request.content
             && c != &current.content
         {
-            retired = self.vector_ids_of(id).await?;
+            retired = stored.vector_ids();
             next.content = c.clone();
             next.content_hash = content_hash(c);
             embedded = self.embed_contents(std::slice::from_ref(c)).await?.pop();
@@ -393,15 +395,15 @@ impl Memory {
 
     /// Deletes a memory and its vector.
     pub async fn delete(&self, tenant: &str, id: Uuid) -> Result<()> {
-        let current = self.current(tenant, id).await?;
+        let stored = self.stored_current(tenant, id).await?;
         // The store queues the deletes of its windows' vectors with the
         // delete; this call flushes them at once.
-        let ops: Vec<(Uuid, VectorOp)> = self
-            .vector_ids_of(id)
-            .await?
+        let ops: Vec<(Uuid, VectorOp)> = stored
+            .vector_ids()
             .into_iter()
             .map(|v| (v, VectorOp::Delete))
             .collect();
+        let current = stored.record;
         let changes = ChangeSet {
             delete: vec![id],
             history: vec![HistoryEvent::new(
@@ -419,15 +421,15 @@ impl Memory {
         Ok(())
     }
 
-    /// The index ids of a memory's vectors: its own and its windows'.
-    async fn vector_ids_of(&self, id: Uuid) -> Result<Vec<Uuid>> {
-        Ok(self
-            .inner
+    /// The tenant's memory with its vector and windows, or `NotFound`.
+    async fn stored_current(&self, tenant: &str, id: Uuid) -> Result<StoredMemory> {
+        self.inner
             .store
             .get_stored(&[id])
             .await?
             .pop()
-            .map_or_else(|| vec![id], |m| m.vector_ids()))
+            .filter(|m| m.record.scope.tenant == tenant)
+            .ok_or_else(|| Error::not_found(format!("memory {id} not found")))
     }
 
     /// Removes everything about a scope's owner: memories and their vectors,
