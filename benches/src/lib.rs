@@ -122,7 +122,7 @@ impl memory::Embedder for HashEmbedder {
     fn max_batch(&self) -> usize {
         1000
     }
-    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+    async fn embed(&self, texts: &[String], _kind: memory::EmbedKind) -> Result<Vec<Vec<f32>>> {
         Ok(texts.iter().map(|t| Self::vector(t)).collect())
     }
 }

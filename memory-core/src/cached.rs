@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::{Embedder, Error, Result};
+use crate::{EmbedKind, Embedder, Error, Result};
 
 /// Wraps an embedder and remembers the vectors of recent texts.
 ///
@@ -20,7 +20,7 @@ pub struct CachedEmbedder {
 
 #[derive(Debug, Default)]
 struct Cache {
-    map: HashMap<String, (u64, Arc<Vec<f32>>)>,
+    map: HashMap<(EmbedKind, String), (u64, Arc<Vec<f32>>)>,
     generation: u64,
     hits: u64,
     misses: u64,
@@ -57,6 +57,10 @@ impl Embedder for CachedEmbedder {
         self.inner.model_id()
     }
 
+    fn prompt_scheme(&self) -> &str {
+        self.inner.prompt_scheme()
+    }
+
     fn dimension(&self) -> usize {
         self.inner.dimension()
     }
@@ -77,13 +81,13 @@ impl Embedder for CachedEmbedder {
         self.inner.token_spans(text)
     }
 
-    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+    async fn embed(&self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>> {
         let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
         let mut missing = Vec::new();
         {
             let mut c = self.lock()?;
             for (i, t) in texts.iter().enumerate() {
-                match c.map.get(t) {
+                match c.map.get(&(kind, t.clone())) {
                     Some((_, v)) => out[i] = Some(v.as_ref().clone()),
                     None => missing.push(i),
                 }
@@ -93,7 +97,7 @@ impl Embedder for CachedEmbedder {
         }
         if !missing.is_empty() {
             let todo: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
-            let fresh = self.inner.embed(&todo).await?;
+            let fresh = self.inner.embed(&todo, kind).await?;
             let mut c = self.lock()?;
             if c.map.len() + fresh.len() > self.capacity {
                 let cut = c.generation.saturating_sub(self.capacity as u64 / 2);
@@ -105,7 +109,8 @@ impl Embedder for CachedEmbedder {
             for (&i, v) in missing.iter().zip(fresh) {
                 c.generation += 1;
                 let g = c.generation;
-                c.map.insert(texts[i].clone(), (g, Arc::new(v.clone())));
+                c.map
+                    .insert((kind, texts[i].clone()), (g, Arc::new(v.clone())));
                 out[i] = Some(v);
             }
         }

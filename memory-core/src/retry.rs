@@ -210,6 +210,9 @@ retrying!(MaintenanceStore, {}, {
     fn forget(&self, scope: &Scope) -> Result<ForgetReport>;
     fn stats(&self, tenant: Option<&str>) -> Result<StoreStats>;
     fn scope_stats(&self, scope: &Scope, now: DateTime<Utc>) -> Result<ScopeStats>;
+    fn setting(&self, key: &str) -> Result<Option<String>>;
+    fn put_setting(&self, key: &str, value: &str) -> Result<()>;
+    fn any_embedding_model(&self) -> Result<Option<String>>;
 });
 
 retrying!(VectorIndex, VectorCapabilities, {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use crate::Result;
-use crate::traits::Embedder;
+use crate::traits::{EmbedKind, Embedder};
 
 /// An embedder whose calls are timed.
 #[derive(Debug)]
@@ -28,6 +28,9 @@ impl Embedder for TimedEmbedder {
     fn model_id(&self) -> &str {
         self.inner.model_id()
     }
+    fn prompt_scheme(&self) -> &str {
+        self.inner.prompt_scheme()
+    }
     fn dimension(&self) -> usize {
         self.inner.dimension()
     }
@@ -43,9 +46,9 @@ impl Embedder for TimedEmbedder {
     fn token_spans(&self, text: &str) -> Option<Vec<std::ops::Range<usize>>> {
         self.inner.token_spans(text)
     }
-    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+    async fn embed(&self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>> {
         let start = Instant::now();
-        let out = self.inner.embed(texts).await;
+        let out = self.inner.embed(texts, kind).await;
         let seconds = start.elapsed().as_secs_f64();
         metrics::histogram!("memory_embed_seconds", "model" => self.inner.model_id().to_owned())
             .record(seconds);

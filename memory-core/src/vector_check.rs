@@ -1,6 +1,6 @@
 //! Checks on what an embedder returned, before anything is written.
 
-use crate::traits::check_vector;
+use crate::traits::{EmbedKind, check_vector};
 use crate::{Error, Result};
 
 /// Every vector must have the collection's dimension and finite values.
@@ -13,19 +13,23 @@ pub(crate) fn check_embeddings(vectors: &[Vec<f32>], dimension: usize, model: &s
 }
 
 impl crate::Memory {
-    /// Embeds `texts` with the engine's embedder and checks every vector
-    /// against the collection.
+    /// Embeds `texts` as documents with the engine's embedder and checks
+    /// every vector against the collection.
     pub(crate) async fn embed_checked(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        self.embed_kind_checked(texts, EmbedKind::Document).await
+    }
+
+    async fn embed_kind_checked(&self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>> {
         use crate::traits::EmbedderExt as _;
         let e = &self.inner.embedder;
-        let vectors = e.embed_all(texts).await?;
+        let vectors = e.embed_all(texts, kind).await?;
         check_embeddings(&vectors, self.inner.collection.dimension, e.model_id())?;
         Ok(vectors)
     }
 
-    /// Embeds one text, checked like [`Self::embed_checked`].
-    pub(crate) async fn embed_one_checked(&self, text: &str) -> Result<Vec<f32>> {
-        self.embed_checked(&[text.to_owned()])
+    /// Embeds one search query, checked like [`Self::embed_checked`].
+    pub(crate) async fn embed_query_checked(&self, text: &str) -> Result<Vec<f32>> {
+        self.embed_kind_checked(&[text.to_owned()], EmbedKind::Query)
             .await?
             .pop()
             .ok_or_else(|| Error::internal("the embedder returned no vector"))

@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 
 use memory_core::{Error, Result};
 
-/// The model this crate serves.
-pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
+use crate::models::{LocalModel, MINILM, Quant};
+
+/// The default model.
+pub const MODEL_NAME: &str = MINILM.name;
 
 /// The command that prepares the model and runtime.
 pub const PREPARE_COMMAND: &str = "scripts/prepare-model";
@@ -16,6 +18,10 @@ const ORT_LIBRARY: &str = "libonnxruntime.so";
 /// Settings of the local embedder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OnnxConfig {
+    /// The model the files hold.
+    pub model: LocalModel,
+    /// The precision of the graph.
+    pub quant: Quant,
     /// The ONNX graph (inputs `input_ids`, `attention_mask`, `token_type_ids`;
     /// output `last_hidden_state`).
     pub model_file: PathBuf,
@@ -30,7 +36,8 @@ pub struct OnnxConfig {
     pub sessions: usize,
     /// Texts per inference call.
     pub batch: usize,
-    /// Tokens per text; longer texts are truncated.
+    /// Tokens per text, prefix and special tokens included; longer texts
+    /// are truncated.
     pub max_tokens: usize,
 }
 
@@ -122,23 +129,41 @@ fn from_hf_download() -> Result<(PathBuf, PathBuf)> {
 }
 
 impl OnnxConfig {
-    /// Finds the model and runtime from the environment, in order:
-    /// `MEMORY_MODEL_DIR`; the prepared cache (`scripts/prepare-model`); a
-    /// Hugging Face cache; with feature `hf-hub`, a download. The runtime
-    /// library is `ORT_DYLIB_PATH` or the prepared cache's. `MEMORY_EMBED_THREADS`
-    /// sets the thread count.
+    /// Finds the default model (all-MiniLM-L6-v2, fp32) and the runtime;
+    /// see [`Self::discover_model`].
     pub fn discover() -> Result<Self> {
         Self::discover_with(&env)
     }
 
     /// [`Self::discover`] with the environment read through `get`.
     pub fn discover_with(get: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
+        Self::discover_model_with(MINILM, Quant::Fp32, get)
+    }
+
+    /// Finds `model` in precision `quant` and the runtime from the
+    /// environment, in order: `MEMORY_MODEL_DIR`; the prepared cache
+    /// (`scripts/prepare-model NAME`); for all-MiniLM-L6-v2 in fp32, a Hugging
+    /// Face cache and, with feature `hf-hub`, a download. The runtime library
+    /// is `ORT_DYLIB_PATH` or the prepared cache's. `MEMORY_EMBED_THREADS`
+    /// sets the thread count.
+    pub fn discover_model(model: LocalModel, quant: Quant) -> Result<Self> {
+        Self::discover_model_with(model, quant, &env)
+    }
+
+    /// [`Self::discover_model`] with the environment read through `get`.
+    pub fn discover_model_with(
+        model: LocalModel,
+        quant: Quant,
+        get: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self> {
         let cache = cache_dir_with(get);
-        let prepared = cache.join("models").join(MODEL_NAME);
-        let from_dir = |d: PathBuf| (d.join("model.onnx"), d.join("tokenizer.json"));
+        let prepared = cache.join("models").join(model.name);
+        let graph = quant.file_name();
+        let from_dir = |d: PathBuf| (d.join(graph), d.join("tokenizer.json"));
+        let hub_has_it = model == MINILM && quant == Quant::Fp32;
         let (model_file, tokenizer_file) = match get("MEMORY_MODEL_DIR") {
             Some(d) => from_dir(PathBuf::from(d)),
-            None if prepared.join("model.onnx").is_file() => from_dir(prepared),
+            None if prepared.join(graph).is_file() || !hub_has_it => from_dir(prepared),
             None => match from_hf_cache(get) {
                 Some(found) => found,
                 #[cfg(feature = "hf-hub")]
@@ -171,13 +196,15 @@ impl OnnxConfig {
                 .clamp(1, 4),
         };
         let cfg = Self {
+            model,
+            quant,
             model_file,
             tokenizer_file,
             ort_library,
             threads,
             sessions,
             batch: 32,
-            max_tokens: 256,
+            max_tokens: model.max_tokens,
         };
         cfg.check()?;
         Ok(cfg)
@@ -190,8 +217,9 @@ impl OnnxConfig {
                 Ok(())
             } else {
                 Err(Error::config(format!(
-                    "local embedder: {what} not found at {} — run `{PREPARE_COMMAND}` (or `memory model install`) to prepare it offline, or set MEMORY_MODEL_DIR / ORT_DYLIB_PATH",
-                    p.display()
+                    "local embedder: {what} not found at {} — run `{PREPARE_COMMAND} {name}` (or `memory model install {name}`) to prepare it offline, or set MEMORY_MODEL_DIR / ORT_DYLIB_PATH",
+                    p.display(),
+                    name = self.model.name
                 )))
             }
         };

@@ -3,17 +3,18 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
-use memory_core::{Embedder, Error, ErrorKind, Result, vecmath};
+use memory_core::{EmbedKind, Embedder, Error, ErrorKind, Result, vecmath};
 use ort::environment::Environment;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::Tensor;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
-use crate::config::{MODEL_NAME, OnnxConfig};
+use crate::config::OnnxConfig;
+use crate::models::{LocalModel, Quant};
 
-/// Output width of the model.
-pub const DIMENSION: usize = 384;
+/// Output width of the default model.
+pub const DIMENSION: usize = crate::models::MINILM.dimension;
 
 static RUNTIME: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
 
@@ -36,9 +37,11 @@ fn ort_err(e: impl std::fmt::Display) -> Error {
     Error::internal(format!("ONNX Runtime: {e}")).with_backend("local")
 }
 
-/// all-MiniLM-L6-v2 on ONNX Runtime: 384 dimensions, mean pooling, unit length.
+/// A BERT-family model on ONNX Runtime (all-MiniLM-L6-v2 or
+/// multilingual-e5-small): mean pooling, unit length, the model's query or
+/// document prefix put before each text.
 ///
-/// Runs on the blocking pool. Texts longer than `max_tokens` (256) tokens are
+/// Runs on the blocking pool. Texts longer than the model's window are
 /// truncated: the model was trained on that window.
 pub struct OnnxEmbedder {
     inner: Arc<Inner>,
@@ -53,6 +56,8 @@ struct Inner {
     tokenizer: Tokenizer,
     /// The same tokenizer without truncation or padding, for counting.
     counter: Tokenizer,
+    model: LocalModel,
+    /// The window left for a text once the longer prefix is in.
     max_tokens: usize,
 }
 
@@ -94,6 +99,15 @@ impl OnnxEmbedder {
                 ..TruncationParams::default()
             }))
             .map_err(|e| Error::config(format!("local embedder: truncation: {e}")))?;
+        let prefix_tokens = [EmbedKind::Query, EmbedKind::Document]
+            .iter()
+            .map(|&k| {
+                counter
+                    .encode(cfg.model.prefix(k), false)
+                    .map(|e| e.get_ids().len())
+                    .map_err(|e| Error::config(format!("local embedder: tokenizer: {e}")))
+            })
+            .try_fold(0, |most, n| n.map(|n| most.max(n)))?;
         let mut sessions = Vec::with_capacity(cfg.sessions);
         for _ in 0..cfg.sessions {
             let session = Session::builder(&env)
@@ -114,9 +128,13 @@ impl OnnxEmbedder {
                 next: std::sync::atomic::AtomicUsize::new(0),
                 tokenizer,
                 counter,
-                max_tokens: cfg.max_tokens,
+                model: cfg.model,
+                max_tokens: cfg.max_tokens.saturating_sub(prefix_tokens).max(1),
             }),
-            model_id: format!("local:{MODEL_NAME}"),
+            model_id: match cfg.quant {
+                Quant::Fp32 => format!("local:{}", cfg.model.name),
+                q => format!("local:{}?quant={}", cfg.model.name, q.as_str()),
+            },
             batch: cfg.batch,
         })
     }
@@ -136,10 +154,16 @@ impl Inner {
             .map_err(|_| Error::internal("embedder session lock poisoned"))
     }
 
-    fn run(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+    fn run(&self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>> {
+        let prefix = self.model.prefix(kind);
+        let inputs: Vec<String> = if prefix.is_empty() {
+            texts.to_vec()
+        } else {
+            texts.iter().map(|t| format!("{prefix}{t}")).collect()
+        };
         let enc = self
             .tokenizer
-            .encode_batch(texts.to_vec(), true)
+            .encode_batch(inputs, true)
             .map_err(|e| Error::internal(format!("tokenizer: {e}")))?;
         let batch = enc.len();
         let seq = enc.first().map(|e| e.get_ids().len()).unwrap_or(0);
@@ -164,9 +188,10 @@ impl Inner {
             .try_extract_tensor::<f32>()
             .map_err(ort_err)?;
         let dim = usize::try_from(out_shape.last().copied().unwrap_or(0)).unwrap_or(0);
-        if dim != DIMENSION || hidden.len() != batch * seq * dim {
+        let want = self.model.dimension;
+        if dim != want || hidden.len() != batch * seq * dim {
             return Err(Error::internal(format!(
-                "model output has shape {out_shape:?}, expected [{batch}, {seq}, {DIMENSION}]"
+                "model output has shape {out_shape:?}, expected [{batch}, {seq}, {want}]"
             )));
         }
         let mut out = Vec::with_capacity(batch);
@@ -197,8 +222,12 @@ impl Embedder for OnnxEmbedder {
         &self.model_id
     }
 
+    fn prompt_scheme(&self) -> &str {
+        self.inner.model.prompt_scheme
+    }
+
     fn dimension(&self) -> usize {
-        DIMENSION
+        self.inner.model.dimension
     }
 
     fn max_batch(&self) -> usize {
@@ -222,7 +251,7 @@ impl Embedder for OnnxEmbedder {
         Some(e.get_offsets().iter().map(|&(a, b)| a..b).collect())
     }
 
-    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+    async fn embed(&self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -232,7 +261,7 @@ impl Embedder for OnnxEmbedder {
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::with_capacity(texts.len());
             for chunk in texts.chunks(batch) {
-                out.extend(inner.run(chunk)?);
+                out.extend(inner.run(chunk, kind)?);
             }
             Ok(out)
         })

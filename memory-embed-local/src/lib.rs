@@ -2,15 +2,18 @@
 
 mod config;
 mod embedder;
+mod models;
 
 pub use config::{MODEL_NAME, OnnxConfig, PREPARE_COMMAND, cache_dir};
 pub use embedder::{DIMENSION, OnnxEmbedder};
+pub use models::{E5_SMALL, LocalModel, MINILM, MODELS, Quant, model};
 
 use std::sync::Arc;
 
 use memory_core::{BackendDescriptor, BackendUrl, Embedder, Error, Opening};
 
-/// The embedder schemes this crate serves (`local:all-MiniLM-L6-v2`).
+/// The embedder schemes this crate serves (`local:all-MiniLM-L6-v2`,
+/// `local:multilingual-e5-small?quant=int8`).
 pub const SCHEMES: &[&str] = &["local"];
 
 /// This backend, for the `memory` facade's registry: an embedder.
@@ -32,16 +35,18 @@ pub const BACKEND: BackendDescriptor = BackendDescriptor {
 
 fn open_embedder(url: BackendUrl) -> Opening<Arc<dyn Embedder>> {
     Box::pin(async move {
-        url.params("local embedder").finish()?;
-        if url.path() != MODEL_NAME {
-            return Err(Error::config(format!(
-                "embedder: local model {:?} is not available (available: {MODEL_NAME})",
-                url.path()
-            )));
-        }
-        let e = tokio::task::spawn_blocking(OnnxEmbedder::load_default)
-            .await
-            .map_err(|e| Error::internal(format!("loading the embedder failed: {e}")))??;
+        let mut params = url.params("local embedder");
+        let quant = match params.choice("quant", &["fp32", "int8"])? {
+            Some(q) => Quant::parse(&q)?,
+            None => Quant::Fp32,
+        };
+        params.finish()?;
+        let model = model(url.path())?;
+        let e = tokio::task::spawn_blocking(move || {
+            OnnxEmbedder::load(&OnnxConfig::discover_model(model, quant)?)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("loading the embedder failed: {e}")))??;
         Ok(Arc::new(e) as Arc<dyn Embedder>)
     })
 }

@@ -3,8 +3,11 @@
 
 use std::path::PathBuf;
 
-use memory_core::{Embedder, vecmath};
+use memory_core::{EmbedKind, Embedder, vecmath};
 use memory_embed_local::{OnnxConfig, OnnxEmbedder};
+
+/// Every text in these tests is a document.
+const D: EmbedKind = EmbedKind::Document;
 
 #[tokio::test]
 async fn loads_from_a_hugging_face_cache() {
@@ -35,10 +38,13 @@ async fn loads_from_a_hugging_face_cache() {
     assert_eq!(cfg.model_file, snapshot.join("onnx").join("model.onnx"));
     let e = OnnxEmbedder::load(&cfg).unwrap();
     let v = e
-        .embed(&[
-            "The weather is lovely today.".into(),
-            "It's so sunny outside!".into(),
-        ])
+        .embed(
+            &[
+                "The weather is lovely today.".into(),
+                "It's so sunny outside!".into(),
+            ],
+            D,
+        )
         .await
         .unwrap();
     assert!((vecmath::dot(&v[0], &v[1]) - 0.6660).abs() < 1e-4);

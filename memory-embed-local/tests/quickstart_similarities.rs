@@ -1,8 +1,11 @@
 //! The embedder reproduces sentence-transformers' published numbers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use memory_core::{Embedder, vecmath};
+use memory_core::{EmbedKind, Embedder, vecmath};
 use memory_embed_local::OnnxEmbedder;
+
+/// Every text in these tests is a document.
+const D: EmbedKind = EmbedKind::Document;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reproduces_sentence_transformers_quickstart() {
@@ -14,7 +17,7 @@ async fn reproduces_sentence_transformers_quickstart() {
     ]
     .map(String::from)
     .to_vec();
-    let v = e.embed(&texts).await.unwrap();
+    let v = e.embed(&texts, D).await.unwrap();
     assert_eq!(v.len(), 3);
     assert!(
         v.iter()
@@ -29,16 +32,16 @@ async fn reproduces_sentence_transformers_quickstart() {
     assert!((sum - 0.096_179_79).abs() < 1e-3, "golden sum: {sum}");
     // Batching and order: one at a time equals the batch.
     for (i, t) in texts.iter().enumerate() {
-        let one = e.embed(std::slice::from_ref(t)).await.unwrap().remove(0);
+        let one = e.embed(std::slice::from_ref(t), D).await.unwrap().remove(0);
         assert!(
             vecmath::dot(&one, &v[i]) > 0.99999,
             "padding changed text {i}"
         );
     }
-    assert!(e.embed(&[]).await.unwrap().is_empty());
+    assert!(e.embed(&[], D).await.unwrap().is_empty());
     let long = "memory ".repeat(2000);
     assert_eq!(
-        e.embed(std::slice::from_ref(&long)).await.unwrap()[0].len(),
+        e.embed(std::slice::from_ref(&long), D).await.unwrap()[0].len(),
         384,
         "long text not truncated"
     );
@@ -83,13 +86,13 @@ async fn concurrent_sessions_agree_with_one() {
     let texts: Vec<String> = (0..24)
         .map(|i| format!("sentence number {i} about the weather in town {}", i % 5))
         .collect();
-    let want = one.embed(&texts).await.unwrap();
+    let want = one.embed(&texts, D).await.unwrap();
     let tasks: Vec<_> = texts
         .iter()
         .cloned()
         .map(|t| {
             let m = many.clone();
-            tokio::spawn(async move { m.embed(&[t]).await.unwrap().remove(0) })
+            tokio::spawn(async move { m.embed(&[t], D).await.unwrap().remove(0) })
         })
         .collect();
     for (i, t) in tasks.into_iter().enumerate() {

@@ -18,6 +18,16 @@ pub struct OpenAiConfig {
     pub model: String,
     /// Requested output dimension (`dimensions` parameter), if any.
     pub dimensions: Option<usize>,
+    /// Values of the request's `input_type` for a query and for a document,
+    /// for servers that embed the two differently (option
+    /// `input_type=query,passage`); not sent when unset, as OpenAI's API
+    /// refuses the field.
+    pub input_types: Option<(String, String)>,
+    /// Put before every query (option `query_prefix`), for models served
+    /// without their prompts (e5: `query: `; nomic: `search_query: `).
+    pub query_prefix: String,
+    /// Put before every document (option `document_prefix`).
+    pub document_prefix: String,
     /// Texts per embeddings request.
     pub batch: usize,
     /// Per-request timeout.
@@ -73,6 +83,9 @@ impl OpenAiConfig {
             base_url,
             model: model.to_owned(),
             dimensions: None,
+            input_types: None,
+            query_prefix: String::new(),
+            document_prefix: String::new(),
             batch: 512,
             timeout: Duration::from_secs(30),
             max_retries: 5,
@@ -80,8 +93,9 @@ impl OpenAiConfig {
         })
     }
 
-    /// Applies the `?key=value` options of a spec: `dimensions`, `batch`,
-    /// `timeout_ms`, `max_retries`. Unknown keys are errors.
+    /// Applies the `?key=value` options of a spec: `dimensions`,
+    /// `input_type`, `query_prefix`, `document_prefix`, `batch`, `timeout_ms`,
+    /// `max_retries`. Unknown keys are errors.
     pub fn with_options(self, query: &str) -> Result<Self> {
         let parsed = BackendUrl::parse(&format!("openai:?{query}"))?;
         self.with_params(parsed.params("openai"))
@@ -90,6 +104,23 @@ impl OpenAiConfig {
     fn with_params(mut self, mut q: Params) -> Result<Self> {
         if let Some(d) = q.parse::<usize>("dimensions", "a whole number")? {
             self.dimensions = Some(d);
+        }
+        if let Some(v) = q.non_empty("input_type")? {
+            let (query, document) = v
+                .split_once(',')
+                .filter(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty())
+                .ok_or_else(|| {
+                    q.error(format!(
+                        "input_type={v:?} must name the query's and the document's type, as in input_type=query,passage"
+                    ))
+                })?;
+            self.input_types = Some((query.trim().to_owned(), document.trim().to_owned()));
+        }
+        if let Some(p) = q.str("query_prefix") {
+            self.query_prefix = p;
+        }
+        if let Some(p) = q.str("document_prefix") {
+            self.document_prefix = p;
         }
         if let Some(b) = q.parse::<usize>("batch", "a whole number")? {
             self.batch = b.max(1);
@@ -102,6 +133,26 @@ impl OpenAiConfig {
         }
         q.finish()?;
         Ok(self)
+    }
+
+    /// How queries and documents are told apart, recorded with the
+    /// collection: `none`, or the input types and prefixes in use.
+    pub fn prompt_scheme(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some((q, d)) = &self.input_types {
+            parts.push(format!("input_type={q},{d}"));
+        }
+        if !self.query_prefix.is_empty() || !self.document_prefix.is_empty() {
+            parts.push(format!(
+                "prefix={:?},{:?}",
+                self.query_prefix, self.document_prefix
+            ));
+        }
+        if parts.is_empty() {
+            memory_core::NO_PROMPT_SCHEME.to_owned()
+        } else {
+            parts.join(";")
+        }
     }
 
     /// Parses `openai:MODEL[?options]` with the environment's key and base URL.

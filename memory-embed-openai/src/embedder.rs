@@ -1,7 +1,7 @@
 //! `Embedder` over `POST /embeddings`.
 
 use async_trait::async_trait;
-use memory_core::{Embedder, Error, Result};
+use memory_core::{EmbedKind, Embedder, Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
@@ -14,6 +14,8 @@ struct Request<'a> {
     encoding_format: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     dimensions: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_type: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -34,6 +36,7 @@ struct Item {
 pub struct OpenAiEmbedder {
     client: Client,
     model_id: String,
+    prompt_scheme: String,
     dimension: usize,
 }
 
@@ -50,7 +53,12 @@ impl OpenAiEmbedder {
     /// Connects and learns the dimension with one probe request.
     pub async fn connect(cfg: OpenAiConfig) -> Result<Self> {
         let client = Client::new(cfg)?;
-        let probe = embed_raw(&client, &["dimension probe".to_owned()]).await?;
+        let probe = embed_raw(
+            &client,
+            &["dimension probe".to_owned()],
+            EmbedKind::Document,
+        )
+        .await?;
         let dimension = probe
             .first()
             .map(Vec::len)
@@ -71,6 +79,7 @@ impl OpenAiEmbedder {
         }
         let model_id = format!("openai:{}", client.config().model);
         Ok(Self {
+            prompt_scheme: client.config().prompt_scheme(),
             client,
             model_id,
             dimension,
@@ -78,13 +87,28 @@ impl OpenAiEmbedder {
     }
 }
 
-async fn embed_raw(client: &Client, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+async fn embed_raw(client: &Client, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>> {
     let cfg = client.config();
+    let prefix = match kind {
+        EmbedKind::Query => &cfg.query_prefix,
+        EmbedKind::Document => &cfg.document_prefix,
+    };
+    let prefixed: Vec<String>;
+    let input = if prefix.is_empty() {
+        texts
+    } else {
+        prefixed = texts.iter().map(|t| format!("{prefix}{t}")).collect();
+        &prefixed
+    };
     let body = Request {
         model: &cfg.model,
-        input: texts,
+        input,
         encoding_format: "float",
         dimensions: cfg.dimensions,
+        input_type: cfg.input_types.as_ref().map(|(q, d)| match kind {
+            EmbedKind::Query => q.as_str(),
+            EmbedKind::Document => d.as_str(),
+        }),
     };
     let resp: Response = client.post("/embeddings", &body, "embeddings").await?;
     if resp.data.len() != texts.len() {
@@ -121,6 +145,10 @@ impl Embedder for OpenAiEmbedder {
         &self.model_id
     }
 
+    fn prompt_scheme(&self) -> &str {
+        &self.prompt_scheme
+    }
+
     fn dimension(&self) -> usize {
         self.dimension
     }
@@ -129,10 +157,10 @@ impl Embedder for OpenAiEmbedder {
         self.client.config().batch
     }
 
-    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+    async fn embed(&self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>> {
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(self.max_batch().max(1)) {
-            let vectors = embed_raw(&self.client, chunk).await?;
+            let vectors = embed_raw(&self.client, chunk, kind).await?;
             if let Some(v) = vectors.iter().find(|v| v.len() != self.dimension) {
                 return Err(Error::new(
                     memory_core::ErrorKind::DimensionMismatch,

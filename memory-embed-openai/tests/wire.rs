@@ -13,10 +13,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use memory_core::{
-    ChatMessage, ChatRequest, Embedder, ErrorKind, LanguageModel, OutputSchema, Role,
+    ChatMessage, ChatRequest, EmbedKind, Embedder, ErrorKind, LanguageModel, OutputSchema, Role,
 };
 use memory_embed_openai::{OpenAiChat, OpenAiConfig, OpenAiEmbedder};
 use serde_json::{Value, json};
+
+/// Every text in these tests is a document.
+const D: EmbedKind = EmbedKind::Document;
 
 /// What the stub does for the next requests, in order; then it succeeds.
 #[derive(Clone, Debug)]
@@ -160,7 +163,7 @@ async fn embeds_in_batches_keeping_order_and_learns_the_dimension() {
     assert_eq!(e.dimension(), 12);
     assert_eq!(e.model_id(), "openai:text-embedding-3-small");
     let input = texts(5);
-    let out = e.embed(&input).await.unwrap();
+    let out = e.embed(&input, D).await.unwrap();
     assert_eq!(out.len(), 5);
     for (t, v) in input.iter().zip(&out) {
         assert_eq!(v, &vector(t, 12), "vector of {t:?} out of place");
@@ -180,7 +183,7 @@ async fn embeds_in_batches_keeping_order_and_learns_the_dimension() {
             .iter()
             .all(|a| a.as_deref() == Some("Bearer sk-test-secret"))
     );
-    assert!(e.embed(&[]).await.unwrap().is_empty());
+    assert!(e.embed(&[], D).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -208,7 +211,7 @@ async fn retries_429_with_retry_after_and_500() {
         Script::Status(500, vec![]),
         Script::Status(429, vec![("retry-after", "0")]),
     ]);
-    let out = e.embed(&texts(2)).await.unwrap();
+    let out = e.embed(&texts(2), D).await.unwrap();
     assert_eq!(out.len(), 2);
     assert_eq!(
         stub.requests.lock().unwrap().len(),
@@ -225,7 +228,7 @@ async fn gives_up_after_max_retries_with_a_temporary_error() {
         .lock()
         .unwrap()
         .extend((0..10).map(|_| Script::Status(503, vec![])));
-    let err = e.embed(&texts(1)).await.unwrap_err();
+    let err = e.embed(&texts(1), D).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert!(err.is_temporary() && err.message().contains("503"), "{err}");
     assert_eq!(
@@ -238,7 +241,7 @@ async fn gives_up_after_max_retries_with_a_temporary_error() {
         .lock()
         .unwrap()
         .extend((0..10).map(|_| Script::Status(429, vec![("retry-after-ms", "1")])));
-    let err = e.embed(&texts(1)).await.unwrap_err();
+    let err = e.embed(&texts(1), D).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::RateLimited);
     assert!(err.retry_after().is_some());
 }
@@ -251,7 +254,7 @@ async fn client_errors_are_not_retried_and_never_show_the_key() {
         .lock()
         .unwrap()
         .push_back(Script::Status(401, vec![]));
-    let err = e.embed(&texts(1)).await.unwrap_err();
+    let err = e.embed(&texts(1), D).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
     assert!(
         !format!("{err} {err:?}").contains("sk-test-secret"),
@@ -262,7 +265,7 @@ async fn client_errors_are_not_retried_and_never_show_the_key() {
         .unwrap()
         .push_back(Script::Status(400, vec![]));
     assert_eq!(
-        e.embed(&texts(1)).await.unwrap_err().kind(),
+        e.embed(&texts(1), D).await.unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
     assert_eq!(stub.requests.lock().unwrap().len(), 1 + 2, "4xx retried");
@@ -278,14 +281,14 @@ async fn malformed_bodies_and_timeouts_are_clear_errors() {
     cfg.max_retries = 0;
     let e = OpenAiEmbedder::connect(cfg).await.unwrap();
     stub.script.lock().unwrap().push_back(Script::Malformed);
-    let err = e.embed(&texts(1)).await.unwrap_err();
+    let err = e.embed(&texts(1), D).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Internal);
     assert!(err.message().contains("malformed"), "{err}");
     stub.script
         .lock()
         .unwrap()
         .push_back(Script::Sleep(Duration::from_secs(2)));
-    let err = e.embed(&texts(1)).await.unwrap_err();
+    let err = e.embed(&texts(1), D).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert!(err.message().contains("timed out"), "{err}");
 }
@@ -480,11 +483,14 @@ async fn live_openai_when_a_key_is_set() {
     let e = OpenAiEmbedder::connect(cfg).await.unwrap();
     assert_eq!(e.dimension(), 1536);
     let v = e
-        .embed(&[
-            "The weather is lovely today.".into(),
-            "It's so sunny outside!".into(),
-            "He drove to the stadium.".into(),
-        ])
+        .embed(
+            &[
+                "The weather is lovely today.".into(),
+                "It's so sunny outside!".into(),
+                "He drove to the stadium.".into(),
+            ],
+            D,
+        )
         .await
         .unwrap();
     let sim = |a: usize, b: usize| memory_core::vecmath::cosine(&v[a], &v[b]);

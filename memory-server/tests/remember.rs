@@ -30,11 +30,15 @@ impl Embedder for Outage {
     fn max_batch(&self) -> usize {
         self.inner.max_batch()
     }
-    async fn embed(&self, texts: &[String]) -> memory::Result<Vec<Vec<f32>>> {
+    async fn embed(
+        &self,
+        texts: &[String],
+        kind: memory::EmbedKind,
+    ) -> memory::Result<Vec<Vec<f32>>> {
         if self.down.load(Ordering::SeqCst) {
             return Err(Error::new(ErrorKind::Unavailable, "embedder down"));
         }
-        self.inner.embed(texts).await
+        self.inner.embed(texts, kind).await
     }
 }
 

@@ -1,5 +1,8 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use async_trait::async_trait;
-use memory_core::{Embedder, Result, vecmath};
+use memory_core::{EmbedKind, Embedder, NO_PROMPT_SCHEME, Result, vecmath};
 use sha2::{Digest, Sha256};
 
 /// A deterministic bag-of-words embedder for tests: texts sharing words are
@@ -9,6 +12,9 @@ pub struct DeterministicEmbedder {
     dimension: usize,
     model: String,
     max_words: Option<usize>,
+    prompt_scheme: String,
+    /// Texts embedded as queries and as documents, shared by clones.
+    counts: Arc<[AtomicU64; 2]>,
 }
 
 impl DeterministicEmbedder {
@@ -18,7 +24,24 @@ impl DeterministicEmbedder {
             dimension,
             model: format!("test:bag-of-words-{dimension}"),
             max_words: None,
+            prompt_scheme: NO_PROMPT_SCHEME.to_owned(),
+            counts: Arc::new([AtomicU64::new(0), AtomicU64::new(0)]),
         }
+    }
+
+    /// Declares a prompt scheme; the vectors stay the same, so only the
+    /// recorded scheme tells them apart.
+    pub fn with_prompt_scheme(mut self, scheme: &str) -> Self {
+        self.prompt_scheme = scheme.to_owned();
+        self
+    }
+
+    /// How many texts were embedded as queries and as documents so far.
+    pub fn kind_counts(&self) -> (u64, u64) {
+        (
+            self.counts[0].load(Ordering::Relaxed),
+            self.counts[1].load(Ordering::Relaxed),
+        )
     }
 
     /// Declares a window of `max` words (one word, one token), as real models have.
@@ -51,6 +74,10 @@ impl Embedder for DeterministicEmbedder {
         &self.model
     }
 
+    fn prompt_scheme(&self) -> &str {
+        &self.prompt_scheme
+    }
+
     fn dimension(&self) -> usize {
         self.dimension
     }
@@ -71,7 +98,9 @@ impl Embedder for DeterministicEmbedder {
         self.max_words.map(|_| memory_core::word_spans(text))
     }
 
-    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+    async fn embed(&self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>> {
+        let slot = usize::from(kind == EmbedKind::Document);
+        self.counts[slot].fetch_add(texts.len() as u64, Ordering::Relaxed);
         Ok(texts.iter().map(|t| self.vector(t)).collect())
     }
 }

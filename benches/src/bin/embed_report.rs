@@ -7,10 +7,12 @@
 
 use std::time::Instant;
 
-use memory::Embedder;
 use memory::embed_local::{OnnxConfig, OnnxEmbedder, cache_dir};
+use memory::{EmbedKind, Embedder};
 use memory_benches::{percentiles, sentences};
 
+/// The report embeds documents.
+const D: EmbedKind = EmbedKind::Document;
 const BATCHES: [usize; 3] = [1, 32, 256];
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -40,10 +42,10 @@ async fn main() -> anyhow::Result<()> {
                 batch: b,
                 ..base.clone()
             })?;
-            e.embed(&texts[..32.min(n)]).await?;
+            e.embed(&texts[..32.min(n)], D).await?;
             let start = Instant::now();
             for chunk in texts.chunks(b) {
-                e.embed(chunk).await?;
+                e.embed(chunk, D).await?;
             }
             rust.insert(
                 format!("t{t}_b{b}"),
@@ -53,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
                 let mut lat = Vec::with_capacity(singles);
                 for text in &texts[..singles] {
                     let s = Instant::now();
-                    e.embed(std::slice::from_ref(text)).await?;
+                    e.embed(std::slice::from_ref(text), D).await?;
                     lat.push(s.elapsed());
                 }
                 let (p50, p99) = percentiles(lat);

@@ -162,6 +162,12 @@ impl Memory {
             let c = self.flush(&ops, written).await;
             total += c.upserted;
         }
+        super::scheme::record(
+            self.inner.store.as_ref(),
+            name,
+            self.inner.embedder.as_ref(),
+        )
+        .await?;
         Ok(total)
     }
 

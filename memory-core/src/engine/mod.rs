@@ -11,6 +11,7 @@ mod outbox;
 mod read;
 mod remember;
 mod requests;
+mod scheme;
 mod scope;
 mod score;
 mod search;
@@ -306,9 +307,10 @@ impl MemoryBuilder {
         self
     }
 
-    /// Accepts a vector collection whose dimension differs from the
-    /// embedder's, so `reindex` can rebuild it after a model change. Searches
-    /// fail with `DimensionMismatch` until it has.
+    /// Accepts a vector collection whose dimension, model or prompt scheme
+    /// differs from the embedder's, so `reindex` can rebuild it after a model
+    /// change (and record the new one). Searches fail with
+    /// `DimensionMismatch`, or compare vectors of two models, until it has.
     pub fn allow_dimension_change(mut self, allow: bool) -> Self {
         self.allow_dimension_change = allow;
         self
@@ -376,7 +378,9 @@ impl MemoryBuilder {
             dimension: embedder.dimension(),
             metric: Metric::Cosine,
         };
-        let collection = match vectors.describe(&wanted.name).await? {
+        let described = vectors.describe(&wanted.name).await?;
+        let existed = described.is_some();
+        let collection = match described {
             Some(existing)
                 if existing.dimension != wanted.dimension && self.allow_dimension_change =>
             {
@@ -398,6 +402,14 @@ impl MemoryBuilder {
             Some(existing) => existing,
             None => vectors.create_collection(&wanted).await?,
         };
+        scheme::check(
+            store.as_ref(),
+            &collection.name,
+            embedder.as_ref(),
+            existed,
+            self.allow_dimension_change,
+        )
+        .await?;
         Ok(Memory {
             inner: Arc::new(Inner {
                 store,

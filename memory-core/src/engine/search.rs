@@ -250,7 +250,7 @@ impl Memory {
             if !use_vector {
                 return Result::<Folded>::Ok((Vec::new(), HashMap::new()));
             }
-            let vector = self.embed_one_checked(&request.query).await?;
+            let vector = self.embed_query_checked(&request.query).await?;
             // Windows of one memory count once: when folding them leaves
             // too few candidates from a full list, the list is deepened.
             let mut k = candidates;

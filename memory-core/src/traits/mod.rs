@@ -15,7 +15,7 @@ pub use conversation::{
     ConversationStore, MessageQuery, SessionQuery, TimeKey, TopicQuery, UserPatch, UserQuery,
     UserTouch,
 };
-pub use embedder::{Embedder, EmbedderExt};
+pub use embedder::{EmbedKind, Embedder, EmbedderExt, NO_PROMPT_SCHEME};
 pub use foreign::{ForeignPage, ForeignReader, ForeignRecord};
 pub use jobs::{ExtractTrigger, Job, JobCounts, JobRetry, JobStore, NewJob};
 pub use keyword::{KeywordCapabilities, KeywordIndex, KeywordQuery};

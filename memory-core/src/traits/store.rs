@@ -291,4 +291,12 @@ pub trait MaintenanceStore: Send + Sync + std::fmt::Debug {
     async fn stats(&self, tenant: Option<&str>) -> Result<StoreStats>;
     /// Counts for a scope's user and/or agent (and-ed), at `now`.
     async fn scope_stats(&self, scope: &Scope, now: DateTime<Utc>) -> Result<ScopeStats>;
+
+    /// A store-wide setting, if set.
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    /// Sets a store-wide setting, replacing its value.
+    async fn put_setting(&self, key: &str, value: &str) -> Result<()>;
+    /// The embedding model of any one memory that has one: what a store
+    /// written before settings were kept was embedded with.
+    async fn any_embedding_model(&self) -> Result<Option<String>>;
 }

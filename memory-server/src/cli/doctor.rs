@@ -94,7 +94,10 @@ async fn embedder(spec: &str) -> Result<(usize, String), String> {
         .map_err(|e| e.to_string())?;
     let start = Instant::now();
     let v = e
-        .embed(&["memory doctor checks the embedder".to_owned()])
+        .embed(
+            &["memory doctor checks the embedder".to_owned()],
+            memory::EmbedKind::Document,
+        )
         .await
         .map_err(|e| e.to_string())?;
     let got = v.first().map_or(0, Vec::len);

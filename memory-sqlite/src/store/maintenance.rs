@@ -148,6 +148,35 @@ impl MaintenanceStore for SqliteStore {
         })
     }
 
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(|e| map(e, "read a setting"))
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "write a setting"))?;
+        Ok(())
+    }
+
+    async fn any_embedding_model(&self) -> Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT embedding_model FROM memories WHERE embedding_model IS NOT NULL LIMIT 1",
+        )
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "read an embedding model"))
+    }
+
     async fn scope_stats(&self, scope: &Scope, now: DateTime<Utc>) -> Result<ScopeStats> {
         let owned = |select: &str| {
             let mut qb = QueryBuilder::<Sqlite>::new(select);

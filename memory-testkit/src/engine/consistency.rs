@@ -233,3 +233,71 @@ pub(super) async fn reindex_after_model_change(b: &Backends) -> CaseResult {
     ensure!(c.is_consistent() && c.pending == 0, "after reindex: {c:?}");
     Ok(())
 }
+
+/// Vectors of another model or prompt scheme are refused until `reindex`
+/// re-embeds everything; searches embed queries, writes embed documents.
+pub(super) async fn prompt_scheme_change_needs_reindex(b: &Backends) -> CaseResult {
+    let collection = crate::unique("scheme");
+    let engine = |e: &DeterministicEmbedder| {
+        let mut builder = Memory::builder()
+            .store(b.store.clone())
+            .vectors(b.vectors.clone())
+            .embedder(Arc::new(e.clone()))
+            .config(EngineConfig {
+                collection: collection.clone(),
+                ..EngineConfig::default()
+            });
+        if let Some(k) = &b.keywords {
+            builder = builder.keywords(k.clone());
+        }
+        builder
+    };
+    let old = DeterministicEmbedder::new(64);
+    let m = engine(&old).build().await.or_fail("build")?;
+    let scope = Scope::user(crate::unique("scheme"));
+    for t in ["likes green tea", "plays the cello"] {
+        m.add(AddRequest::new(scope.clone(), t))
+            .await
+            .or_fail("add")?;
+    }
+    let (queries, documents) = old.kind_counts();
+    ensure!(
+        queries == 0 && documents >= 2,
+        "adds embedded {queries} queries and {documents} documents"
+    );
+    m.search(SearchRequest::new(scope.clone(), "tea").mode(SearchMode::Semantic))
+        .await
+        .or_fail("search")?;
+    ensure!(
+        old.kind_counts().0 == 1,
+        "a search embedded {:?} (queries, documents)",
+        old.kind_counts()
+    );
+    engine(&old)
+        .build()
+        .await
+        .or_fail("reopen with the same embedder")?;
+
+    let new = DeterministicEmbedder::new(64).with_prompt_scheme("test-prefixes");
+    let e = engine(&new).build().await.err();
+    ensure!(
+        e.as_ref().map(|e| e.kind()) == Some(ErrorKind::Config)
+            && e.as_ref()
+                .is_some_and(|e| e.message().contains("test-prefixes")),
+        "another prompt scheme was accepted or not named: {e:?}"
+    );
+    let m2 = engine(&new)
+        .allow_dimension_change(true)
+        .build()
+        .await
+        .or_fail("build for reindex")?;
+    let n = m2.reindex().await.or_fail("reindex")?;
+    ensure!(n == 2, "reindexed {n} of 2");
+    engine(&new).build().await.or_fail("build after reindex")?;
+    let back = engine(&old).build().await.err();
+    ensure!(
+        back.as_ref().map(|e| e.kind()) == Some(ErrorKind::Config),
+        "the old scheme was accepted after the reindex: {back:?}"
+    );
+    Ok(())
+}

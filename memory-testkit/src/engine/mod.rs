@@ -105,6 +105,7 @@ where
     case!(r, topics_tag_messages_and_memories(&factory().await));
     case!(r, context_respects_priority_and_budget(&factory().await));
     case!(r, reindex_after_model_change(&factory().await));
+    case!(r, prompt_scheme_change_needs_reindex(&factory().await));
     case!(r, rate_limits_per_user_and_global(&factory().await));
     case!(
         r,
