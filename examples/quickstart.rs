@@ -1,6 +1,6 @@
 //! Remember a few facts about a user, recall them by meaning and by keyword,
 //! update one, and show its history. Runs on the embedded default: SQLite and
-//! the local all-MiniLM-L6-v2 embedder, nothing to install but the model
+//! the local multilingual-e5-small embedder, nothing to install but the model
 //! (`scripts/prepare-model`).
 
 use memory::{AddRequest, Config, MemoryKind, Scope, SearchMode, SearchRequest, UpdateRequest};

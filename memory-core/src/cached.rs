@@ -18,9 +18,13 @@ pub struct CachedEmbedder {
     cache: Mutex<Cache>,
 }
 
+/// The generation an entry was stored in, and its vector.
+type Entry = (u64, Arc<Vec<f32>>);
+
 #[derive(Debug, Default)]
 struct Cache {
-    map: HashMap<(EmbedKind, String), (u64, Arc<Vec<f32>>)>,
+    /// By kind and text: the generation it was stored in and its vector.
+    map: HashMap<(EmbedKind, String), Entry>,
     generation: u64,
     hits: u64,
     misses: u64,

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use memory_core::{Error, Result};
 
-use crate::models::{LocalModel, MINILM, Quant};
+use crate::models::{DEFAULT_MODEL, DEFAULT_QUANT, LocalModel, MINILM, Quant};
 
-/// The default model.
-pub const MODEL_NAME: &str = MINILM.name;
+/// The default model's name.
+pub const MODEL_NAME: &str = DEFAULT_MODEL.name;
 
 /// The command that prepares the model and runtime.
 pub const PREPARE_COMMAND: &str = "scripts/prepare-model";
@@ -129,15 +129,15 @@ fn from_hf_download() -> Result<(PathBuf, PathBuf)> {
 }
 
 impl OnnxConfig {
-    /// Finds the default model (all-MiniLM-L6-v2, fp32) and the runtime;
-    /// see [`Self::discover_model`].
+    /// Finds the default model (multilingual-e5-small, int8) and the
+    /// runtime; see [`Self::discover_model`].
     pub fn discover() -> Result<Self> {
         Self::discover_with(&env)
     }
 
     /// [`Self::discover`] with the environment read through `get`.
     pub fn discover_with(get: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
-        Self::discover_model_with(MINILM, Quant::Fp32, get)
+        Self::discover_model_with(DEFAULT_MODEL, DEFAULT_QUANT, get)
     }
 
     /// Finds `model` in precision `quant` and the runtime from the

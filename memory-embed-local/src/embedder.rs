@@ -14,7 +14,7 @@ use crate::config::OnnxConfig;
 use crate::models::{LocalModel, Quant};
 
 /// Output width of the default model.
-pub const DIMENSION: usize = crate::models::MINILM.dimension;
+pub const DIMENSION: usize = crate::models::DEFAULT_MODEL.dimension;
 
 static RUNTIME: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
 

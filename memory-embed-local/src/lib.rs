@@ -6,7 +6,12 @@ mod models;
 
 pub use config::{MODEL_NAME, OnnxConfig, PREPARE_COMMAND, cache_dir};
 pub use embedder::{DIMENSION, OnnxEmbedder};
-pub use models::{E5_SMALL, LocalModel, MINILM, MODELS, Quant, model};
+
+/// The default embedder spec: `local:multilingual-e5-small?quant=int8`.
+pub const DEFAULT_EMBEDDER: &str = "local:multilingual-e5-small?quant=int8";
+pub use models::{
+    DEFAULT_MODEL, DEFAULT_QUANT, E5_SMALL, LocalModel, MINILM, MODELS, Quant, model,
+};
 
 use std::sync::Arc;
 

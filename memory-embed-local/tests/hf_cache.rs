@@ -4,14 +4,15 @@
 use std::path::PathBuf;
 
 use memory_core::{EmbedKind, Embedder, vecmath};
-use memory_embed_local::{OnnxConfig, OnnxEmbedder};
+use memory_embed_local::{MINILM, OnnxConfig, OnnxEmbedder, Quant};
 
 /// Every text in these tests is a document.
 const D: EmbedKind = EmbedKind::Document;
 
 #[tokio::test]
 async fn loads_from_a_hugging_face_cache() {
-    let prepared = OnnxConfig::discover().expect("model prepared by scripts/prepare-model");
+    let prepared = OnnxConfig::discover_model(MINILM, Quant::Fp32)
+        .expect("model prepared by scripts/prepare-model all-MiniLM-L6-v2");
     let hub = tempfile::tempdir().unwrap();
     let snapshot = hub
         .path()
@@ -34,7 +35,7 @@ async fn loads_from_a_hugging_face_cache() {
             _ => None,
         }
     };
-    let cfg = OnnxConfig::discover_with(&env).unwrap();
+    let cfg = OnnxConfig::discover_model_with(MINILM, Quant::Fp32, &env).unwrap();
     assert_eq!(cfg.model_file, snapshot.join("onnx").join("model.onnx"));
     let e = OnnxEmbedder::load(&cfg).unwrap();
     let v = e
@@ -55,7 +56,7 @@ async fn loads_from_a_hugging_face_cache() {
             _ => None,
         }
     };
-    let err = OnnxConfig::discover_with(&nothing).unwrap_err();
+    let err = OnnxConfig::discover_model_with(MINILM, Quant::Fp32, &nothing).unwrap_err();
     assert!(
         err.message().contains("scripts/prepare-model"),
         "the error does not name the command: {err}"

@@ -1,6 +1,6 @@
 //! multilingual-e5-small matches the engine of the package it is built from,
 //! and the int8 variants of both models stay close to fp32.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
 

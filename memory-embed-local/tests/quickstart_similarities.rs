@@ -9,7 +9,14 @@ const D: EmbedKind = EmbedKind::Document;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reproduces_sentence_transformers_quickstart() {
-    let e = OnnxEmbedder::load_default().expect("model prepared by scripts/prepare-model");
+    let e = OnnxEmbedder::load(
+        &memory_embed_local::OnnxConfig::discover_model(
+            memory_embed_local::MINILM,
+            memory_embed_local::Quant::Fp32,
+        )
+        .expect("model prepared by scripts/prepare-model all-MiniLM-L6-v2"),
+    )
+    .unwrap();
     let texts: Vec<String> = [
         "The weather is lovely today.",
         "It's so sunny outside!",
@@ -70,7 +77,11 @@ async fn reproduces_sentence_transformers_quickstart() {
 /// Several sessions embedding at once give exactly what one session gives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sessions_agree_with_one() {
-    let base = memory_embed_local::OnnxConfig::discover().expect("model prepared");
+    let base = memory_embed_local::OnnxConfig::discover_model(
+        memory_embed_local::MINILM,
+        memory_embed_local::Quant::Fp32,
+    )
+    .expect("model prepared");
     let one = OnnxEmbedder::load(&memory_embed_local::OnnxConfig {
         sessions: 1,
         ..base.clone()

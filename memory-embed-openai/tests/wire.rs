@@ -203,6 +203,35 @@ async fn dimensions_option_is_sent_and_checked() {
 }
 
 #[tokio::test]
+async fn query_and_document_kinds_reach_the_server() {
+    let (stub, base) = serve(12).await;
+    // Off by default: OpenAI's own API refuses `input_type`.
+    let plain = OpenAiEmbedder::connect(config(&base)).await.unwrap();
+    assert_eq!(plain.prompt_scheme(), "none");
+    plain.embed(&texts(1), EmbedKind::Query).await.unwrap();
+    assert!(stub.requests.lock().unwrap()[1].get("input_type").is_none());
+
+    let cfg = config(&base)
+        .with_options("input_type=query,passage&query_prefix=query:%20&document_prefix=passage:%20")
+        .unwrap();
+    let e = OpenAiEmbedder::connect(cfg).await.unwrap();
+    assert_eq!(
+        e.prompt_scheme(),
+        r#"input_type=query,passage;prefix="query: ","passage: ""#
+    );
+    e.embed(&texts(1), EmbedKind::Query).await.unwrap();
+    e.embed(&texts(1), D).await.unwrap();
+    let reqs = stub.requests.lock().unwrap().clone();
+    let (q, d) = (&reqs[reqs.len() - 2], &reqs[reqs.len() - 1]);
+    assert_eq!(q["input_type"], "query");
+    assert_eq!(q["input"], json!(["query: text number 0"]));
+    assert_eq!(d["input_type"], "passage");
+    assert_eq!(d["input"], json!(["passage: text number 0"]));
+    let err = config(&base).with_options("input_type=query").unwrap_err();
+    assert!(err.message().contains("input_type"), "{err}");
+}
+
+#[tokio::test]
 async fn retries_429_with_retry_after_and_500() {
     let (stub, base) = serve(4).await;
     let e = OpenAiEmbedder::connect(config(&base)).await.unwrap();

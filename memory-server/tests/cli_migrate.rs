@@ -56,7 +56,7 @@ fn migrate_round_trip_through_postgres() {
     ]);
     c.json(&["topics", "create", "--session", "s-9", "Cats"]);
     // Longer than the model's window: migrated with every window.
-    let long = "Alice walks along the river every morning before work. ".repeat(40);
+    let long = "Alice walks along the river every morning before work. ".repeat(120);
     c.json(&["add", &long, "--user", "alice"]);
     let windows = c.json(&["check"])["index_count"].as_u64().unwrap();
     assert!(

@@ -71,7 +71,9 @@ pub struct Config {
     pub vectors: Option<Urls>,
     /// Short-term tier: `memory://` (in-process) or `redis://…`.
     pub short_term: String,
-    /// Embedder: `local:all-MiniLM-L6-v2` or `openai:text-embedding-3-small`.
+    /// Embedder: `local:multilingual-e5-small?quant=int8` (the default),
+    /// `local:all-MiniLM-L6-v2` (English, faster) or
+    /// `openai:text-embedding-3-small`.
     pub embedder: String,
     /// Language model for extraction (`openai:gpt-4o-mini`); none by default.
     pub language_model: Option<String>,
@@ -203,7 +205,7 @@ impl Default for Config {
             store: "sqlite://./memory.db".into(),
             vectors: None,
             short_term: "memory://".into(),
-            embedder: "local:all-MiniLM-L6-v2".into(),
+            embedder: "local:multilingual-e5-small?quant=int8".into(),
             language_model: None,
             engine: EngineConfig::default(),
             server: ServerConfig::default(),

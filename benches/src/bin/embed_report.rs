@@ -1,5 +1,6 @@
 //! Local embedding throughput and latency, Rust against Python onnxruntime on
-//! the same ONNX file, sentences, threads and batch sizes, in the same run.
+//! the same ONNX file, sentences, threads and batch sizes, in the same run;
+//! then every local model in fp32 and int8, one thread, int8 against fp32.
 //!
 //! `cargo run --release -p memory-benches --bin embed_report`
 //! (`MEMORY_BENCH_SENTENCES=1000`, `MEMORY_BENCH_THREADS=1,2`).
@@ -7,7 +8,7 @@
 
 use std::time::Instant;
 
-use memory::embed_local::{OnnxConfig, OnnxEmbedder, cache_dir};
+use memory::embed_local::{MINILM, MODELS, OnnxConfig, OnnxEmbedder, Quant, cache_dir};
 use memory::{EmbedKind, Embedder};
 use memory_benches::{percentiles, sentences};
 
@@ -32,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
         .into_iter()
         .map(|s| s.split(" #").next().unwrap_or("").to_owned())
         .collect();
-    let base = OnnxConfig::discover()?;
+    let base = OnnxConfig::discover_model(MINILM, Quant::Fp32)?;
     let mut rust = std::collections::BTreeMap::new();
     for &t in &threads {
         for b in BATCHES {
@@ -126,5 +127,58 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     println!("fp32 ceiling here: ~190 sentences/s per core (RECIPES.md)");
+    precisions(&texts, singles).await
+}
+
+/// Each model in each precision on one thread: batch-32 throughput and
+/// single-text p50, with int8's speed-up over fp32 measured in this run.
+async fn precisions(texts: &[String], singles: usize) -> anyhow::Result<()> {
+    println!();
+    println!(
+        "{:<44} {:>10} {:>12} {:>12}",
+        "model (1 thread)", "sent/s b32", "single p50", "int8/fp32"
+    );
+    for model in MODELS {
+        let mut fp32 = None;
+        for quant in [Quant::Fp32, Quant::Int8] {
+            let cfg = match OnnxConfig::discover_model(*model, quant) {
+                Ok(c) => c,
+                Err(e) => {
+                    println!("{:<44} not prepared: {e}", model.name);
+                    continue;
+                }
+            };
+            let e = OnnxEmbedder::load(&OnnxConfig {
+                threads: 1,
+                sessions: 1,
+                batch: 32,
+                ..cfg
+            })?;
+            e.embed(&texts[..32.min(texts.len())], D).await?;
+            let start = Instant::now();
+            for chunk in texts.chunks(32) {
+                e.embed(chunk, D).await?;
+            }
+            let rate = texts.len() as f64 / start.elapsed().as_secs_f64();
+            let mut lat = Vec::with_capacity(singles);
+            for text in &texts[..singles] {
+                let s = Instant::now();
+                e.embed(std::slice::from_ref(text), EmbedKind::Query)
+                    .await?;
+                lat.push(s.elapsed());
+            }
+            let (p50, _) = percentiles(lat);
+            let ratio = match (quant, fp32) {
+                (Quant::Int8, Some((r, p))) => format!("{:.2}x / {:.2}x", rate / r, p / p50),
+                _ => String::new(),
+            };
+            fp32 = fp32.or(Some((rate, p50)));
+            println!(
+                "{:<44} {rate:>10.1} {p50:>9.2} ms {ratio:>12}",
+                e.model_id()
+            );
+        }
+    }
+    println!("int8/fp32: batch throughput ratio / single-text latency ratio");
     Ok(())
 }

@@ -70,6 +70,9 @@ pub struct EngineConfig {
     /// Reciprocal-rank-fusion constant; smaller values make rank matter more
     /// against recency and importance (10: rank 1 scores 1.0, rank 5 0.73).
     pub rrf_k: f32,
+    /// Weight of the keyword list in hybrid fusion, the vector list's being 1
+    /// (0 ranks by meaning alone while still reporting keyword matches).
+    pub keyword_weight: f32,
     /// Candidates fetched per list, as a multiple of `k`.
     pub candidate_factor: usize,
     /// Half-life of the recency score, in days.
@@ -110,6 +113,7 @@ impl Default for EngineConfig {
             dedup_threshold: None,
             weights: Weights::default(),
             rrf_k: 10.0,
+            keyword_weight: 1.0,
             candidate_factor: 3,
             recency_half_life_days: 30.0,
             decay_half_life_days: 30.0,
@@ -140,6 +144,12 @@ impl EngineConfig {
             }
         };
         positive("rrf_k", self.rrf_k)?;
+        if !(self.keyword_weight.is_finite() && self.keyword_weight >= 0.0) {
+            return Err(Error::config(format!(
+                "engine.keyword_weight: {} is not a number ≥ 0",
+                self.keyword_weight
+            )));
+        }
         positive("recency_half_life_days", self.recency_half_life_days)?;
         positive("decay_half_life_days", self.decay_half_life_days)?;
         if let Some(t) = self.dedup_threshold

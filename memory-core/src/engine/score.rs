@@ -74,8 +74,11 @@ pub struct ScoreParts {
 pub(crate) struct Ranker {
     /// Which lists the relevance comes from.
     pub(crate) mode: SearchMode,
-    /// How many lists answered (a degraded list is not counted).
-    pub(crate) lists: usize,
+    /// The summed weights of the lists that answered (a degraded list is not
+    /// counted), which being first in every list scores.
+    pub(crate) answered: f32,
+    /// The keyword list's weight in the fusion; the vector list's is 1.
+    pub(crate) keyword_weight: f32,
     /// The reciprocal-rank-fusion constant.
     pub(crate) rrf_k: f32,
     /// Half-life of the recency score, in days.
@@ -93,7 +96,11 @@ impl Ranker {
     /// relevance, recency, importance and the weighted total.
     pub(crate) fn score(&self, mut p: ScoreParts, r: &MemoryRecord) -> ScoreParts {
         p.relevance = match self.mode {
-            SearchMode::Hybrid => rrf(&[p.vector_rank, p.keyword_rank], self.lists, self.rrf_k),
+            SearchMode::Hybrid => rrf(
+                &[(p.vector_rank, 1.0), (p.keyword_rank, self.keyword_weight)],
+                self.answered,
+                self.rrf_k,
+            ),
             SearchMode::Semantic => p.similarity.unwrap_or(0.0).clamp(0.0, 1.0),
             SearchMode::Keyword => p.keyword_score.map_or(0.0, |s| {
                 if self.best_keyword > 0.0 {
@@ -114,13 +121,19 @@ impl Ranker {
     }
 }
 
-/// Reciprocal-rank fusion of ranked lists, normalised so that being first in
-/// every list scores 1.
-pub(crate) fn rrf(ranks: &[Option<usize>], lists: usize, k: f32) -> f32 {
-    let max: f32 = (0..lists.max(1)).map(|_| 1.0 / (k + 1.0)).sum();
+/// Weighted reciprocal-rank fusion of ranked lists (each rank with its
+/// list's weight), normalised so that being first in every list that
+/// answered (their weights summing to `answered`) scores 1.
+pub(crate) fn rrf(ranks: &[(Option<usize>, f32)], answered: f32, k: f32) -> f32 {
+    if answered <= 0.0 {
+        return 0.0;
+    }
     #[allow(clippy::cast_precision_loss)]
-    let sum: f32 = ranks.iter().flatten().map(|&r| 1.0 / (k + r as f32)).sum();
-    sum / max
+    let sum: f32 = ranks
+        .iter()
+        .filter_map(|&(r, w)| r.map(|r| w / (k + r as f32)))
+        .sum();
+    sum * (k + 1.0) / answered
 }
 
 /// Exponential decay with a half-life.
@@ -136,10 +149,16 @@ mod tests {
 
     #[test]
     fn rrf_is_normalised_and_monotone() {
-        assert!((rrf(&[Some(1), Some(1)], 2, 60.0) - 1.0).abs() < 1e-6);
-        assert!((rrf(&[Some(1)], 1, 60.0) - 1.0).abs() < 1e-6);
-        assert!(rrf(&[Some(1), None], 2, 60.0) < rrf(&[Some(2), Some(2)], 2, 60.0));
-        assert!(rrf(&[Some(2)], 1, 60.0) < rrf(&[Some(1)], 1, 60.0));
+        let both = |v, k| [(v, 1.0), (k, 1.0)];
+        assert!((rrf(&both(Some(1), Some(1)), 2.0, 60.0) - 1.0).abs() < 1e-6);
+        assert!((rrf(&[(Some(1), 1.0)], 1.0, 60.0) - 1.0).abs() < 1e-6);
+        assert!(rrf(&both(Some(1), None), 2.0, 60.0) < rrf(&both(Some(2), Some(2)), 2.0, 60.0));
+        assert!(rrf(&[(Some(2), 1.0)], 1.0, 60.0) < rrf(&[(Some(1), 1.0)], 1.0, 60.0));
+        // A lighter keyword list: first by vector beats first by keyword.
+        let light = |v, k| [(v, 1.0), (k, 0.5)];
+        assert!(rrf(&light(Some(1), None), 1.5, 10.0) > rrf(&light(None, Some(1)), 1.5, 10.0));
+        assert!((rrf(&light(Some(1), Some(1)), 1.5, 10.0) - 1.0).abs() < 1e-6);
+        assert!(rrf(&[(Some(1), 1.0)], 0.0, 10.0).abs() < f32::EPSILON);
     }
 
     #[test]

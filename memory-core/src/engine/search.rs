@@ -311,8 +311,13 @@ impl Memory {
         if let Some(m) = request.min_similarity {
             vector_hits.retain(|h| h.score >= m);
         }
-        let lists = usize::from(use_vector && !degraded.iter().any(|d| d == "vector"))
-            + usize::from(use_keyword && !degraded.iter().any(|d| d == "keyword"));
+        let answered = |used: bool, list: &str| used && !degraded.iter().any(|d| d == list);
+        let answered = f32::from(u8::from(answered(use_vector, "vector")))
+            + if answered(use_keyword, "keyword") {
+                cfg.keyword_weight
+            } else {
+                0.0
+            };
 
         let mut parts: HashMap<Uuid, ScoreParts> = HashMap::new();
         for (rank, h) in vector_hits.iter().enumerate() {
@@ -330,7 +335,8 @@ impl Memory {
         let now = crate::now();
         let ranker = Ranker {
             mode: request.mode,
-            lists,
+            answered,
+            keyword_weight: cfg.keyword_weight,
             rrf_k: cfg.rrf_k,
             recency_half_life_days: cfg.recency_half_life_days,
             weights,

