@@ -28,9 +28,10 @@ import sys
 
 import dartsclone
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+from onnx_encoder import Graph
 
 QK = 32
 
@@ -112,91 +113,49 @@ def f32(data, entry, shape):
 
 
 def build_graph(data, cfg, tensors, out_path):
-    hidden, heads, ff = cfg["hidden"], cfg["heads"], cfg["ff"]
-    head_dim = hidden // heads
+    hidden = cfg["hidden"]
     t = lambda name: tensors[name]
-    inits, nodes, counter = [], [], [0]
-
-    def init(name, arr):
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
-        return name
-
-    def const(name, values, dtype=np.int64):
-        return init(name, np.array(values, dtype=dtype))
-
-    def node(op, inputs, **attrs):
-        counter[0] += 1
-        out = f"{op.lower()}_{counter[0]}"
-        nodes.append(helper.make_node(op, inputs, [out], **attrs))
-        return out
+    g = Graph()
 
     def linear(x, prefix, nout, nin):
-        weight = init(f"{prefix}.w_t", dequant(data, t(f"{prefix}.w"), nout, nin).T)
-        bias = init(f"{prefix}.b", f32(data, t(f"{prefix}.b"), (nout,)))
-        return node("Add", [node("MatMul", [x, weight]), bias])
+        weight = g.init(f"{prefix}.w_t", dequant(data, t(f"{prefix}.w"), nout, nin).T)
+        bias = g.init(f"{prefix}.b", f32(data, t(f"{prefix}.b"), (nout,)))
+        return g.node("Add", [g.node("MatMul", [x, weight]), bias])
 
     def layer_norm(x, prefix):
-        g = init(f"{prefix}.w", f32(data, t(f"{prefix}.w"), (hidden,)))
-        b = init(f"{prefix}.b", f32(data, t(f"{prefix}.b"), (hidden,)))
-        return node("LayerNormalization", [x, g, b], axis=-1, epsilon=cfg["eps"])
+        gamma = g.init(f"{prefix}.w", f32(data, t(f"{prefix}.w"), (hidden,)))
+        beta = g.init(f"{prefix}.b", f32(data, t(f"{prefix}.b"), (hidden,)))
+        return g.node("LayerNormalization", [x, gamma, beta], axis=-1, epsilon=cfg["eps"])
 
     # Word embeddings: gather each token's Q4_0 row, then dequantise it.
     scales, nibbles = q4_blocks(data, t("emb.word"), cfg["vocab"], hidden)
     blocks = hidden // QK
-    rows = node("Cast", [node("Gather", [init("word.qs", nibbles), "input_ids"])], to=TensorProto.INT32)
-    rows = node("Reshape", [rows, const("block_shape", [0, 0, blocks, QK // 2])])
-    sixteen = init("sixteen", np.array(16, dtype=np.int32))
-    lo = node("Mod", [rows, sixteen])
-    hi = node("Div", [rows, sixteen])
-    q = node("Cast", [node("Concat", [lo, hi], axis=-1)], to=TensorProto.FLOAT)
-    q = node("Sub", [q, init("eight", np.array(8.0, dtype=np.float32))])
-    d = node("Unsqueeze", [node("Gather", [init("word.d", scales), "input_ids"]), const("last_axis", [-1])])
-    word = node("Reshape", [node("Mul", [q, d]), const("hidden_shape", [0, 0, hidden])])
+    rows = g.node("Cast", [g.node("Gather", [g.init("word.qs", nibbles), "input_ids"])], to=TensorProto.INT32)
+    rows = g.node("Reshape", [rows, g.const("block_shape", [0, 0, blocks, QK // 2])])
+    sixteen = g.init("sixteen", np.array(16, dtype=np.int32))
+    lo = g.node("Mod", [rows, sixteen])
+    hi = g.node("Div", [rows, sixteen])
+    q = g.node("Cast", [g.node("Concat", [lo, hi], axis=-1)], to=TensorProto.FLOAT)
+    q = g.node("Sub", [q, g.init("eight", np.array(8.0, dtype=np.float32))])
+    d = g.node("Unsqueeze", [g.node("Gather", [g.init("word.d", scales), "input_ids"]), g.const("last_axis", [-1])])
+    word = g.node("Reshape", [g.node("Mul", [q, d]), g.const("hidden_shape", [0, 0, hidden])])
 
-    tok = node("Gather", [init("emb.type", f32(data, t("emb.type"), (cfg["type_vocab"], hidden))), "token_type_ids"])
-    seq_len = node("Slice", [node("Shape", ["input_ids"]), const("one_1d", [1]), const("two_1d", [2]), const("zero_1d", [0])])
-    pos = node("Slice", [init("emb.pos", f32(data, t("emb.pos"), (cfg["max_pos"], hidden))), const("zero_start", [0]), seq_len, const("axis0", [0])])
-    x = layer_norm(node("Add", [node("Add", [word, tok]), pos]), "emb.ln")
-
-    mask = node("Cast", ["attention_mask"], to=TensorProto.FLOAT)
-    mask = node("Unsqueeze", [mask, const("mask_axes", [1, 2])])
-    one = init("one_f", np.array(1.0, dtype=np.float32))
-    fmin = init("fmin", np.array(np.finfo(np.float32).min, dtype=np.float32))
-    bias = node("Mul", [node("Sub", [one, mask]), fmin])
-
-    split_shape = const("split_shape", [0, 0, heads, head_dim])
-    merge_shape = const("merge_shape", [0, 0, hidden])
-    scale = init("scale", np.array(1.0 / np.sqrt(head_dim), dtype=np.float32))
-    sqrt2 = init("sqrt2", np.array(np.sqrt(2.0), dtype=np.float32))
-    half = init("half", np.array(0.5, dtype=np.float32))
-
-    for i in range(cfg["layers"]):
-        p = f"l{i}"
-        q = node("Transpose", [node("Reshape", [linear(x, f"{p}.q", hidden, hidden), split_shape])], perm=[0, 2, 1, 3])
-        k = node("Transpose", [node("Reshape", [linear(x, f"{p}.k", hidden, hidden), split_shape])], perm=[0, 2, 3, 1])
-        v = node("Transpose", [node("Reshape", [linear(x, f"{p}.v", hidden, hidden), split_shape])], perm=[0, 2, 1, 3])
-        scores = node("Add", [node("Mul", [node("MatMul", [q, k]), scale]), bias])
-        probs = node("Softmax", [scores], axis=-1)
-        ctx = node("Reshape", [node("Transpose", [node("MatMul", [probs, v])], perm=[0, 2, 1, 3]), merge_shape])
-        x = layer_norm(node("Add", [linear(ctx, f"{p}.ao", hidden, hidden), x]), f"{p}.aln")
-        h = linear(x, f"{p}.fi", ff, hidden)
-        gelu = node("Mul", [node("Mul", [h, half]), node("Add", [node("Erf", [node("Div", [h, sqrt2])]), one])])
-        x = layer_norm(node("Add", [linear(gelu, f"{p}.fo", hidden, ff), x]), f"{p}.oln")
-
-    nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"]))
-    ints = lambda n: helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "seq"])
-    graph = helper.make_graph(
-        nodes,
-        "multilingual-e5-small",
-        [ints("input_ids"), ints("attention_mask"), ints("token_type_ids")],
-        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "seq", hidden])],
-        inits,
+    x = g.embeddings(
+        word,
+        "emb.type", f32(data, t("emb.type"), (cfg["type_vocab"], hidden)),
+        "emb.pos", f32(data, t("emb.pos"), (cfg["max_pos"], hidden)),
+        lambda y: layer_norm(y, "emb.ln"),
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="memory")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    with open(out_path, "wb") as f:
-        f.write(model.SerializeToString())
+    shapes = {"q": (hidden, hidden), "k": (hidden, hidden), "v": (hidden, hidden),
+              "out": (hidden, hidden), "up": (cfg["ff"], hidden), "down": (hidden, cfg["ff"])}
+    names = {"q": "q", "k": "k", "v": "v", "out": "ao", "attn_norm": "aln", "up": "fi",
+             "down": "fo", "out_norm": "oln"}
+    x = g.encoder(
+        x, cfg["layers"], hidden, cfg["heads"],
+        lambda y, i, part: linear(y, f"l{i}.{names[part]}", *shapes[part]),
+        lambda y, i, part: layer_norm(y, f"l{i}.{names[part]}"),
+    )
+    g.save(x, "multilingual-e5-small", hidden, out_path)
 
 
 def charsmap(norm):

@@ -9,6 +9,32 @@ use serde::{Deserialize, Serialize};
 use super::Memory;
 use crate::{Error, Result, StoredChunk};
 
+/// The metadata key whose string value a memory is embedded after (the
+/// turns before a message, say), to situate a short text: it shapes the
+/// vector only, never the content or the keyword index.
+pub const EMBED_CONTEXT_KEY: &str = "embed_context";
+
+/// What one memory's vectors are made from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EmbedInput<'a> {
+    /// The memory's content: what windows are cut from.
+    pub(crate) content: &'a str,
+    /// Text embedded before a content that fits one window.
+    pub(crate) context: Option<&'a str>,
+}
+
+impl<'a> EmbedInput<'a> {
+    /// The content and the context its metadata names.
+    pub(crate) fn of(content: &'a str, metadata: &'a crate::Metadata) -> Self {
+        Self {
+            content,
+            context: metadata
+                .get(EMBED_CONTEXT_KEY)
+                .and_then(serde_json::Value::as_str),
+        }
+    }
+}
+
 /// How texts longer than the embedder's window are split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -127,15 +153,42 @@ impl Memory {
         Ok(Some(spans))
     }
 
+    /// The text one window's worth of content is embedded as: after its
+    /// context when the two fit the embedder's window together.
+    fn situated(&self, input: &EmbedInput<'_>) -> String {
+        if let Some(ctx) = input.context.filter(|c| !c.trim().is_empty()) {
+            let both = format!("{ctx}\n{}", input.content);
+            if matches!(self.windows(&both), Ok(None)) {
+                return both;
+            }
+        }
+        input.content.to_owned()
+    }
+
     /// Embeds each content whole, or window by window when it is longer
     /// than the embedder's window; all texts go to the embedder together.
     pub(crate) async fn embed_contents(&self, contents: &[String]) -> Result<Vec<Embedded>> {
+        let inputs: Vec<EmbedInput<'_>> = contents
+            .iter()
+            .map(|c| EmbedInput {
+                content: c,
+                context: None,
+            })
+            .collect();
+        self.embed_inputs(&inputs).await
+    }
+
+    /// [`Self::embed_contents`] with each content's context: a content
+    /// that fits one window is embedded after its context when both fit
+    /// together; windows are cut from the content alone.
+    pub(crate) async fn embed_inputs(&self, inputs: &[EmbedInput<'_>]) -> Result<Vec<Embedded>> {
         let mut texts = Vec::new();
-        let mut plans = Vec::with_capacity(contents.len());
-        for c in contents {
+        let mut plans = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let c = input.content;
             let spans = self.windows(c)?;
             match &spans {
-                None => texts.push(c.clone()),
+                None => texts.push(self.situated(input)),
                 Some(spans) => {
                     for s in spans {
                         let part = c.get(s.clone()).ok_or_else(|| {
@@ -148,7 +201,7 @@ impl Memory {
             plans.push(spans);
         }
         let mut vectors = self.embed_checked(&texts).await?.into_iter();
-        let mut out = Vec::with_capacity(contents.len());
+        let mut out = Vec::with_capacity(inputs.len());
         for spans in plans {
             let missing = || Error::internal("the embedder returned too few vectors");
             let Some(spans) = spans else {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Memory;
+use super::chunking::EmbedInput;
 use super::score::half_life;
 use crate::traits::{ChangeSet, ShortTermStats, StoreStats, VectorOp, VersionedUpdate};
 use crate::{ErrorKind, HistoryEvent, HistoryOp, Result, StoredMemory};
@@ -132,9 +133,12 @@ impl Memory {
             let page = self.inner.store.scan_memories(after, PAGE).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.record.id);
-            let texts: Vec<String> = page.iter().map(|m| m.record.content.clone()).collect();
+            let inputs: Vec<EmbedInput<'_>> = page
+                .iter()
+                .map(|m| EmbedInput::of(&m.record.content, &m.record.metadata))
+                .collect();
             // The new embedder's window may split texts differently.
-            let vectors = self.embed_contents(&texts).await?;
+            let vectors = self.embed_inputs(&inputs).await?;
             let mut changes = ChangeSet::default();
             for (m, v) in page.into_iter().zip(vectors) {
                 let mut record = m.record;

@@ -1,5 +1,6 @@
 //! Conversations: recording messages, the short-term window, recovery.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -58,6 +59,10 @@ pub struct RecordMessage {
     /// The topic of the session it is about.
     #[serde(default)]
     pub topic_id: Option<Uuid>,
+    /// When it was said, for importing a past conversation; now when
+    /// omitted. At most a minute ahead of the server's clock.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 impl RecordMessage {
@@ -82,6 +87,7 @@ impl RecordMessage {
             remember: None,
             client_id: None,
             topic_id: None,
+            created_at: None,
         }
     }
 }
@@ -133,6 +139,17 @@ impl Memory {
                 .await?;
         }
         let now = crate::now();
+        let said_at = match request.created_at {
+            Some(t) if t > now + chrono::Duration::seconds(60) => {
+                return Err(Error::invalid(format!(
+                    "created_at: {} is in the future (the server's clock says {})",
+                    t.to_rfc3339(),
+                    now.to_rfc3339()
+                )));
+            }
+            Some(t) => t,
+            None => now,
+        };
         let store = &self.inner.store;
         let session = store
             .get_session(&request.tenant, &request.session_id)
@@ -147,7 +164,7 @@ impl Memory {
                     title: None,
                     platform: request.platform.clone(),
                     external_id: None,
-                    started_at: now,
+                    started_at: said_at,
                     ended_at: None,
                     metadata: Metadata::new(),
                 })
@@ -162,7 +179,7 @@ impl Memory {
             role: request.role,
             author_name: request.author_name.clone(),
             content: request.content.clone(),
-            created_at: now,
+            created_at: said_at,
             metadata: request.metadata.clone(),
             extracted: false,
             answered: request.answered,

@@ -31,7 +31,7 @@ use crate::traits::{
 };
 use crate::{Error, Result};
 
-pub use chunking::{ChunkingConfig, word_spans};
+pub use chunking::{ChunkingConfig, EMBED_CONTEXT_KEY, word_spans};
 pub use context::Context;
 pub use limits::RateLimits;
 pub use maintenance::{CheckReport, DecayReport, EngineStats, SyncReport};

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::Memory;
+use super::chunking::EmbedInput;
 use crate::traits::{ChangeSet, VectorOp, VectorRecord, VersionedUpdate};
 use crate::{Result, StoredMemory};
 
@@ -149,11 +150,11 @@ impl Memory {
         if need.is_empty() {
             return Ok(());
         }
-        let texts: Vec<String> = need
+        let inputs: Vec<EmbedInput<'_>> = need
             .iter()
-            .map(|&i| memories[i].record.content.clone())
+            .map(|&i| EmbedInput::of(&memories[i].record.content, &memories[i].record.metadata))
             .collect();
-        let vectors = self.embed_contents(&texts).await?;
+        let vectors = self.embed_inputs(&inputs).await?;
         let mut changes = ChangeSet::default();
         for (&i, v) in need.iter().zip(vectors) {
             let m = &mut memories[i];

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 use super::Memory;
+use super::chunking::EmbedInput;
 use super::requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
 use super::scope::owner_filter;
 use super::topics::TOPIC_KEY;
@@ -120,11 +121,11 @@ impl Memory {
         }
         let fresh: Vec<&(usize, String, Option<usize>)> =
             todo.iter().filter(|(_, _, dup)| dup.is_none()).collect();
-        let texts: Vec<String> = fresh
+        let inputs: Vec<EmbedInput<'_>> = fresh
             .iter()
-            .map(|(i, _, _)| requests[*i].content.clone())
+            .map(|(i, _, _)| EmbedInput::of(&requests[*i].content, &requests[*i].metadata))
             .collect();
-        let embeddings = self.embed_contents(&texts).await?;
+        let embeddings = self.embed_inputs(&inputs).await?;
 
         let mut changes = ChangeSet::default();
         let mut merged_into: HashSet<Uuid> = HashSet::new();
@@ -330,7 +331,11 @@ impl Memory {
             retired = stored.vector_ids();
             next.content = c.clone();
             next.content_hash = content_hash(c);
-            embedded = self.embed_contents(std::slice::from_ref(c)).await?.pop();
+            let metadata = request.metadata.as_ref().unwrap_or(&current.metadata);
+            embedded = self
+                .embed_inputs(&[EmbedInput::of(c, metadata)])
+                .await?
+                .pop();
             next.embedding_model = Some(self.inner.embedder.model_id().to_owned());
         }
         if let Some(k) = &request.kind {

@@ -4,7 +4,11 @@
 use anyhow::{Context, Result, bail};
 
 const PREPARE: &str = include_str!("../../../scripts/prepare-model");
-const HELPERS: [(&str, &str); 3] = [
+const HELPERS: [(&str, &str); 4] = [
+    (
+        "onnx_encoder.py",
+        include_str!("../../../scripts/onnx_encoder.py"),
+    ),
     (
         "build_minilm_onnx.py",
         include_str!("../../../scripts/build_minilm_onnx.py"),

@@ -184,20 +184,7 @@ pub(super) async fn reindex_after_model_change(b: &Backends) -> CaseResult {
             .await
             .or_fail("add")?;
     }
-    let new_model = || {
-        let mut builder = Memory::builder()
-            .store(b.store.clone())
-            .vectors(b.vectors.clone())
-            .embedder(Arc::new(DeterministicEmbedder::new(32)))
-            .config(EngineConfig {
-                collection: collection.clone(),
-                ..EngineConfig::default()
-            });
-        if let Some(k) = &b.keywords {
-            builder = builder.keywords(k.clone());
-        }
-        builder
-    };
+    let new_model = || builder_on(b, &collection, &DeterministicEmbedder::new(32));
     let e = new_model().build().await.err();
     ensure!(
         e.as_ref().map(|e| e.kind()) == Some(ErrorKind::DimensionMismatch),
@@ -238,20 +225,7 @@ pub(super) async fn reindex_after_model_change(b: &Backends) -> CaseResult {
 /// re-embeds everything; searches embed queries, writes embed documents.
 pub(super) async fn prompt_scheme_change_needs_reindex(b: &Backends) -> CaseResult {
     let collection = crate::unique("scheme");
-    let engine = |e: &DeterministicEmbedder| {
-        let mut builder = Memory::builder()
-            .store(b.store.clone())
-            .vectors(b.vectors.clone())
-            .embedder(Arc::new(e.clone()))
-            .config(EngineConfig {
-                collection: collection.clone(),
-                ..EngineConfig::default()
-            });
-        if let Some(k) = &b.keywords {
-            builder = builder.keywords(k.clone());
-        }
-        builder
-    };
+    let engine = |e: &DeterministicEmbedder| builder_on(b, &collection, e);
     let old = DeterministicEmbedder::new(64);
     let m = engine(&old).build().await.or_fail("build")?;
     let scope = Scope::user(crate::unique("scheme"));
@@ -300,4 +274,25 @@ pub(super) async fn prompt_scheme_change_needs_reindex(b: &Backends) -> CaseResu
         "the old scheme was accepted after the reindex: {back:?}"
     );
     Ok(())
+}
+
+/// An engine on the backends' store and index with `embedder`, over
+/// `collection`.
+fn builder_on(
+    b: &Backends,
+    collection: &str,
+    embedder: &DeterministicEmbedder,
+) -> memory_core::MemoryBuilder {
+    let mut builder = Memory::builder()
+        .store(b.store.clone())
+        .vectors(b.vectors.clone())
+        .embedder(Arc::new(embedder.clone()))
+        .config(EngineConfig {
+            collection: collection.to_owned(),
+            ..EngineConfig::default()
+        });
+    if let Some(k) = &b.keywords {
+        builder = builder.keywords(k.clone());
+    }
+    builder
 }

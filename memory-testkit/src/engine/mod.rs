@@ -100,6 +100,7 @@ where
     case!(r, forget_and_concurrent_adds(&factory().await));
     case!(r, messages_window_and_recovery(&factory().await));
     case!(r, messages_can_be_remembered_and_searched(&factory().await));
+    case!(r, embed_context_situates_the_vector_only(&factory().await));
     case!(r, a_retried_message_is_recorded_once(&factory().await));
     case!(r, sessions_and_viewers_are_managed(&factory().await));
     case!(r, topics_tag_messages_and_memories(&factory().await));

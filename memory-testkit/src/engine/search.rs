@@ -158,3 +158,62 @@ pub(super) async fn context_respects_priority_and_budget(b: &Backends) -> CaseRe
     );
     Ok(())
 }
+
+/// `metadata.embed_context` shapes a memory's vector and nothing else: a
+/// search by meaning finds it through its context, a keyword search does
+/// not, the content is returned as written, and a reindex keeps it so.
+pub(super) async fn embed_context_situates_the_vector_only(b: &Backends) -> CaseResult {
+    let r = rig(b, EngineConfig::default()).await?;
+    let m = &r.memory;
+    let reply = "yes it was wonderful";
+    let context = json!({ memory_core::EMBED_CONTEXT_KEY: "how was the violin concert" })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let situated = m
+        .add(AddRequest::new(r.scope.clone(), reply).metadata(context))
+        .await
+        .or_fail("add situated")?;
+    m.add(AddRequest::new(
+        r.scope.clone(),
+        "the weather was wonderful too",
+    ))
+    .await
+    .or_fail("add plain")?;
+    let by_meaning = || async {
+        m.search(
+            SearchRequest::new(r.scope.clone(), "violin concert")
+                .mode(SearchMode::Semantic)
+                .k(2),
+        )
+        .await
+        .or_fail("semantic search")
+    };
+    let hits = by_meaning().await?;
+    let top = hits.hits.first().ok_or("no semantic hits")?;
+    ensure!(
+        top.memory.id == situated.id && top.memory.content == reply,
+        "the context did not lead to the memory, or changed its content: {:?}",
+        top.memory
+    );
+    let words = m
+        .search(
+            SearchRequest::new(r.scope.clone(), "violin")
+                .mode(SearchMode::Keyword)
+                .k(2),
+        )
+        .await
+        .or_fail("keyword search")?;
+    ensure!(
+        words.hits.is_empty(),
+        "the context reached the keyword index: {:?}",
+        words.hits.first().map(|h| &h.memory.content)
+    );
+    m.reindex().await.or_fail("reindex")?;
+    let again = by_meaning().await?;
+    ensure!(
+        again.hits.first().map(|h| h.memory.id) == Some(situated.id),
+        "reindex embedded the memory without its context"
+    );
+    Ok(())
+}

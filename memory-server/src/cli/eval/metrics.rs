@@ -16,21 +16,32 @@ pub(crate) struct Scored {
     pub(crate) ndcg10: f64,
 }
 
-/// Scores a ranking against the relevant ids: the share of them among the
-/// first `k` for each `k`, the first relevant rank, and nDCG@10. `None`
-/// when nothing is relevant (the question is skipped).
-pub(crate) fn score(ranked: &[String], relevant: &HashSet<String>, ks: &[usize]) -> Option<Scored> {
+/// Scores a ranking against the relevant ids, each hit covering the ids it
+/// lists (one turn, or the source turns of an extracted memory): the share
+/// of them covered by the first `k` hits for each `k`, the first hit that
+/// covers one, and nDCG@10 with a hit relevant when it covers a new one.
+/// `None` when nothing is relevant (the question is skipped).
+pub(crate) fn score(
+    ranked: &[Vec<String>],
+    relevant: &HashSet<String>,
+    ks: &[usize],
+) -> Option<Scored> {
     if relevant.is_empty() {
         return None;
     }
     let total = relevant.len() as f64;
     // A relevant id counts once, however many hits carry it.
     let mut seen = HashSet::new();
-    let gains: Vec<bool> = ranked
+    let covered: Vec<usize> = ranked
         .iter()
-        .map(|id| relevant.contains(id) && seen.insert(id.clone()))
+        .map(|ids| {
+            ids.iter()
+                .filter(|id| relevant.contains(*id) && seen.insert((*id).clone()))
+                .count()
+        })
         .collect();
-    let found_by = |k: usize| gains.iter().take(k).filter(|g| **g).count() as f64;
+    let gains: Vec<bool> = covered.iter().map(|c| *c > 0).collect();
+    let found_by = |k: usize| covered.iter().take(k).sum::<usize>() as f64;
     let recall = ks.iter().map(|&k| found_by(k) / total).collect();
     let reciprocal_rank = gains
         .iter()
@@ -120,8 +131,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn ids(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| (*s).to_owned()).collect()
+    fn ids(v: &[&str]) -> Vec<Vec<String>> {
+        v.iter().map(|s| vec![(*s).to_owned()]).collect()
     }
 
     /// Worked by hand: relevant {D1:3, D2:7}; ranking D5, D1:3, D9, D1:3,
@@ -131,7 +142,7 @@ mod tests {
     /// 1/log2(2) + 1/log2(3) = 1.63093; nDCG = 0.62405.
     #[test]
     fn metrics_match_a_hand_computed_case() {
-        let relevant: HashSet<String> = ids(&["D1:3", "D2:7"]).into_iter().collect();
+        let relevant: HashSet<String> = ids(&["D1:3", "D2:7"]).into_iter().flatten().collect();
         let s = score(
             &ids(&["D5", "D1:3", "D9", "D1:3", "D2:7"]),
             &relevant,
@@ -162,6 +173,14 @@ mod tests {
         assert_eq!(by["1"].questions, 2);
         assert!((by["1"].recall["recall@2"] - 0.5).abs() < 1e-12);
         assert!((by["2"].ndcg10).abs() < 1e-12);
+        // An extracted memory covering both turns finds them at once.
+        let both = vec![
+            vec!["D9".to_owned()],
+            vec!["D2:7".to_owned(), "D1:3".to_owned()],
+        ];
+        let m = score(&both, &relevant, &[1, 2]).unwrap();
+        assert_eq!(m.recall, vec![0.0, 1.0]);
+        assert!((m.reciprocal_rank - 0.5).abs() < 1e-12);
         assert!((percentile(&[1.0, 2.0, 3.0, 4.0, 5.0], 50.0) - 3.0).abs() < 1e-12);
         assert!((percentile(&[1.0, 2.0, 3.0, 4.0, 5.0], 99.0) - 5.0).abs() < 1e-12);
     }

@@ -4,6 +4,7 @@
 //! conversation and scored against its evidence turns: recall@k, MRR and
 //! nDCG@10 per category and overall, with search latency and ingest rate.
 
+mod messages;
 mod metrics;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -32,6 +33,20 @@ pub(crate) struct EvalArgs {
     /// Cut-offs for recall.
     #[arg(long, value_delimiter = ',', default_value = "1,5,10,25,50")]
     k: Vec<usize>,
+    /// Turns of the same session before each turn that its vector is
+    /// embedded after (`metadata.embed_context`); 0 embeds each turn alone.
+    #[arg(long, default_value_t = 0)]
+    context: usize,
+    /// turns: each turn is a memory; messages: turns are recorded as
+    /// messages and the configured language model extracts the memories.
+    #[arg(long, value_enum, default_value = "turns")]
+    ingest: IngestArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum IngestArg {
+    Turns,
+    Messages,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,12 +58,12 @@ struct Sample {
 }
 
 #[derive(Debug, Deserialize)]
-struct Turn {
-    speaker: String,
-    dia_id: String,
-    text: String,
+pub(super) struct Turn {
+    pub(super) speaker: String,
+    pub(super) dia_id: String,
+    pub(super) text: String,
     #[serde(default)]
-    blip_caption: Option<String>,
+    pub(super) blip_caption: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,28 +126,47 @@ async fn ingest(
     tenant: &str,
     user: &str,
     turns: Vec<(u32, String, Turn)>,
-) -> Result<HashMap<uuid::Uuid, String>> {
+    context: usize,
+) -> Result<HashMap<uuid::Uuid, Vec<String>>> {
+    let contents: Vec<String> = turns
+        .iter()
+        .map(|(_, _, t)| {
+            let mut content = format!("{} said, \"{}\"", t.speaker, t.text);
+            if let Some(c) = &t.blip_caption {
+                content.push_str(&format!(" and shared {c}"));
+            }
+            content
+        })
+        .collect();
+    let mut requests = Vec::with_capacity(turns.len());
+    for (i, ((n, date, t), content)) in turns.iter().zip(&contents).enumerate() {
+        let mut metadata = Map::new();
+        metadata.insert("dia_id".into(), t.dia_id.clone().into());
+        metadata.insert("session".into(), (*n).into());
+        metadata.insert("date".into(), date.clone().into());
+        let first = (i.saturating_sub(context)..i)
+            .find(|&j| turns[j].0 == *n)
+            .unwrap_or(i);
+        if first < i {
+            metadata.insert(
+                memory::EMBED_CONTEXT_KEY.into(),
+                contents[first..i].join("\n").into(),
+            );
+        }
+        requests.push(
+            AddRequest::new(
+                Scope::user(user).with_tenant(tenant.to_owned()),
+                content.clone(),
+            )
+            .kind(MemoryKind::Message)
+            .metadata(metadata),
+        );
+    }
     let mut by_id = HashMap::new();
-    for chunk in turns.chunks(500) {
-        let requests: Vec<AddRequest> = chunk
-            .iter()
-            .map(|(n, date, t)| {
-                let mut content = format!("{} said, \"{}\"", t.speaker, t.text);
-                if let Some(c) = &t.blip_caption {
-                    content.push_str(&format!(" and shared {c}"));
-                }
-                let mut metadata = Map::new();
-                metadata.insert("dia_id".into(), t.dia_id.clone().into());
-                metadata.insert("session".into(), (*n).into());
-                metadata.insert("date".into(), date.clone().into());
-                AddRequest::new(Scope::user(user).with_tenant(tenant.to_owned()), content)
-                    .kind(MemoryKind::Message)
-                    .metadata(metadata)
-            })
-            .collect();
-        let outcomes = m.add_batch(requests).await?;
-        for (o, (_, _, t)) in outcomes.iter().zip(chunk) {
-            by_id.entry(o.id).or_insert_with(|| t.dia_id.clone());
+    for (chunk, turns) in requests.chunks(500).zip(turns.chunks(500)) {
+        let outcomes = m.add_batch(chunk.to_vec()).await?;
+        for (o, (_, _, t)) in outcomes.iter().zip(turns) {
+            by_id.entry(o.id).or_insert_with(|| vec![t.dia_id.clone()]);
         }
     }
     Ok(by_id)
@@ -180,15 +214,19 @@ async fn evaluate(m: &Memory, tenant: &str, a: &EvalArgs, out: &Out) -> Result<(
         let user = format!("sample-{}", text_of(&s.sample_id));
         let turns = turns(&s.conversation)?;
         let start = Instant::now();
-        let by_id = ingest(m, tenant, &user, turns).await?;
+        // Evidence counts when the conversation has it, extracted or not.
+        let present: HashSet<String> = turns.iter().map(|(_, _, t)| t.dia_id.clone()).collect();
+        let by_id = match a.ingest {
+            IngestArg::Turns => ingest(m, tenant, &user, turns, a.context).await?,
+            IngestArg::Messages => messages::ingest(m, tenant, &user, &turns).await?,
+        };
         ingest_secs += start.elapsed().as_secs_f64();
         memories += by_id.len() as u64;
-        let present: HashSet<&String> = by_id.values().collect();
         for q in &s.qa {
             let relevant: HashSet<String> = q
                 .evidence
                 .iter()
-                .filter(|e| present.contains(e))
+                .filter(|e| present.contains(*e))
                 .cloned()
                 .collect();
             if relevant.is_empty() {
@@ -204,7 +242,7 @@ async fn evaluate(m: &Memory, tenant: &str, a: &EvalArgs, out: &Out) -> Result<(
             let start = Instant::now();
             let found = m.search(request).await?;
             latencies.push(start.elapsed().as_secs_f64() * 1000.0);
-            let ranked: Vec<String> = found
+            let ranked: Vec<Vec<String>> = found
                 .hits
                 .iter()
                 .filter_map(|h| by_id.get(&h.memory.id).cloned())

@@ -56,6 +56,10 @@ pub(super) struct MessageBody {
     /// The topic of the session it is about.
     #[serde(default)]
     topic_id: Option<uuid::Uuid>,
+    /// When it was said (RFC 3339), for importing a past conversation; now
+    /// when omitted; at most a minute ahead of the server's clock.
+    #[serde(default)]
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub(super) async fn record_message(
@@ -91,6 +95,7 @@ pub(super) async fn record_message(
         remember: b.remember,
         client_id: b.client_id,
         topic_id: b.topic_id,
+        created_at: b.created_at,
     };
     Ok((
         StatusCode::CREATED,
