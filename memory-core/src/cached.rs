@@ -23,11 +23,19 @@ type Entry = (u64, Arc<Vec<f32>>);
 
 #[derive(Debug, Default)]
 struct Cache {
-    /// By kind and text: the generation it was stored in and its vector.
-    map: HashMap<(EmbedKind, String), Entry>,
+    /// By text, one map per kind (queries, documents), so a lookup
+    /// borrows the text.
+    maps: [HashMap<String, Entry>; 2],
     generation: u64,
     hits: u64,
     misses: u64,
+}
+
+impl Cache {
+    /// Entries of both kinds.
+    fn len(&self) -> usize {
+        self.maps.iter().map(HashMap::len).sum()
+    }
 }
 
 impl CachedEmbedder {
@@ -87,11 +95,12 @@ impl Embedder for CachedEmbedder {
 
     async fn embed(&self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>> {
         let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+        let slot = usize::from(kind == EmbedKind::Document);
         let mut missing = Vec::new();
         {
             let mut c = self.lock()?;
             for (i, t) in texts.iter().enumerate() {
-                match c.map.get(&(kind, t.clone())) {
+                match c.maps[slot].get(t) {
                     Some((_, v)) => out[i] = Some(v.as_ref().clone()),
                     None => missing.push(i),
                 }
@@ -103,23 +112,79 @@ impl Embedder for CachedEmbedder {
             let todo: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
             let fresh = self.inner.embed(&todo, kind).await?;
             let mut c = self.lock()?;
-            if c.map.len() + fresh.len() > self.capacity {
+            if c.len() + fresh.len() > self.capacity {
                 let cut = c.generation.saturating_sub(self.capacity as u64 / 2);
-                c.map.retain(|_, (g, _)| *g >= cut);
-                if c.map.len() + fresh.len() > self.capacity {
-                    c.map.clear();
+                c.maps
+                    .iter_mut()
+                    .for_each(|m| m.retain(|_, (g, _)| *g >= cut));
+                if c.len() + fresh.len() > self.capacity {
+                    c.maps.iter_mut().for_each(HashMap::clear);
                 }
             }
             for (&i, v) in missing.iter().zip(fresh) {
                 c.generation += 1;
                 let g = c.generation;
-                c.map
-                    .insert((kind, texts[i].clone()), (g, Arc::new(v.clone())));
+                c.maps[slot].insert(texts[i].clone(), (g, Arc::new(v.clone())));
                 out[i] = Some(v);
             }
         }
         out.into_iter()
             .map(|v| v.ok_or_else(|| Error::internal("embedder returned too few vectors")))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Vectors that tell the kind apart, and a count of texts embedded.
+    #[derive(Debug, Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    #[async_trait]
+    impl Embedder for Counting {
+        fn model_id(&self) -> &str {
+            "test:counting"
+        }
+        fn dimension(&self) -> usize {
+            1
+        }
+        fn max_batch(&self) -> usize {
+            8
+        }
+        async fn embed(&self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>> {
+            self.0
+                .fetch_add(texts.len(), std::sync::atomic::Ordering::SeqCst);
+            let v = if kind == EmbedKind::Query { 1.0 } else { 2.0 };
+            Ok(texts.iter().map(|_| vec![v]).collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn queries_and_documents_are_cached_apart() {
+        let inner = Arc::new(Counting::default());
+        let c = CachedEmbedder::new(inner.clone(), 4);
+        let t = vec!["same text".to_owned()];
+        assert_eq!(
+            c.embed(&t, EmbedKind::Query).await.unwrap(),
+            vec![vec![1.0]]
+        );
+        assert_eq!(
+            c.embed(&t, EmbedKind::Document).await.unwrap(),
+            vec![vec![2.0]]
+        );
+        assert_eq!(
+            c.embed(&t, EmbedKind::Query).await.unwrap(),
+            vec![vec![1.0]]
+        );
+        assert_eq!(inner.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(c.hit_miss(), (1, 2));
+        // Past capacity the older half goes; answers stay right.
+        let many: Vec<String> = (0..6).map(|i| format!("t{i}")).collect();
+        let out = c.embed(&many, EmbedKind::Document).await.unwrap();
+        assert!(out.iter().all(|v| v == &vec![2.0]));
+        assert!(c.lock().unwrap().len() <= 6);
     }
 }

@@ -93,16 +93,19 @@ fn a_collection_written_by_chromas_client_is_imported() {
     // The import: owners from the integer user_id, kinds from type, times
     // from ISO and epoch timestamps; the repeated text once; vectors kept.
     let target = format!("sqlite://{}/imported.db", c.dir.path().display());
-    let mut args = vec![
-        "migrate",
-        "--from",
-        &from,
-        "--to",
-        &target,
-        "--keep-embeddings",
-    ];
-    args.extend(maps);
-    let r = c.json(&args);
+    let import = || {
+        let mut args = vec![
+            "migrate",
+            "--from",
+            &from,
+            "--to",
+            &target,
+            "--keep-embeddings",
+        ];
+        args.extend(maps);
+        c.json(&args)
+    };
+    let r = import();
     assert_eq!(
         (
             &r["imported"],
@@ -137,16 +140,7 @@ fn a_collection_written_by_chromas_client_is_imported() {
     assert_eq!(check["missing_vectors"], json!([]), "{check}");
 
     // Resumed: nothing written twice.
-    let mut args = vec![
-        "migrate",
-        "--from",
-        &from,
-        "--to",
-        &target,
-        "--keep-embeddings",
-    ];
-    args.extend(maps);
-    let r = c.json(&args);
+    let r = import();
     assert_eq!(
         (&r["imported"], &r["already_present"], &r["verified"]),
         (&json!(0), &json!(4), &json!(true)),
