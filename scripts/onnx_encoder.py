@@ -3,7 +3,8 @@ embeddings summed and normalised, then self-attention layers with an
 additive mask, exact erf GELU and post-layer LayerNormalization.
 
 The graph's inputs are input_ids, attention_mask and token_type_ids (int64
-[batch, seq]); its output last_hidden_state (float32 [batch, seq, hidden]).
+[batch, seq]); its output last_hidden_state (float32 [batch, seq, hidden]),
+or for a cross-encoder logits (float32 [batch, labels]).
 Opset 17. Nodes and initializers are emitted in call order, so a build is
 byte-for-byte repeatable.
 """
@@ -83,12 +84,25 @@ class Graph:
     def save(self, x, name, hidden, out_path):
         """Names `x` last_hidden_state, checks the model and writes it."""
         self.nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"]))
+        self._write(name, "last_hidden_state", ["batch", "seq", hidden], out_path)
+
+    def save_classifier(self, x, name, pooler, classifier, labels, out_path):
+        """A cross-encoder's head on `x`, as BERT's sequence classifier: the
+        first token through `pooler` (a linear layer) and tanh, then
+        `classifier` (a linear layer to `labels` logits), named logits."""
+        first = self.node("Gather", [x, self.const("first_token", [0])], axis=1)
+        first = self.node("Reshape", [first, self.const("rows", [0, -1])])
+        logits = classifier(self.node("Tanh", [pooler(first)]))
+        self.nodes.append(helper.make_node("Identity", [logits], ["logits"]))
+        self._write(name, "logits", ["batch", labels], out_path)
+
+    def _write(self, name, output, shape, out_path):
         ints = lambda n: helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "seq"])
         graph = helper.make_graph(
             self.nodes,
             name,
             [ints("input_ids"), ints("attention_mask"), ints("token_type_ids")],
-            [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "seq", hidden])],
+            [helper.make_tensor_value_info(output, TensorProto.FLOAT, shape)],
             self.inits,
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="memory")

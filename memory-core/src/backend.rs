@@ -11,8 +11,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::{
-    BackendUrl, Embedder, InProcessShortTerm, KeywordIndex, LanguageModel, Result, ShortTerm,
-    Store, VectorIndex,
+    BackendUrl, Embedder, InProcessShortTerm, KeywordIndex, LanguageModel, Reranker, Result,
+    ShortTerm, Store, VectorIndex,
 };
 
 /// A boxed future of a backend opener.
@@ -40,6 +40,8 @@ pub enum BackendRole {
     Embedder,
     /// The language model for extraction and summaries.
     LanguageModel,
+    /// The cross-encoder that re-orders search results.
+    Reranker,
 }
 
 impl BackendRole {
@@ -52,6 +54,7 @@ impl BackendRole {
             Self::ShortTerm => "short_term",
             Self::Embedder => "embedder",
             Self::LanguageModel => "language_model",
+            Self::Reranker => "reranker",
         }
     }
 }
@@ -104,6 +107,8 @@ pub struct BackendDescriptor {
     pub embedder: Option<Opener<Arc<dyn Embedder>>>,
     /// Opens a language model.
     pub language_model: Option<fn(BackendUrl) -> Result<LanguageModelRef>>,
+    /// Opens a reranker.
+    pub reranker: Option<Opener<Arc<dyn Reranker>>>,
     /// Connects and names the server's version, for `memory doctor`.
     pub probe: Option<Opener<String>>,
 }
@@ -120,6 +125,7 @@ impl BackendDescriptor {
         short_term: None,
         embedder: None,
         language_model: None,
+        reranker: None,
         probe: None,
     };
 
@@ -132,6 +138,7 @@ impl BackendDescriptor {
             (self.short_term.is_some(), BackendRole::ShortTerm),
             (self.embedder.is_some(), BackendRole::Embedder),
             (self.language_model.is_some(), BackendRole::LanguageModel),
+            (self.reranker.is_some(), BackendRole::Reranker),
         ]
         .into_iter()
         .filter_map(|(on, role)| on.then_some(role))

@@ -67,10 +67,11 @@ fn cache_dir_with(get: &dyn Fn(&str) -> Option<String>) -> PathBuf {
     base.join("memory")
 }
 
-/// The model's files in a Hugging Face cache (`$HF_HUB_CACHE`, `$HF_HOME/hub`
-/// or `~/.cache/huggingface/hub`), newest snapshot first.
-fn from_hf_cache(get: &dyn Fn(&str) -> Option<String>) -> Option<(PathBuf, PathBuf)> {
-    let hub = get("HF_HUB_CACHE")
+/// The snapshots of Hugging Face repository `repo` in the local cache
+/// (`$HF_HUB_CACHE`, `$HF_HOME/hub` or `~/.cache/huggingface/hub`), newest
+/// first.
+pub(crate) fn hf_snapshots(get: &dyn Fn(&str) -> Option<String>, repo: &str) -> Vec<PathBuf> {
+    let Some(hub) = get("HF_HUB_CACHE")
         .map(PathBuf::from)
         .or_else(|| get("HF_HOME").map(|h| PathBuf::from(h).join("hub")))
         .or_else(|| {
@@ -80,34 +81,46 @@ fn from_hf_cache(get: &dyn Fn(&str) -> Option<String>) -> Option<(PathBuf, PathB
                     .join("huggingface")
                     .join("hub")
             })
-        })?;
-    for (repo, graph) in HF_REPOS {
-        let snapshots = hub
-            .join(format!("models--{}", repo.replace('/', "--")))
-            .join("snapshots");
-        let Ok(entries) = std::fs::read_dir(&snapshots) else {
-            continue;
-        };
-        let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = entries
-            .flatten()
-            .map(|e| {
-                (
-                    e.metadata()
-                        .and_then(|m| m.modified())
-                        .unwrap_or(std::time::UNIX_EPOCH),
-                    e.path(),
-                )
-            })
-            .collect();
-        dirs.sort_by_key(|d| std::cmp::Reverse(d.0));
-        for (_, dir) in dirs {
+        })
+    else {
+        return Vec::new();
+    };
+    let snapshots = hub
+        .join(format!("models--{}", repo.replace('/', "--")))
+        .join("snapshots");
+    let Ok(entries) = std::fs::read_dir(&snapshots) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .map(|e| {
+            (
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::UNIX_EPOCH),
+                e.path(),
+            )
+        })
+        .collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.0));
+    dirs.into_iter().map(|(_, d)| d).collect()
+}
+
+/// The model's files in a Hugging Face cache, newest snapshot first.
+fn from_hf_cache(get: &dyn Fn(&str) -> Option<String>) -> Option<(PathBuf, PathBuf)> {
+    HF_REPOS.iter().find_map(|(repo, graph)| {
+        hf_snapshots(get, repo).into_iter().find_map(|dir| {
             let (model, tokenizer) = (dir.join(graph), dir.join("tokenizer.json"));
-            if model.is_file() && tokenizer.is_file() {
-                return Some((model, tokenizer));
-            }
-        }
-    }
-    None
+            (model.is_file() && tokenizer.is_file()).then_some((model, tokenizer))
+        })
+    })
+}
+
+/// The ONNX Runtime library: `ORT_DYLIB_PATH`, else the prepared cache's.
+pub(crate) fn ort_library(get: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    get("ORT_DYLIB_PATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir_with(get).join("onnxruntime").join(ORT_LIBRARY))
 }
 
 /// Downloads the model's files into the Hugging Face cache (feature `hf-hub`).
@@ -172,9 +185,7 @@ impl OnnxConfig {
                 None => from_dir(prepared),
             },
         };
-        let ort_library = get("ORT_DYLIB_PATH")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| cache.join("onnxruntime").join(ORT_LIBRARY));
+        let ort_library = ort_library(get);
         let threads = match get("MEMORY_EMBED_THREADS") {
             Some(v) => v.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
                 Error::config(format!(

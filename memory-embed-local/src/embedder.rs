@@ -20,11 +20,11 @@ static RUNTIME: OnceLock<std::result::Result<Environment, String>> = OnceLock::n
 
 /// Loads the ONNX Runtime library and builds its environment, once per
 /// process (ONNX Runtime allows one environment).
-fn runtime(cfg: &OnnxConfig) -> Result<Environment> {
+pub(crate) fn runtime(ort_library: &std::path::Path) -> Result<Environment> {
     RUNTIME
         .get_or_init(|| {
-            ort::init_from(&cfg.ort_library)
-                .map_err(|e| format!("cannot load {}: {e}", cfg.ort_library.display()))?
+            ort::init_from(ort_library)
+                .map_err(|e| format!("cannot load {}: {e}", ort_library.display()))?
                 .with_name("memory")
                 .build()
                 .map_err(|e| e.to_string())
@@ -33,7 +33,7 @@ fn runtime(cfg: &OnnxConfig) -> Result<Environment> {
         .map_err(|e| Error::config(format!("local embedder: {e}")))
 }
 
-fn ort_err(e: impl std::fmt::Display) -> Error {
+pub(crate) fn ort_err(e: impl std::fmt::Display) -> Error {
     Error::internal(format!("ONNX Runtime: {e}")).with_backend("local")
 }
 
@@ -78,7 +78,7 @@ impl OnnxEmbedder {
     /// Loads the model and tokenizer in `cfg`.
     pub fn load(cfg: &OnnxConfig) -> Result<Self> {
         cfg.check()?;
-        let env = runtime(cfg)?;
+        let env = runtime(&cfg.ort_library)?;
         let mut tokenizer = Tokenizer::from_file(&cfg.tokenizer_file).map_err(|e| {
             Error::config(format!("local embedder: tokenizer.json unreadable: {e}"))
         })?;
@@ -110,17 +110,7 @@ impl OnnxEmbedder {
             .try_fold(0, |most, n| n.map(|n| most.max(n)))?;
         let mut sessions = Vec::with_capacity(cfg.sessions);
         for _ in 0..cfg.sessions {
-            let session = Session::builder(&env)
-                .map_err(ort_err)?
-                .with_optimization_level(GraphOptimizationLevel::Level3)
-                .map_err(ort_err)?
-                .with_intra_threads(cfg.threads)
-                .map_err(ort_err)?
-                .with_inter_threads(1)
-                .map_err(ort_err)?
-                .commit_from_file(&cfg.model_file)
-                .map_err(ort_err)?;
-            sessions.push(Mutex::new(session));
+            sessions.push(Mutex::new(session(&env, &cfg.model_file, cfg.threads)?));
         }
         Ok(Self {
             inner: Arc::new(Inner {
@@ -138,6 +128,24 @@ impl OnnxEmbedder {
             batch: cfg.batch,
         })
     }
+}
+
+/// An optimised session on `model_file` with `threads` intra-op threads.
+pub(crate) fn session(
+    env: &Environment,
+    model_file: &std::path::Path,
+    threads: usize,
+) -> Result<Session> {
+    Session::builder(env)
+        .map_err(ort_err)?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(ort_err)?
+        .with_intra_threads(threads)
+        .map_err(ort_err)?
+        .with_inter_threads(1)
+        .map_err(ort_err)?
+        .commit_from_file(model_file)
+        .map_err(ort_err)
 }
 
 impl Inner {

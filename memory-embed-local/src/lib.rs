@@ -3,9 +3,11 @@
 mod config;
 mod embedder;
 mod models;
+mod reranker;
 
 pub use config::{MODEL_NAME, OnnxConfig, PREPARE_COMMAND, cache_dir};
 pub use embedder::{DIMENSION, OnnxEmbedder};
+pub use reranker::{OnnxReranker, RerankerConfig};
 
 /// The default embedder spec: `local:multilingual-e5-small?quant=int8`.
 pub const DEFAULT_EMBEDDER: &str = "local:multilingual-e5-small?quant=int8";
@@ -15,7 +17,7 @@ pub use models::{
 
 use std::sync::Arc;
 
-use memory_core::{BackendDescriptor, BackendUrl, Embedder, Error, Opening};
+use memory_core::{BackendDescriptor, BackendUrl, Embedder, Error, Opening, Reranker};
 
 /// The embedder schemes this crate serves (`local:all-MiniLM-L6-v2`,
 /// `local:multilingual-e5-small?quant=int8`).
@@ -35,6 +37,7 @@ pub const BACKEND: BackendDescriptor = BackendDescriptor {
         "HF_HUB_CACHE",
     ],
     embedder: Some(open_embedder),
+    reranker: Some(open_reranker),
     ..BackendDescriptor::EMPTY
 };
 
@@ -53,5 +56,24 @@ fn open_embedder(url: BackendUrl) -> Opening<Arc<dyn Embedder>> {
         .await
         .map_err(|e| Error::internal(format!("loading the embedder failed: {e}")))??;
         Ok(Arc::new(e) as Arc<dyn Embedder>)
+    })
+}
+
+/// Opens `local:DIR` or `local:OWNER/REPO` (a Hugging Face cache entry) as a
+/// cross-encoder; `?file=onnx/model_quint8_avx2.onnx` picks another graph
+/// of the directory.
+fn open_reranker(url: BackendUrl) -> Opening<Arc<dyn Reranker>> {
+    Box::pin(async move {
+        let mut params = url.params("local reranker");
+        let file = params.str("file");
+        params.finish()?;
+        let spec = url.target().to_owned();
+        let id = format!("local:{spec}");
+        let r = tokio::task::spawn_blocking(move || {
+            OnnxReranker::load(&RerankerConfig::find(&spec, file.as_deref())?, id)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("loading the reranker failed: {e}")))??;
+        Ok(Arc::new(r) as Arc<dyn Reranker>)
     })
 }

@@ -11,7 +11,8 @@ pub struct PgConfig {
     pub max_connections: u32,
     /// Schema holding the tables (created if missing); `public` by default.
     pub schema: Option<String>,
-    /// Text-search configuration of the keyword index (`english`, `simple`, …).
+    /// Text-search configuration applied to the analysed keyword terms;
+    /// `simple` by default, since the terms arrive folded and stemmed.
     pub ts_config: String,
     /// HNSW `ef_search` for vector queries.
     pub ef_search: u32,
@@ -60,7 +61,7 @@ fn is_ident(s: &str) -> bool {
 }
 
 impl PgConfig {
-    /// Parses `postgres://…?max_connections=10&schema=memory&ts_config=english&ef_search=100`;
+    /// Parses `postgres://…?max_connections=10&schema=memory&ts_config=simple&ef_search=100`;
     /// other query keys go to the driver (e.g. `sslmode`).
     pub fn from_url(url: &str) -> Result<Self> {
         let parsed = BackendUrl::parse(url)
@@ -87,7 +88,7 @@ impl PgConfig {
             max_connections: q.u32("max_connections")?.map_or(10, |n| n.max(1)),
             ef_search: q.u32("ef_search")?.map_or(100, |n| n.clamp(1, 1000)),
             schema: ident(&mut q, "schema")?,
-            ts_config: ident(&mut q, "ts_config")?.unwrap_or_else(|| "english".into()),
+            ts_config: ident(&mut q, "ts_config")?.unwrap_or_else(|| "simple".into()),
         };
         // Keys the driver reads are passed on; it ignores others with a log
         // line showing their values, so they are refused here instead.

@@ -28,8 +28,8 @@ impl KeywordIndex for PgStore {
     }
 
     async fn search(&self, query: &KeywordQuery) -> Result<Vec<ScoredId>> {
-        // Words are letters and digits only, so the tsquery has no syntax but `|`.
-        let words = memory_core::text::keywords(&query.text, MAX_TERMS);
+        // Terms are letters and digits only, so the tsquery has no syntax but `|`.
+        let words = memory_core::text::query_terms(&query.text, MAX_TERMS);
         if words.is_empty() {
             return Ok(Vec::new());
         }

@@ -4,6 +4,7 @@ mod config;
 mod error;
 mod filter_sql;
 mod keyword;
+mod keyword_terms;
 mod rows;
 mod store;
 mod vector;
@@ -150,6 +151,7 @@ impl PgDb {
                     .with_backend("postgres")
                     .with_source(e)
             })?;
+        keyword_terms::refresh(&pool, &cfg.ts_config).await?;
         Ok(Self { pool, cfg })
     }
 

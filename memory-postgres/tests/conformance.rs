@@ -221,3 +221,64 @@ async fn selective_filter_on_10k_vectors_is_exact() {
         "selective filtered query differs from brute force"
     );
 }
+
+/// Rows whose `tsvector` was made by another analyser or configuration are
+/// re-analysed when the store opens; a new `ts_config` re-analyses too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_keyword_terms_are_reanalysed_on_open() {
+    use memory_core::{ChangeSet, KeywordIndex, KeywordQuery, MemoryStore, StoredMemory};
+    let url = format!("{}?schema={}", base_url(), unique("t").to_lowercase());
+    let scope = Scope::user("u");
+    let record = memory_testkit::store::record(&scope, "A viagem para Lisboa foi ótima");
+    let id = record.id;
+    let search = |db: &PgDb| {
+        let store = db.store();
+        let tenant = scope.tenant.clone();
+        async move {
+            store
+                .search(&KeywordQuery {
+                    tenant,
+                    text: "viagens".into(),
+                    k: 5,
+                    filter: None,
+                })
+                .await
+                .unwrap()
+        }
+    };
+    {
+        let db = PgDb::connect(&url).await.unwrap();
+        db.store()
+            .apply(ChangeSet {
+                insert: vec![StoredMemory::new(record, None)],
+                ..ChangeSet::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(search(&db).await.len(), 1);
+        sqlx::query("UPDATE memories SET tsv = ''::tsvector")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE settings SET value = 'older' WHERE key = 'keyword_analyzer'")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert!(search(&db).await.is_empty());
+    }
+    let db = PgDb::connect(&url).await.unwrap();
+    let hits = search(&db).await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].id, id);
+    // Another configuration re-analyses under it: `english` also stems.
+    let db = PgDb::connect(&format!("{url}&ts_config=english"))
+        .await
+        .unwrap();
+    let value: String =
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'keyword_analyzer'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert!(value.ends_with(" english"), "{value}");
+    assert_eq!(search(&db).await.len(), 1);
+}

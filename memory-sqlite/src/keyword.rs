@@ -15,15 +15,15 @@ use crate::store::owner_token;
 /// The most words of a query that are searched.
 const MAX_TERMS: usize = 64;
 
-/// Turns free text into an FTS5 query on the content column: each word
-/// quoted, any may match.
-/// Quoting makes every word a literal, so no input is FTS5 syntax.
+/// Turns free text into an FTS5 query on the analysed terms column: each
+/// term quoted, any may match.
+/// Quoting makes every term a literal, so no input is FTS5 syntax.
 pub(crate) fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = memory_core::text::keywords(text, MAX_TERMS)
+    let terms: Vec<String> = memory_core::text::query_terms(text, MAX_TERMS)
         .iter()
         .map(|w| format!("\"{w}\""))
         .collect();
-    (!terms.is_empty()).then(|| format!("content : ({})", terms.join(" OR ")))
+    (!terms.is_empty()).then(|| format!("fts_terms : ({})", terms.join(" OR ")))
 }
 
 #[async_trait]
@@ -89,7 +89,7 @@ mod tests {
     fn queries_are_quoted_words() {
         assert_eq!(
             fts_query("cats AND \"dogs\"*").as_deref(),
-            Some("content : (\"cats\" OR \"dogs\")")
+            Some("fts_terms : (\"cats\" OR \"cat\" OR \"dogs\" OR \"dog\")")
         );
         assert_eq!(fts_query("?!"), None);
     }

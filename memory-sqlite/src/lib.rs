@@ -4,6 +4,7 @@ mod config;
 mod error;
 mod filter_sql;
 mod keyword;
+mod keyword_terms;
 mod rows;
 mod store;
 mod vector;
@@ -159,6 +160,7 @@ impl SqliteDb {
                 }
             }
         }
+        keyword_terms::refresh(&pool).await?;
         Ok(Self { pool, location })
     }
 

@@ -28,3 +28,54 @@ async fn concurrent_first_opens_all_succeed() {
         }
     }
 }
+
+/// A store whose keyword terms were made by another analyser (or, from
+/// before terms existed, none) is re-analysed when it opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_keyword_terms_are_reanalysed_on_open() {
+    use memory_core::{ChangeSet, KeywordIndex, KeywordQuery, MemoryStore, Scope, StoredMemory};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/old.db", dir.path().display());
+    let scope = Scope::user("u");
+    let record = memory_testkit::store::record(&scope, "昨日の配信でラーメンを食べました");
+    let id = record.id;
+    let search = |db: &SqliteDb| {
+        let store = db.store();
+        let tenant = scope.tenant.clone();
+        async move {
+            store
+                .search(&KeywordQuery {
+                    tenant,
+                    text: "ラーメン".into(),
+                    k: 5,
+                    filter: None,
+                })
+                .await
+                .unwrap()
+        }
+    };
+    {
+        let db = SqliteDb::connect(&url).await.unwrap();
+        db.store()
+            .apply(ChangeSet {
+                insert: vec![StoredMemory::new(record, None)],
+                ..ChangeSet::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(search(&db).await.len(), 1);
+        sqlx::query("UPDATE memories SET fts_terms = ''")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE settings SET value = 'older' WHERE key = 'keyword_analyzer'")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert!(search(&db).await.is_empty());
+    }
+    let db = SqliteDb::connect(&url).await.unwrap();
+    let hits = search(&db).await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].id, id);
+}

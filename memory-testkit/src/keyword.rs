@@ -192,6 +192,49 @@ async fn follows_updates_and_deletes(
     Ok(())
 }
 
+/// Words match across inflections in English and Portuguese, accents or
+/// not, and Japanese (written without spaces) matches by its words.
+async fn matches_across_languages(
+    store: &Arc<dyn Store>,
+    kw: &Arc<dyn KeywordIndex>,
+) -> CaseResult {
+    let s = Scope::user("u").with_tenant(unique("t"));
+    let ids = seed(
+        store,
+        &s,
+        &[
+            "昨日の配信でラーメンを食べました",
+            "A Ana contou que a viagem para Lisboa no verão foi ótima",
+            "She runs every morning before work",
+            "Carol plays chess on Sundays",
+        ],
+    )
+    .await?;
+    for (query, want) in [
+        ("ラーメン", 0),
+        ("配信を見た", 0),
+        ("viagens", 1),
+        ("verao", 1),
+        ("running", 2),
+        ("played chess", 3),
+    ] {
+        let hits = kw
+            .search(&KeywordQuery {
+                tenant: s.tenant.clone(),
+                text: query.into(),
+                k: 5,
+                filter: None,
+            })
+            .await
+            .or_fail(&format!("search {query:?}"))?;
+        ensure!(
+            hits.first().map(|h| h.id) == Some(ids[want]),
+            "{query:?} did not find {want} first: {hits:?}"
+        );
+    }
+    Ok(())
+}
+
 /// Runs every keyword case; `kw` must index what `store` holds.
 pub async fn run(store: Arc<dyn Store>, kw: Arc<dyn KeywordIndex>) -> Report {
     let mut r = Report::new(format!("keyword[{}]", kw.info().scheme));
@@ -199,5 +242,6 @@ pub async fn run(store: Arc<dyn Store>, kw: Arc<dyn KeywordIndex>) -> Report {
     case!(r, syntax_is_never_interpreted(&store, &kw));
     case!(r, filters_and_tenants(&store, &kw));
     case!(r, follows_updates_and_deletes(&store, &kw));
+    case!(r, matches_across_languages(&store, &kw));
     r
 }

@@ -8,13 +8,17 @@ pub mod engine;
 pub mod filter_gen;
 mod flaky;
 pub mod keyword;
+mod llm;
 pub mod outage;
+mod reranker;
 pub mod short_term;
 pub mod store;
 pub mod vector;
 
 pub use embedder::DeterministicEmbedder;
 pub use flaky::FlakyIndex;
+pub use llm::CannedModel;
+pub use reranker::WordReranker;
 
 /// The outcome of one conformance case.
 pub type CaseResult = Result<(), String>;

@@ -77,6 +77,10 @@ pub struct Config {
     pub embedder: String,
     /// Language model for extraction (`openai:gpt-4o-mini`); none by default.
     pub language_model: Option<String>,
+    /// Cross-encoder that re-orders each search's best hits
+    /// (`local:/path/to/ms-marco-MiniLM-L-6-v2` or a Hugging Face cache
+    /// repository id); none by default.
+    pub reranker: Option<String>,
     /// Engine tunables.
     pub engine: EngineConfig,
     /// The HTTP server (`memory serve`).
@@ -207,6 +211,7 @@ impl Default for Config {
             short_term: "memory://".into(),
             embedder: "local:multilingual-e5-small?quant=int8".into(),
             language_model: None,
+            reranker: None,
             engine: EngineConfig::default(),
             server: ServerConfig::default(),
             worker: memory_core::WorkerConfig::default(),
@@ -289,6 +294,9 @@ impl Config {
         }
         if let Some(v) = get("MEMORY_LANGUAGE_MODEL") {
             self.language_model = Some(v);
+        }
+        if let Some(v) = get("MEMORY_RERANKER") {
+            self.reranker = Some(v);
         }
         if let Some(v) = get("MEMORY_API_KEYS_FILE") {
             self.server.api_keys_file = Some(v.into());

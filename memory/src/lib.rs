@@ -8,8 +8,8 @@ pub use config::{ApiKey, CONFIG_ENV, Config, ServerConfig, Urls};
 pub use memory_core::*;
 pub use open::{open, open_for_reindex, open_with};
 pub use registry::{
-    compiled_schemes, open_embedder, open_language_model, open_short_term, open_store_backends,
-    open_store_url, open_vectors_url, redact, server_version,
+    compiled_schemes, open_embedder, open_language_model, open_reranker, open_short_term,
+    open_store_backends, open_store_url, open_vectors_url, redact, server_version,
 };
 
 /// The SQLite backend (feature `sqlite`).

@@ -7,8 +7,8 @@ use memory_core::{Embedder, Error, ErrorKind, Memory, Result, SkippedBackend, Ve
 
 use crate::config::Config;
 use crate::registry::{
-    open_embedder, open_language_model, open_short_term, open_store_backends, open_vectors_url,
-    redact,
+    open_embedder, open_language_model, open_reranker, open_short_term, open_store_backends,
+    open_vectors_url, redact,
 };
 
 /// Opens every backend of `config` and builds the engine. A store list and a
@@ -82,6 +82,9 @@ async fn open_inner(
     }
     if let Some(spec) = &config.language_model {
         builder = builder.language_model(open_language_model(spec)?);
+    }
+    if let Some(spec) = &config.reranker {
+        builder = builder.reranker(open_reranker(spec).await?);
     }
     builder.build().await
 }

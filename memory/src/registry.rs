@@ -10,7 +10,7 @@ use memory_core::backend::IN_PROCESS;
 use memory_core::retry::{RetryPolicy, Retrying};
 use memory_core::{
     BackendDescriptor, BackendRole, BackendUrl, Embedder, Error, LanguageModel, OpenedStore,
-    Result, ShortTerm, VectorIndex,
+    Reranker, Result, ShortTerm, VectorIndex,
 };
 
 /// One known backend: compiled in, or the feature that would add it.
@@ -189,6 +189,15 @@ pub fn open_language_model(spec: &str) -> Result<Arc<dyn LanguageModel>> {
         .language_model
         .ok_or_else(|| no_opener(BackendRole::LanguageModel, b))?;
     open(parsed)
+}
+
+/// Opens the reranker named by `spec` (`local:/path/to/cross-encoder`).
+pub async fn open_reranker(spec: &str) -> Result<Arc<dyn Reranker>> {
+    let (b, parsed) = resolve(BackendRole::Reranker, spec)?;
+    let open = b
+        .reranker
+        .ok_or_else(|| no_opener(BackendRole::Reranker, b))?;
+    open(parsed).await
 }
 
 /// Connects to the backend at `url` and names its server's version (and,

@@ -11,6 +11,8 @@ mod outbox;
 mod read;
 mod remember;
 mod requests;
+mod rerank;
+mod rewrite;
 mod scheme;
 mod scope;
 mod score;
@@ -27,7 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::in_process::InProcessShortTerm;
 use crate::traits::{
-    CollectionSpec, Embedder, KeywordIndex, LanguageModel, Metric, ShortTerm, Store, VectorIndex,
+    CollectionSpec, Embedder, KeywordIndex, LanguageModel, Metric, Reranker, ShortTerm, Store,
+    VectorIndex,
 };
 use crate::{Error, Result};
 
@@ -75,6 +78,16 @@ pub struct EngineConfig {
     pub keyword_weight: f32,
     /// Candidates fetched per list, as a multiple of `k`.
     pub candidate_factor: usize,
+    /// How many of a search's best hits a configured reranker re-orders.
+    pub rerank_depth: usize,
+    /// Whether every search also searches the language model's
+    /// rephrasings of its query (a request can say otherwise); needs a
+    /// language model.
+    pub query_rewrite: bool,
+    /// Whether a query that names a time ("last week", "in May 2023",
+    /// "昨日") favours memories of things that happened then (their
+    /// `valid_from`, else when they were stored).
+    pub event_time: bool,
     /// Half-life of the recency score, in days.
     pub recency_half_life_days: f32,
     /// Half-life of importance decay, in days since last access.
@@ -115,6 +128,9 @@ impl Default for EngineConfig {
             rrf_k: 10.0,
             keyword_weight: 1.0,
             candidate_factor: 3,
+            rerank_depth: 20,
+            event_time: true,
+            query_rewrite: false,
             recency_half_life_days: 30.0,
             decay_half_life_days: 30.0,
             prune_below: 0.5,
@@ -165,6 +181,7 @@ impl EngineConfig {
             ("max_k", self.max_k),
             ("default_k", self.default_k),
             ("candidate_factor", self.candidate_factor),
+            ("rerank_depth", self.rerank_depth),
             ("window", self.window),
             ("extract_batch", self.extract_batch),
         ] {
@@ -189,6 +206,7 @@ pub(crate) struct Inner {
     pub(crate) short_term: Arc<dyn ShortTerm>,
     pub(crate) embedder: Arc<dyn Embedder>,
     pub(crate) llm: Option<Arc<dyn LanguageModel>>,
+    pub(crate) reranker: Option<Arc<dyn Reranker>>,
     pub(crate) config: EngineConfig,
     pub(crate) collection: CollectionSpec,
     /// Vector backends of a fallback list passed over at start.
@@ -230,6 +248,11 @@ impl Memory {
     /// Whether a language model is configured (extraction runs only then).
     pub fn has_language_model(&self) -> bool {
         self.inner.llm.is_some()
+    }
+
+    /// The reranker's model id, when one re-orders search results.
+    pub fn reranker_id(&self) -> Option<&str> {
+        self.inner.reranker.as_deref().map(|r| r.model_id())
     }
 
     /// The engine's tunables.
@@ -287,6 +310,7 @@ pub struct MemoryBuilder {
     short_term: Option<Arc<dyn ShortTerm>>,
     embedder: Option<Arc<dyn Embedder>>,
     llm: Option<Arc<dyn LanguageModel>>,
+    reranker: Option<Arc<dyn Reranker>>,
     config: EngineConfig,
     allow_dimension_change: bool,
     skipped_vectors: Vec<SkippedBackend>,
@@ -362,6 +386,13 @@ impl MemoryBuilder {
         self
     }
 
+    /// A cross-encoder that re-orders the best hits of every search
+    /// (`rerank_depth` of them); without one the fused order stands.
+    pub fn reranker(mut self, reranker: Arc<dyn Reranker>) -> Self {
+        self.reranker = Some(reranker);
+        self
+    }
+
     /// Engine tunables.
     pub fn config(mut self, config: EngineConfig) -> Self {
         self.config = config;
@@ -376,6 +407,11 @@ impl MemoryBuilder {
         let vectors = self.vectors.ok_or_else(|| missing("vector index"))?;
         let mut embedder = self.embedder.ok_or_else(|| missing("embedder"))?;
         self.config.validate()?;
+        if self.config.query_rewrite && self.llm.is_none() {
+            return Err(Error::config(
+                "engine.query_rewrite: rewriting queries needs a language_model",
+            ));
+        }
         embedder = Arc::new(crate::timed::TimedEmbedder::new(embedder));
         if self.config.embed_cache > 0 {
             embedder = Arc::new(crate::CachedEmbedder::new(
@@ -430,6 +466,7 @@ impl MemoryBuilder {
                     .unwrap_or_else(|| Arc::new(InProcessShortTerm::default())),
                 embedder,
                 llm: self.llm,
+                reranker: self.reranker,
                 config: self.config,
                 collection,
                 skipped_vectors: self.skipped_vectors,

@@ -63,6 +63,15 @@ pub struct ScoreParts {
     pub recency: f32,
     /// Importance / 10.
     pub importance: f32,
+    /// How close the memory's event time (`valid_from`, else when it was
+    /// stored) is to the time the query names ("last week", "in May
+    /// 2023"), 0–1; relevance is scaled by `(1 + time_match) / 2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_match: Option<f32>,
+    /// The reranker's raw score, when a cross-encoder re-ordered this hit
+    /// (its relevance is then this score squashed to 0–1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerank: Option<f32>,
     /// The weighted sum the hits are sorted by.
     pub total: f32,
 }
@@ -89,6 +98,8 @@ pub(crate) struct Ranker {
     pub(crate) best_keyword: f32,
     /// The time recency is measured from.
     pub(crate) now: DateTime<Utc>,
+    /// The time the query asks about, if it names one.
+    pub(crate) asks_about: Option<crate::text::TimeWindow>,
 }
 
 impl Ranker {
@@ -114,6 +125,16 @@ impl Ranker {
         let age_days = (self.now - r.last_accessed_at).num_milliseconds() as f64 / 86_400_000.0;
         p.recency = half_life(age_days, self.recency_half_life_days);
         p.importance = (r.importance / 10.0).clamp(0.0, 1.0);
+        p.time_match = self
+            .asks_about
+            .map(|w| w.closeness(r.valid_from.unwrap_or(r.created_at)));
+        self.with_relevance(p, p.relevance)
+    }
+
+    /// Parts already scored, with another relevance (scaled by the time
+    /// match) and the total it makes.
+    pub(crate) fn with_relevance(&self, mut p: ScoreParts, relevance: f32) -> ScoreParts {
+        p.relevance = relevance * p.time_match.map_or(1.0, |m| 0.5 + 0.5 * m);
         let w = self.weights;
         p.total = (w.relevance * p.relevance + w.recency * p.recency + w.importance * p.importance)
             / (w.relevance + w.recency + w.importance);

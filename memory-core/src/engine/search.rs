@@ -73,6 +73,10 @@ pub struct SearchRequest {
     /// Search what was believed at this time instead of now.
     #[serde(default)]
     pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// Also search the language model's rephrasings of the query and fuse
+    /// the lists (default: the engine's `query_rewrite`).
+    #[serde(default)]
+    pub rewrite: Option<bool>,
 }
 
 impl SearchRequest {
@@ -89,6 +93,7 @@ impl SearchRequest {
             weights: None,
             include_superseded: false,
             as_of: None,
+            rewrite: None,
         }
     }
 
@@ -107,6 +112,12 @@ impl SearchRequest {
     /// Sets the filter (JSON form).
     pub fn filter(mut self, filter: serde_json::Value) -> Self {
         self.filter = Some(filter);
+        self
+    }
+
+    /// Sets whether the language model's rephrasings are searched too.
+    pub fn rewrite(mut self, rewrite: bool) -> Self {
+        self.rewrite = Some(rewrite);
         self
     }
 
@@ -146,12 +157,16 @@ pub struct SearchResponse {
     /// Lists that failed and were left out (e.g. `["vector"]` when the index is down).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub degraded: Vec<String>,
+    /// The language model's rephrasings searched besides the query, when
+    /// the search was rewritten.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrites: Vec<String>,
 }
 
 /// The most candidates one search ranks; deep pages past this are refused.
 const MAX_CANDIDATES: usize = 2000;
 
-fn decode_cursor(c: &str) -> Result<usize> {
+pub(super) fn decode_cursor(c: &str) -> Result<usize> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(c)
         .ok()
@@ -160,7 +175,7 @@ fn decode_cursor(c: &str) -> Result<usize> {
         .ok_or_else(|| Error::invalid("cursor: not a cursor this search returned"))
 }
 
-fn encode_cursor(offset: usize) -> String {
+pub(super) fn encode_cursor(offset: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
 }
 
@@ -169,13 +184,17 @@ impl Memory {
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResponse> {
         let start = std::time::Instant::now();
         let mode = request.mode.as_str();
-        let result = self.search_inner(request).await;
+        let result = if request.rewrite.unwrap_or(self.inner.config.query_rewrite) {
+            self.search_rewritten(request).await
+        } else {
+            self.search_inner(request).await
+        };
         metrics::histogram!("memory_search_seconds", "mode" => mode)
             .record(start.elapsed().as_secs_f64());
         result
     }
 
-    async fn search_inner(&self, request: SearchRequest) -> Result<SearchResponse> {
+    pub(super) async fn search_inner(&self, request: SearchRequest) -> Result<SearchResponse> {
         let cfg = &self.inner.config;
         request.scope.validate(false)?;
         let k = request.k.unwrap_or(cfg.default_k);
@@ -342,6 +361,10 @@ impl Memory {
             weights,
             best_keyword: keyword_hits.first().map_or(0.0, |h| h.score),
             now,
+            asks_about: cfg
+                .event_time
+                .then(|| crate::text::time_window(&request.query, request.as_of.unwrap_or(now)))
+                .flatten(),
         };
         let mut hits: Vec<SearchHit> = records
             .into_iter()
@@ -362,6 +385,23 @@ impl Memory {
                 .total_cmp(&a.score)
                 .then_with(|| b.memory.id.cmp(&a.memory.id))
         });
+        if let Some(reranker) = &self.inner.reranker
+            && offset < cfg.rerank_depth
+        {
+            let depth = cfg.rerank_depth.min(hits.len());
+            if let Err(e) = self
+                .rerank(
+                    reranker.as_ref(),
+                    &request.query,
+                    &mut hits[..depth],
+                    &ranker,
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "rerank failed; serving the fused order");
+                degraded.push("rerank".to_owned());
+            }
+        }
         let more = hits.len() > want;
         let page: Vec<SearchHit> = hits.into_iter().skip(offset).take(k).collect();
         if cfg.track_access && !page.is_empty() {
@@ -374,6 +414,7 @@ impl Memory {
             next_cursor: more.then(|| encode_cursor(want)),
             hits: page,
             degraded,
+            rewrites: Vec::new(),
         })
     }
 

@@ -8,7 +8,7 @@ use crate::traits::{ChatMessage, ChatRequest, LanguageModel, OutputSchema, RateL
 use crate::{Error, ErrorKind, Memory, Result, Role};
 
 /// What to ask.
-pub(super) struct Ask<'a> {
+pub(crate) struct Ask<'a> {
     /// The schema's name in the request.
     pub name: &'a str,
     /// The system prompt.
@@ -23,7 +23,7 @@ impl Memory {
     /// Asks `llm` and parses its answer as `T`, counting tokens into `report`
     /// and the per-tenant metrics. Each call counts against the tenant's daily
     /// budget; past it, the call fails with `RateLimited` and when to retry.
-    pub(super) async fn ask<T: DeserializeOwned + schemars::JsonSchema>(
+    pub(crate) async fn ask<T: DeserializeOwned + schemars::JsonSchema>(
         &self,
         llm: &dyn LanguageModel,
         tenant: &str,

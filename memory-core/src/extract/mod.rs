@@ -18,10 +18,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub(crate) use ask::Ask;
 pub use ask::LlmUsage;
 pub use config::ExtractionConfig;
 
-use self::ask::Ask;
 use self::candidates::Extraction;
 use crate::filter::Field;
 use crate::traits::{ChangeSet, LanguageModel, NewJob};

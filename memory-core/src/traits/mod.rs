@@ -7,6 +7,7 @@ mod foreign;
 mod jobs;
 mod keyword;
 mod llm;
+mod rerank;
 mod short_term;
 mod store;
 mod vector;
@@ -20,6 +21,7 @@ pub use foreign::{ForeignPage, ForeignReader, ForeignRecord};
 pub use jobs::{ExtractTrigger, Job, JobCounts, JobRetry, JobStore, NewJob};
 pub use keyword::{KeywordCapabilities, KeywordIndex, KeywordQuery};
 pub use llm::{ChatAnswer, ChatMessage, ChatRequest, LanguageModel, OutputSchema, TokenUsage};
+pub use rerank::Reranker;
 pub use short_term::{
     RateDecision, RateLimit, SessionKey, ShortTerm, ShortTermCapabilities, ShortTermStats,
 };

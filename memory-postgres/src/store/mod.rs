@@ -79,7 +79,7 @@ async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> R
                 .push("to_tsvector(")
                 .push_bind_unseparated(lang.to_owned())
                 .push_unseparated("::regconfig, ")
-                .push_bind_unseparated(r.content.clone())
+                .push_bind_unseparated(memory_core::text::index_terms(&r.content))
                 .push_unseparated(")");
         });
         qb.build()
@@ -102,7 +102,7 @@ async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> R
             .push(", tsv = to_tsvector(")
             .push_bind(lang.to_owned())
             .push("::regconfig, ")
-            .push_bind(r.content.clone())
+            .push_bind(memory_core::text::index_terms(&r.content))
             .push("), kind = ")
             .push_bind(r.kind.as_str().to_owned())
             .push(", importance = ")

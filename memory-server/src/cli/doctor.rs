@@ -189,6 +189,17 @@ pub(crate) async fn run(cfg: &Config, source: &str, tenant: &str, out: &Out) -> 
             .map_err(|e| e.to_string());
         checks.push(check("language_model", spec.clone(), r));
     }
+    if let Some(spec) = &cfg.reranker {
+        let r = match memory::open_reranker(spec).await {
+            Ok(r) => r
+                .score("doctor", &["a loaded cross-encoder scores this".to_owned()])
+                .await
+                .map(|s| format!("{} (scored a pair: {:?})", r.model_id(), s.first())),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| e.to_string());
+        checks.push(check("reranker", spec.clone(), r));
+    }
     let failed = checks.iter().filter(|c| !c.ok).count();
     // A fallback list needs one usable entry, not all of them.
     let usable = |component| match component {

@@ -102,6 +102,9 @@ pub(crate) struct SearchArgs {
     /// Page cursor from a previous search.
     #[arg(long)]
     cursor: Option<String>,
+    /// Also search the language model's rephrasings of the query.
+    #[arg(long)]
+    rewrite: bool,
     #[command(flatten)]
     time: TimeArgs,
 }
@@ -200,6 +203,9 @@ pub(crate) async fn search(m: &Memory, t: &str, a: &SearchArgs, out: &Out) -> Re
         .mode(a.mode.mode());
     req.filter = parse_filter(a.filter.as_ref())?;
     req.cursor = a.cursor.clone();
+    if a.rewrite {
+        req = req.rewrite(true);
+    }
     req = req.validity(a.time.validity()?);
     out.search(&m.search(req).await?)
 }

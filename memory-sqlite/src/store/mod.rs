@@ -58,10 +58,11 @@ fn push_memory_values(qb: &mut QueryBuilder<Sqlite>, m: &StoredMemory) {
         .push_bind(r.valid_from.map(ms))
         .push_bind(r.valid_until.map(ms))
         .push_bind(r.superseded_by.map(|u| u.to_string()))
-        .push_bind(r.supersedes.map(|u| u.to_string()));
+        .push_bind(r.supersedes.map(|u| u.to_string()))
+        .push_bind(memory_core::text::index_terms(&r.content));
 }
 
-const INSERT_COLUMNS: &str = "INSERT INTO memories (id, tenant, user_id, agent_id, session_id, owner_key, content, kind, importance, confidence, metadata, source_message_ids, created_at, updated_at, last_accessed_at, access_count, expires_at, content_hash, embedding_model, embedding, vector_state, vector_attempts, version, fts_owner, valid_from, valid_until, superseded_by, supersedes) ";
+const INSERT_COLUMNS: &str = "INSERT INTO memories (id, tenant, user_id, agent_id, session_id, owner_key, content, kind, importance, confidence, metadata, source_message_ids, created_at, updated_at, last_accessed_at, access_count, expires_at, content_hash, embedding_model, embedding, vector_state, vector_attempts, version, fts_owner, valid_from, valid_until, superseded_by, supersedes, fts_terms) ";
 
 async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()> {
     if !changes.insert.is_empty() {
@@ -98,6 +99,8 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
             .push_bind_unseparated(owner_token(&r.scope.tenant, r.scope.user_id.as_deref()));
         s.push("content = ")
             .push_bind_unseparated(r.content.clone());
+        s.push("fts_terms = ")
+            .push_bind_unseparated(memory_core::text::index_terms(&r.content));
         s.push("kind = ")
             .push_bind_unseparated(r.kind.as_str().to_owned());
         s.push("importance = ")

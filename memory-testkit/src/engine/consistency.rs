@@ -278,7 +278,7 @@ pub(super) async fn prompt_scheme_change_needs_reindex(b: &Backends) -> CaseResu
 
 /// An engine on the backends' store and index with `embedder`, over
 /// `collection`.
-fn builder_on(
+pub(super) fn builder_on(
     b: &Backends,
     collection: &str,
     embedder: &DeterministicEmbedder,

@@ -5,12 +5,15 @@ use std::sync::Arc;
 
 use memory_core::{
     AddEvent, AddRequest, BackendDescriptor, BackendUrl, EngineConfig, ErrorKind, HistoryOp,
-    KeywordIndex, Memory, MemoryKind, RecordMessage, Scope, SearchMode, SearchRequest, Store,
-    UpdateRequest, VectorIndex, VectorState,
+    KeywordIndex, Memory, MemoryKind, RecordMessage, Scope, SearchHit, SearchMode, SearchRequest,
+    Store, UpdateRequest, VectorIndex, VectorState,
 };
 use serde_json::json;
 
-use crate::{CaseResult, DeterministicEmbedder, FlakyIndex, OrFail, Report, case, ensure, unique};
+use crate::{
+    CannedModel, CaseResult, DeterministicEmbedder, FlakyIndex, OrFail, Report, WordReranker, case,
+    ensure, unique,
+};
 
 mod chunking;
 mod consistency;
@@ -101,6 +104,15 @@ where
     case!(r, messages_window_and_recovery(&factory().await));
     case!(r, messages_can_be_remembered_and_searched(&factory().await));
     case!(r, embed_context_situates_the_vector_only(&factory().await));
+    case!(r, a_reranker_reorders_the_best_hits(&factory().await));
+    case!(
+        r,
+        rewritten_queries_find_what_the_question_misses(&factory().await)
+    );
+    case!(
+        r,
+        a_query_naming_a_time_favours_what_happened_then(&factory().await)
+    );
     case!(r, a_retried_message_is_recorded_once(&factory().await));
     case!(r, sessions_and_viewers_are_managed(&factory().await));
     case!(r, topics_tag_messages_and_memories(&factory().await));

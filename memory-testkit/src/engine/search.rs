@@ -217,3 +217,258 @@ pub(super) async fn embed_context_situates_the_vector_only(b: &Backends) -> Case
     );
     Ok(())
 }
+
+/// A reranker re-orders the best hits by its own reading (recency and
+/// importance still weighed), says so in each hit's explanation, and a
+/// reranker that fails leaves the fused order, reported as degraded.
+pub(super) async fn a_reranker_reorders_the_best_hits(b: &Backends) -> CaseResult {
+    let scope = Scope::user("alice").with_tenant(unique("tenant"));
+    let embedder = DeterministicEmbedder::new(64);
+    let texts = [
+        "Alice grows tomatoes in her garden",
+        "Alice waters the garden every morning",
+        "Alice planted sunflowers along the garden fence",
+    ];
+    let plain = super::builder_on(b, &unique("rr"), &embedder)
+        .build()
+        .await
+        .or_fail("build")?;
+    for t in texts {
+        plain
+            .add(AddRequest::new(scope.clone(), t))
+            .await
+            .or_fail("add")?;
+    }
+    let query = "garden";
+    let fused = plain
+        .search(SearchRequest::new(scope.clone(), query).k(3))
+        .await
+        .or_fail("search")?;
+    ensure!(fused.hits.len() == 3, "fused: {} hits", fused.hits.len());
+    ensure!(
+        fused.hits.iter().all(|h| h.explain.rerank.is_none()),
+        "a hit was reranked without a reranker"
+    );
+    let collection = plain.config().collection.clone();
+    let reranked = super::builder_on(b, &collection, &embedder)
+        .reranker(Arc::new(WordReranker::new("sunflowers")))
+        .build()
+        .await
+        .or_fail("build with reranker")?;
+    let res = reranked
+        .search(SearchRequest::new(scope.clone(), query).k(3))
+        .await
+        .or_fail("reranked search")?;
+    let top = res.hits.first().ok_or("no reranked hits")?;
+    ensure!(
+        top.memory.content.contains("sunflowers"),
+        "reranked top hit: {}",
+        top.memory.content
+    );
+    ensure!(
+        res.hits.iter().all(|h| h.explain.rerank.is_some()),
+        "a reranked hit has no rerank score"
+    );
+    ensure!(
+        top.explain.relevance > 0.9 && res.hits[1].explain.relevance < 0.1,
+        "relevance does not follow the reranker: {:?}",
+        res.hits
+            .iter()
+            .map(|h| h.explain.relevance)
+            .collect::<Vec<_>>()
+    );
+    ensure!(
+        res.hits.windows(2).all(|w| w[0].score >= w[1].score),
+        "reranked hits not sorted"
+    );
+    let down = super::builder_on(b, &collection, &embedder)
+        .reranker(Arc::new(WordReranker::failing()))
+        .build()
+        .await
+        .or_fail("build with failing reranker")?;
+    let res = down
+        .search(SearchRequest::new(scope, query).k(3))
+        .await
+        .or_fail("search with a failing reranker")?;
+    ensure!(res.degraded == ["rerank"], "degraded: {:?}", res.degraded);
+    let ids = |hits: &[SearchHit]| hits.iter().map(|h| h.memory.id).collect::<Vec<_>>();
+    ensure!(
+        res.hits.iter().all(|h| h.explain.rerank.is_none()) && ids(&res.hits).len() == 3,
+        "a failed rerank changed the hits"
+    );
+    Ok(())
+}
+
+/// A query naming a time ranks what happened then first (event time is
+/// `valid_from`), explains it as `time_match`, and leaves queries that name
+/// no time, or an engine with `event_time` off, as they were.
+pub(super) async fn a_query_naming_a_time_favours_what_happened_then(b: &Backends) -> CaseResult {
+    use chrono::TimeZone;
+    let at = |m: u32| {
+        chrono::Utc
+            .with_ymd_and_hms(2023, m, 10, 12, 0, 0)
+            .single()
+            .ok_or("date")
+    };
+    let r = rig(b, EngineConfig::default()).await?;
+    let m = &r.memory;
+    let hikes = [
+        ("Maya went hiking in the mountains", 3),
+        ("Maya went hiking along the sea cliffs", 6),
+    ];
+    let mut ids = Vec::new();
+    for (text, month) in hikes {
+        let added = m
+            .add(AddRequest::new(r.scope.clone(), text).valid_from(at(month)?))
+            .await
+            .or_fail("add")?;
+        ids.push(added.id);
+    }
+    for (query, want) in [
+        ("Where did Maya go hiking in March 2023?", ids[0]),
+        ("Where did Maya go hiking in June 2023?", ids[1]),
+    ] {
+        let res = m
+            .search(SearchRequest::new(r.scope.clone(), query).k(2))
+            .await
+            .or_fail("search")?;
+        let top = res.hits.first().ok_or("no hits")?;
+        ensure!(
+            top.memory.id == want && top.explain.time_match == Some(1.0),
+            "{query:?}: top {:?} explained {:?}",
+            top.memory.content,
+            top.explain
+        );
+        ensure!(
+            res.hits
+                .get(1)
+                .is_some_and(|h| h.explain.time_match.is_some_and(|t| t < 0.5)),
+            "{query:?}: the other hike is not marked far in time"
+        );
+    }
+    let plain = m
+        .search(SearchRequest::new(r.scope.clone(), "Where did Maya go hiking?").k(2))
+        .await
+        .or_fail("search")?;
+    ensure!(
+        plain.hits.iter().all(|h| h.explain.time_match.is_none()),
+        "a query naming no time was time-matched"
+    );
+    let off = super::builder_on(
+        b,
+        &m.config().collection,
+        &DeterministicEmbedder::new(64).with_max_words(200),
+    )
+    .config(EngineConfig {
+        collection: m.config().collection.clone(),
+        event_time: false,
+        ..EngineConfig::default()
+    })
+    .build()
+    .await
+    .or_fail("build without event time")?;
+    let res = off
+        .search(SearchRequest::new(r.scope.clone(), "Where did Maya go hiking in June 2023?").k(2))
+        .await
+        .or_fail("search without event time")?;
+    ensure!(
+        res.hits.iter().all(|h| h.explain.time_match.is_none()),
+        "event_time = false still matched times"
+    );
+    Ok(())
+}
+
+/// With rewriting, the language model's rephrasings are searched too and
+/// the lists fused: a memory worded unlike the question is found, the
+/// rephrasings are reported, and a model that fails leaves the plain
+/// search, reported as degraded.
+pub(super) async fn rewritten_queries_find_what_the_question_misses(b: &Backends) -> CaseResult {
+    let scope = Scope::user("alice").with_tenant(unique("tenant"));
+    let embedder = DeterministicEmbedder::new(64);
+    let collection = unique("rw");
+    let with = |model: CannedModel| {
+        super::builder_on(b, &collection, &embedder)
+            .language_model(Arc::new(model))
+            .build()
+    };
+    let m = with(CannedModel::new(
+        json!({"queries": ["lawnmower", "garden", "  ", "lawnmower"]}),
+    ))
+    .await
+    .or_fail("build")?;
+    for t in [
+        "Alice grows tomatoes in her garden",
+        "Alice waters the garden every morning",
+        "Alice bought a new lawnmower",
+    ] {
+        m.add(AddRequest::new(scope.clone(), t))
+            .await
+            .or_fail("add")?;
+    }
+    let contents = |r: &memory_core::SearchResponse| {
+        r.hits
+            .iter()
+            .map(|h| h.memory.content.clone())
+            .collect::<Vec<_>>()
+    };
+    let plain = m
+        .search(SearchRequest::new(scope.clone(), "garden").k(2))
+        .await
+        .or_fail("plain search")?;
+    ensure!(
+        plain.rewrites.is_empty() && !contents(&plain).iter().any(|c| c.contains("lawnmower")),
+        "plain search: {:?}",
+        contents(&plain)
+    );
+    let res = m
+        .search(
+            SearchRequest::new(scope.clone(), "garden")
+                .k(2)
+                .rewrite(true),
+        )
+        .await
+        .or_fail("rewritten search")?;
+    ensure!(
+        res.rewrites == ["lawnmower"],
+        "rewrites searched: {:?} (the question itself, blanks and repeats are dropped)",
+        res.rewrites
+    );
+    ensure!(
+        contents(&res).iter().any(|c| c.contains("lawnmower")),
+        "rewritten search: {:?}",
+        contents(&res)
+    );
+    ensure!(
+        res.hits.windows(2).all(|w| w[0].score >= w[1].score),
+        "fused hits not sorted"
+    );
+    let down = with(CannedModel::failing()).await.or_fail("build")?;
+    let res = down
+        .search(
+            SearchRequest::new(scope.clone(), "garden")
+                .k(2)
+                .rewrite(true),
+        )
+        .await
+        .or_fail("search with a failing model")?;
+    ensure!(
+        res.degraded == ["rewrite"]
+            && res.rewrites.is_empty()
+            && contents(&res) == contents(&plain),
+        "failing model: degraded {:?}, hits {:?}",
+        res.degraded,
+        contents(&res)
+    );
+    let none = super::builder_on(b, &collection, &embedder)
+        .build()
+        .await
+        .or_fail("build without a model")?;
+    let e = none
+        .search(SearchRequest::new(scope, "garden").rewrite(true))
+        .await;
+    ensure!(
+        matches!(&e, Err(e) if e.kind() == ErrorKind::InvalidInput && e.message().contains("language model")),
+        "rewrite without a model: {e:?}"
+    );
+    Ok(())
+}

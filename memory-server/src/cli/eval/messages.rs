@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::Turn;
 
 /// LoCoMo's session dates: `1:56 pm on 8 May, 2023`.
-fn session_date(text: &str) -> Option<DateTime<Utc>> {
+pub(super) fn session_date(text: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(text.trim(), "%I:%M %P on %d %B, %Y")
         .ok()
         .map(|d| d.and_utc())

@@ -153,14 +153,18 @@ async fn ingest(
                 contents[first..i].join("\n").into(),
             );
         }
-        requests.push(
-            AddRequest::new(
-                Scope::user(user).with_tenant(tenant.to_owned()),
-                content.clone(),
-            )
-            .kind(MemoryKind::Message)
-            .metadata(metadata),
-        );
+        let mut request = AddRequest::new(
+            Scope::user(user).with_tenant(tenant.to_owned()),
+            content.clone(),
+        )
+        .kind(MemoryKind::Message)
+        .metadata(metadata);
+        // What was said happened when it was said: the event time a
+        // question naming a time is ranked by.
+        if let Some(said) = messages::session_date(date) {
+            request = request.valid_from(said);
+        }
+        requests.push(request);
     }
     let mut by_id = HashMap::new();
     for (chunk, turns) in requests.chunks(500).zip(turns.chunks(500)) {
@@ -216,6 +220,15 @@ async fn evaluate(m: &Memory, tenant: &str, a: &EvalArgs, out: &Out) -> Result<(
         let start = Instant::now();
         // Evidence counts when the conversation has it, extracted or not.
         let present: HashSet<String> = turns.iter().map(|(_, _, t)| t.dia_id.clone()).collect();
+        let asked_at = match a.ingest {
+            IngestArg::Turns => turns
+                .iter()
+                .filter_map(|(_, date, _)| messages::session_date(date))
+                .max()
+                .map(|last| last + chrono::Duration::days(1)),
+            // Extracted memories may carry no event time of their own.
+            IngestArg::Messages => None,
+        };
         let by_id = match a.ingest {
             IngestArg::Turns => ingest(m, tenant, &user, turns, a.context).await?,
             IngestArg::Messages => messages::ingest(m, tenant, &user, &turns).await?,
@@ -233,12 +246,18 @@ async fn evaluate(m: &Memory, tenant: &str, a: &EvalArgs, out: &Out) -> Result<(
                 skipped += 1;
                 continue;
             }
-            let request = SearchRequest::new(
+            let mut request = SearchRequest::new(
                 Scope::user(user.clone()).with_tenant(tenant.to_owned()),
                 q.question.clone(),
             )
             .k(depth)
             .mode(a.mode.mode());
+            // Questions are asked the day after the conversation's last
+            // session, so "yesterday" and "last week" mean what they meant
+            // to the speakers.
+            if let Some(t) = asked_at {
+                request = request.validity(memory::Validity::AsOf(t));
+            }
             let start = Instant::now();
             let found = m.search(request).await?;
             latencies.push(start.elapsed().as_secs_f64() * 1000.0);
