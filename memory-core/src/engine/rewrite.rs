@@ -41,11 +41,29 @@ impl Memory {
         };
         let cfg = &self.inner.config;
         let k = request.k.unwrap_or(cfg.default_k);
+        if k == 0 || k > cfg.max_k {
+            return Err(Error::invalid(format!(
+                "k: must be within 1 and {}, got {k}",
+                cfg.max_k
+            )));
+        }
         let offset = match request.cursor.as_deref() {
             Some(c) => super::search::decode_cursor(c)?,
             None => 0,
         };
         let want = offset + k;
+        let sub = |query: String| {
+            let mut r = request.clone();
+            r.query = query;
+            r.cursor = None;
+            // Deeper than the page, so a hit one list ranks low still
+            // counts in the fusion.
+            r.k = Some((want * cfg.candidate_factor).min(cfg.max_k));
+            self.search_inner(r)
+        };
+        // The question's own search first: it checks the request before
+        // the model is paid for, and its failure fails the request.
+        let original = sub(request.query.clone()).await?;
         let asked = self
             .ask::<Rewrites>(
                 llm.as_ref(),
@@ -83,29 +101,15 @@ impl Memory {
                 return Ok(plain);
             }
         };
-        let sub = |query: String| {
-            let mut r = request.clone();
-            r.query = query;
-            r.cursor = None;
-            // Deeper than the page, so a hit one list ranks low still
-            // counts in the fusion.
-            r.k = Some((want * cfg.candidate_factor).min(cfg.max_k));
-            self.search_inner(r)
-        };
-        let queries: Vec<String> = std::iter::once(request.query.clone())
-            .chain(rewrites.iter().cloned())
-            .collect();
-        let answers = futures::future::join_all(queries.into_iter().map(sub)).await;
-        let mut lists = Vec::with_capacity(answers.len());
-        let mut degraded = Vec::new();
-        for (i, answer) in answers.into_iter().enumerate() {
+        let answers = futures::future::join_all(rewrites.iter().cloned().map(sub)).await;
+        let mut degraded = original.degraded;
+        let mut lists = vec![original.hits];
+        for answer in answers {
             match answer {
                 Ok(r) => {
                     degraded.extend(r.degraded);
                     lists.push(r.hits);
                 }
-                // The question's own search failing fails the request.
-                Err(e) if i == 0 => return Err(e),
                 Err(e) => tracing::warn!(error = %e, "a rewritten query's search failed"),
             }
         }

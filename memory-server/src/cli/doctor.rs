@@ -194,7 +194,10 @@ pub(crate) async fn run(cfg: &Config, source: &str, tenant: &str, out: &Out) -> 
             Ok(r) => r
                 .score("doctor", &["a loaded cross-encoder scores this".to_owned()])
                 .await
-                .map(|s| format!("{} (scored a pair: {:?})", r.model_id(), s.first())),
+                .map(|s| match s.first() {
+                    Some(score) => format!("{} (scored a pair: {score:.3})", r.model_id()),
+                    None => format!("{} (answered no score for a pair)", r.model_id()),
+                }),
             Err(e) => Err(e),
         }
         .map_err(|e| e.to_string());
