@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod backend;
+mod batched;
 mod cached;
 mod engine;
 mod error;
@@ -21,6 +22,7 @@ mod vector_check;
 pub mod worker;
 
 pub use backend::{BackendDescriptor, BackendRole, OpenedStore, Opening};
+pub use batched::BatchingEmbedder;
 pub use cached::CachedEmbedder;
 pub use engine::{
     AddEvent, AddOutcome, AddRequest, CheckReport, ChunkingConfig, Context, DEFAULT_PLATFORM,

@@ -49,6 +49,9 @@ pub struct OnnxEmbedder {
     batch: usize,
 }
 
+/// Texts one call takes: enough batches for every session.
+const TEXTS_PER_CALL: usize = 1024;
+
 struct Inner {
     /// Used in turn; a caller takes the first free one.
     sessions: Vec<Mutex<Session>>,
@@ -238,8 +241,10 @@ impl Embedder for OnnxEmbedder {
         self.inner.model.dimension
     }
 
+    // One call runs its texts in model batches of `batch` spread over the
+    // sessions, so callers should hand over many at once.
     fn max_batch(&self) -> usize {
-        self.batch
+        self.batch.max(TEXTS_PER_CALL)
     }
 
     fn max_tokens(&self) -> Option<usize> {
@@ -263,17 +268,43 @@ impl Embedder for OnnxEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let inner = self.inner.clone();
-        let texts = texts.to_vec();
-        let batch = self.batch;
-        tokio::task::spawn_blocking(move || {
-            let mut out = Vec::with_capacity(texts.len());
-            for chunk in texts.chunks(batch) {
-                out.extend(inner.run(chunk, kind)?);
+        // Texts of similar length share a batch, so little of it is
+        // padding; the batches are spread over the sessions, one blocking
+        // task per session, so a bulk add uses every core.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let sorted: Vec<String> = order.iter().map(|&i| texts[i].clone()).collect();
+        let chunks: Vec<&[String]> = sorted.chunks(self.batch).collect();
+        let lanes = self.inner.sessions.len().clamp(1, chunks.len());
+        let mut work: Vec<Vec<(usize, Vec<String>)>> = vec![Vec::new(); lanes];
+        for (c, chunk) in chunks.iter().enumerate() {
+            work[c % lanes].push((c, chunk.to_vec()));
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for lane in work {
+            let inner = self.inner.clone();
+            tasks.spawn_blocking(move || -> Result<Vec<(usize, Vec<Vec<f32>>)>> {
+                lane.into_iter()
+                    .map(|(c, chunk)| Ok((c, inner.run(&chunk, kind)?)))
+                    .collect()
+            });
+        }
+        let mut done: Vec<Vec<Vec<f32>>> = vec![Vec::new(); chunks.len()];
+        while let Some(lane) = tasks.join_next().await {
+            let lane = lane.map_err(|e| {
+                Error::new(ErrorKind::Internal, format!("embedding task failed: {e}"))
+            })??;
+            for (c, vectors) in lane {
+                done[c] = vectors;
             }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("embedding task failed: {e}")))?
+        }
+        let mut out = vec![Vec::new(); texts.len()];
+        for (&i, v) in order.iter().zip(done.into_iter().flatten()) {
+            out[i] = v;
+        }
+        if out.iter().any(Vec::is_empty) {
+            return Err(Error::internal("the model returned too few vectors"));
+        }
+        Ok(out)
     }
 }

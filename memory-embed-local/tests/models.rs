@@ -161,3 +161,32 @@ async fn int8_variants_stay_close_to_fp32() {
         );
     }
 }
+
+/// A call with more texts than one batch, of mixed lengths, is embedded in
+/// length-sorted batches over several sessions; every vector still comes
+/// back at its text's place, equal to embedding that text alone (fp32:
+/// int8 models quantise activations per batch, padding included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_over_sessions_keep_each_texts_place() {
+    let cfg = OnnxConfig::discover_model(MINILM, Quant::Fp32)
+        .unwrap_or_else(|e| panic!("run scripts/prepare-model {}: {e}", MINILM.name));
+    let e = OnnxEmbedder::load(&OnnxConfig {
+        batch: 4,
+        sessions: 2,
+        ..cfg
+    })
+    .unwrap();
+    let texts: Vec<String> = (0..23)
+        .map(|i| format!("{} {i}", SENTENCES[i % SENTENCES.len()].repeat(1 + i % 3)))
+        .collect();
+    let together = e.embed(&texts, EmbedKind::Document).await.unwrap();
+    assert_eq!(together.len(), texts.len());
+    for (text, v) in texts.iter().zip(&together) {
+        let alone = e
+            .embed(std::slice::from_ref(text), EmbedKind::Document)
+            .await
+            .unwrap();
+        let sim = vecmath::cosine(&alone[0], v);
+        assert!(sim > 0.999, "{text:?}: {sim}");
+    }
+}

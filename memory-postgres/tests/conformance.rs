@@ -149,8 +149,7 @@ async fn concurrent_writers_lose_no_update() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn selective_filter_on_10k_vectors_is_exact() {
     use memory_core::{
-        CollectionSpec, Filter, Metric, VectorIndex, VectorPayload, VectorQuery, VectorRecord,
-        vecmath,
+        CollectionSpec, Filter, Metric, VectorIndex, VectorQuery, VectorRecord, vecmath,
     };
     let db = fresh().await;
     let index = db.vector_index();
@@ -169,23 +168,10 @@ async fn selective_filter_on_10k_vectors_is_exact() {
         ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
     };
     for i in 0..10_000 {
-        let mut metadata = serde_json::Map::new();
-        metadata.insert("rare".into(), (i % 500 == 0).into());
-        let payload = VectorPayload {
-            tenant: "t".into(),
-            user_id: Some(format!("u{}", i % 50)),
-            agent_id: None,
-            session_id: None,
-            kind: "fact".into(),
-            importance: 5.0,
-            confidence: 1.0,
-            created_at: 0,
-            updated_at: 0,
-            expires_at: None,
-            valid_from: None,
-            valid_until: None,
-            metadata,
-        };
+        let mut payload = memory_testkit::vector::payload("t", &format!("u{}", i % 50), "fact");
+        payload
+            .metadata
+            .insert("rare".into(), (i % 500 == 0).into());
         let vector: Vec<f32> = (0..32).map(|_| next()).collect();
         records.push(VectorRecord {
             id: uuid::Uuid::now_v7(),

@@ -8,7 +8,8 @@ use memory_core::{BackendUrl, Error, Result};
 ///
 /// URL forms: `sqlite://./memory.db`, `sqlite:///abs/path.db`,
 /// `sqlite::memory:`, and Prisma's `file:./dev.db` / `file:/abs/path.db`; query keys `max_connections`, `busy_timeout_ms`,
-/// `cache_mb`, `synchronous` (`normal`, `full`, `off`). Unknown keys are errors.
+/// `cache_mb`, `synchronous` (`normal`, `full`, `off`), `hnsw_threshold`.
+/// Unknown keys are errors.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SqliteConfig {
     /// File path, or `None` for a private in-memory database.
@@ -21,6 +22,9 @@ pub struct SqliteConfig {
     pub cache_mb: u32,
     /// `PRAGMA synchronous`.
     pub synchronous: String,
+    /// A user's vectors are searched on an HNSW graph from this many on,
+    /// scanned exactly below it; 0 scans every partition exactly.
+    pub hnsw_threshold: usize,
 }
 
 impl std::fmt::Debug for SqliteConfig {
@@ -40,6 +44,7 @@ impl Default for SqliteConfig {
             busy_timeout: Duration::from_secs(5),
             cache_mb: 64,
             synchronous: "normal".into(),
+            hnsw_threshold: 20_000,
         }
     }
 }
@@ -81,6 +86,9 @@ impl SqliteConfig {
             synchronous: q
                 .choice("synchronous", &["normal", "full", "off"])?
                 .unwrap_or(defaults.synchronous),
+            hnsw_threshold: q
+                .u32("hnsw_threshold")?
+                .map_or(defaults.hnsw_threshold, |n| n as usize),
             path,
         };
         q.finish()?;

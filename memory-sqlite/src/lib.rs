@@ -7,6 +7,7 @@ mod keyword;
 mod keyword_terms;
 mod rows;
 mod store;
+mod topk;
 mod vector;
 
 use std::str::FromStr;
@@ -66,6 +67,7 @@ fn probe(url: BackendUrl) -> Opening<String> {
 pub struct SqliteDb {
     pool: SqlitePool,
     location: String,
+    hnsw_threshold: usize,
 }
 
 impl std::fmt::Debug for SqliteDb {
@@ -161,7 +163,11 @@ impl SqliteDb {
             }
         }
         keyword_terms::refresh(&pool).await?;
-        Ok(Self { pool, location })
+        Ok(Self {
+            pool,
+            location,
+            hnsw_threshold: cfg.hnsw_threshold,
+        })
     }
 
     /// The store (and keyword index) on this database.

@@ -17,7 +17,8 @@ fn file_url(dir: &tempfile::TempDir) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vector_index() {
-    let b = backends("sqlite::memory:").await;
+    // Exact scans only, so the suite checks the exact top k.
+    let b = backends("sqlite::memory:?hnsw_threshold=0").await;
     memory_testkit::vector::run(b.vectors).await.assert_ok();
 }
 
@@ -55,9 +56,7 @@ async fn engine() {
 /// seen by the other's cached partitions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vector_cache_sees_other_writers() {
-    use memory_core::{
-        CollectionSpec, Metric, VectorIndex, VectorPayload, VectorQuery, VectorRecord,
-    };
+    use memory_core::{CollectionSpec, Metric, VectorIndex, VectorQuery, VectorRecord};
     let dir = tempfile::tempdir().unwrap();
     let a = SqliteDb::connect(&file_url(&dir))
         .await
@@ -74,21 +73,7 @@ async fn vector_cache_sees_other_writers() {
     })
     .await
     .unwrap();
-    let payload = |user: &str| VectorPayload {
-        tenant: "t".into(),
-        user_id: Some(user.into()),
-        agent_id: None,
-        session_id: None,
-        kind: "fact".into(),
-        importance: 5.0,
-        confidence: 1.0,
-        created_at: 0,
-        updated_at: 0,
-        expires_at: None,
-        valid_from: None,
-        valid_until: None,
-        metadata: Default::default(),
-    };
+    let payload = |user: &str| memory_testkit::vector::payload("t", user, "fact");
     let q = VectorQuery {
         tenant: "t".into(),
         vector: vec![1.0, 0.0],
@@ -134,4 +119,12 @@ async fn vector_cache_sees_other_writers() {
         vec![id2],
         "a's cache is stale after b's delete"
     );
+}
+
+/// The vector suite with every partition on an HNSW graph (built in the
+/// background after a partition's first query, then kept in step).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vector_index_on_graphs() {
+    let b = backends("sqlite::memory:?hnsw_threshold=1").await;
+    memory_testkit::vector::run(b.vectors).await.assert_ok();
 }

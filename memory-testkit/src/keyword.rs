@@ -192,6 +192,129 @@ async fn follows_updates_and_deletes(
     Ok(())
 }
 
+/// Applies `change` to a stored memory as a versioned update.
+async fn edit(
+    store: &Arc<dyn Store>,
+    tenant: &str,
+    id: uuid::Uuid,
+    change: impl FnOnce(&mut memory_core::MemoryRecord),
+) -> CaseResult {
+    let mut r = store
+        .get_memories(tenant, &[id])
+        .await
+        .or_fail("get")?
+        .pop()
+        .ok_or("memory to edit not found")?;
+    let expected_version = r.version;
+    change(&mut r);
+    r.content_hash = memory_core::content_hash(&r.content);
+    r.version += 1;
+    store
+        .apply(ChangeSet {
+            update: vec![memory_core::VersionedUpdate {
+                memory: StoredMemory::new(r, None),
+                expected_version,
+                replace_embedding: false,
+            }],
+            ..ChangeSet::default()
+        })
+        .await
+        .or_fail("update")
+}
+
+/// A search pinned to one user (what the engine sends) sees every write
+/// made after that user was first searched: edits, additions, a memory
+/// superseded, moved to another user, or deleted.
+async fn a_users_search_follows_every_write(
+    store: &Arc<dyn Store>,
+    kw: &Arc<dyn KeywordIndex>,
+) -> CaseResult {
+    let tenant = unique("t");
+    let u = Scope::user("u").with_tenant(tenant.clone());
+    let v = Scope::user("v").with_tenant(tenant.clone());
+    let ids = seed(
+        store,
+        &u,
+        &["violin lessons on tuesday", "my cat is called Tom"],
+    )
+    .await?;
+    seed(store, &v, &["violin practice"]).await?;
+    let found = |user: &'static str, text: &'static str, current: bool| {
+        let mut f = json!({"user_id": user});
+        if current {
+            f = json!({"and": [f, {"valid_until": {"exists": false}}]});
+        }
+        let q = Filter::parse(&f).map(|filter| KeywordQuery {
+            tenant: tenant.clone(),
+            text: text.into(),
+            k: 10,
+            filter: Some(filter),
+        });
+        async move {
+            let hits = kw.search(&q.or_fail("filter")?).await.or_fail("search")?;
+            Ok::<_, String>(hits.into_iter().map(|h| h.id).collect::<Vec<_>>())
+        }
+    };
+    ensure!(
+        found("u", "violin", true).await? == vec![ids[0]],
+        "u's violin not found alone"
+    );
+    edit(store, &tenant, ids[0], |r| {
+        r.content = "piano lessons on friday".into()
+    })
+    .await?;
+    ensure!(
+        found("u", "violin", true).await?.is_empty(),
+        "old content still found"
+    );
+    ensure!(
+        found("u", "piano", true).await? == vec![ids[0]],
+        "new content not found"
+    );
+    let added = seed(store, &u, &["a piano concert"]).await?;
+    ensure!(
+        found("u", "piano", true).await?.len() == 2,
+        "an added memory was not found"
+    );
+    edit(store, &tenant, added[0], |r| {
+        r.valid_until = Some(memory_core::now())
+    })
+    .await?;
+    ensure!(
+        found("u", "piano", true).await? == vec![ids[0]],
+        "a superseded memory passed the current-only filter"
+    );
+    ensure!(
+        found("u", "piano", false).await?.len() == 2,
+        "a superseded memory was lost"
+    );
+    ensure!(found("v", "cat", true).await?.is_empty(), "v found u's cat");
+    edit(store, &tenant, ids[1], |r| {
+        r.scope.user_id = Some("v".into())
+    })
+    .await?;
+    ensure!(
+        found("u", "cat", true).await?.is_empty(),
+        "a moved memory stayed with u"
+    );
+    ensure!(
+        found("v", "cat", true).await? == vec![ids[1]],
+        "a moved memory did not reach v"
+    );
+    store
+        .apply(ChangeSet {
+            delete: vec![ids[0]],
+            ..ChangeSet::default()
+        })
+        .await
+        .or_fail("delete")?;
+    ensure!(
+        found("u", "piano", false).await? == added,
+        "a deleted memory was found"
+    );
+    Ok(())
+}
+
 /// Words match across inflections in English and Portuguese, accents or
 /// not, and Japanese (written without spaces) matches by its words.
 async fn matches_across_languages(
@@ -242,6 +365,7 @@ pub async fn run(store: Arc<dyn Store>, kw: Arc<dyn KeywordIndex>) -> Report {
     case!(r, syntax_is_never_interpreted(&store, &kw));
     case!(r, filters_and_tenants(&store, &kw));
     case!(r, follows_updates_and_deletes(&store, &kw));
+    case!(r, a_users_search_follows_every_write(&store, &kw));
     case!(r, matches_across_languages(&store, &kw));
     r
 }

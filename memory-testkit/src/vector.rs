@@ -23,6 +23,25 @@ pub fn random_vector(rng: &mut StdRng, dim: usize) -> Vec<f32> {
     v
 }
 
+/// A plain payload: `tenant`'s memory of `user`, of `kind`, no metadata.
+pub fn payload(tenant: &str, user: &str, kind: &str) -> VectorPayload {
+    VectorPayload {
+        tenant: tenant.to_owned(),
+        user_id: Some(user.to_owned()),
+        agent_id: None,
+        session_id: None,
+        kind: kind.to_owned(),
+        importance: 5.0,
+        confidence: 1.0,
+        created_at: 0,
+        updated_at: 0,
+        expires_at: None,
+        valid_from: None,
+        valid_until: None,
+        metadata: serde_json::Map::new(),
+    }
+}
+
 /// A payload with varied fields, for filter tests.
 pub fn random_payload(rng: &mut StdRng, tenant: &str, i: usize) -> VectorPayload {
     let kinds = ["fact", "preference", "event"];

@@ -1,6 +1,8 @@
 //! Load on the REST server over loopback: search requests/s and p50/p99 at
 //! 10k memories on the embedded default, with the same searches run in
-//! process in the same run, so the HTTP layer's cost is printed as a ratio.
+//! process in the same run, so the HTTP layer's cost is printed as a ratio;
+//! and hybrid searches on distinct queries in process with every query
+//! embedded on its own call, against which query batching is measured.
 //!
 //! `cargo run --release -p memory-benches --bin server_report`
 //! (`MEMORY_BENCH_SIZE=10000`, `MEMORY_BENCH_SECONDS=5`,
@@ -16,10 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use memory::{ApiKey, Config, EngineConfig, Memory, RateLimits, Scope, SearchMode, SearchRequest};
-use memory_benches::{HashEmbedder, env_num, percentiles, seed, sentences};
+use memory_benches::{AsSeeded, HashEmbedder, env_num, percentiles, seed, sentences};
 use memory_server::server::{AppState, router};
 
-async fn open(path: &str, embedder: Arc<dyn memory::Embedder>) -> Memory {
+async fn open(path: &str, embedder: Arc<dyn memory::Embedder>, batching: bool) -> Memory {
     let config = Config {
         store: path.to_owned().into(),
         engine: EngineConfig {
@@ -31,6 +33,11 @@ async fn open(path: &str, embedder: Arc<dyn memory::Embedder>) -> Memory {
                 per_key_per_minute: u32::MAX,
                 global_per_minute: u32::MAX,
                 ..RateLimits::default()
+            },
+            query_batch_lanes: if batching {
+                EngineConfig::default().query_batch_lanes
+            } else {
+                0
             },
             ..EngineConfig::default()
         },
@@ -105,16 +112,17 @@ async fn main() -> anyhow::Result<()> {
     let path = format!("sqlite://{}/server.db", dir.path().display());
     // Seeding embeds with a free hash model; searches then use the real one
     // when it is prepared (same dimension), as a deployed server would.
-    seed(&open(&path, Arc::new(HashEmbedder)).await, n, 100).await;
+    seed(&open(&path, Arc::new(HashEmbedder), true).await, n, 100).await;
     let (embedder, model): (Arc<dyn memory::Embedder>, &str) =
         match memory::embed_local::OnnxEmbedder::load_default() {
-            Ok(e) => (Arc::new(e), "real model"),
+            Ok(e) => (Arc::new(AsSeeded(Arc::new(e))), "real model"),
             Err(e) => {
                 println!("real model not prepared ({e}); using the hash embedder");
                 (Arc::new(HashEmbedder), "hash embedder")
             }
         };
-    let m = open(&path, embedder).await;
+    let m = open(&path, embedder.clone(), true).await;
+    let unbatched = open(&path, embedder, false).await;
     let keys = [ApiKey {
         key: "bench".into(),
         tenant: memory::DEFAULT_TENANT.into(),
@@ -149,6 +157,14 @@ async fn main() -> anyhow::Result<()> {
                 .send()
                 .await?;
         }
+    }
+    // Every user has been searched by now, so each partition is loaded.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    for line in status
+        .lines()
+        .filter(|l| l.starts_with("VmRSS") || l.starts_with("RssAnon") || l.starts_with("RssFile"))
+    {
+        println!("{line} after warm-up: the model, {n} memories searched, the HTTP server");
     }
     // Each run starts where the last one stopped in the distinct texts, so
     // no run finds the previous one's queries in the embedding cache.
@@ -199,9 +215,24 @@ async fn main() -> anyhow::Result<()> {
                     })
                     .await
                 };
-                let mode = format!("{mode:?}").to_lowercase();
-                local.print(&format!("in-process {mode}, {what}, c={c}"), None);
-                remote.print(&format!("HTTP {mode}, {what}, c={c}"), Some(&local));
+                let mode_name = format!("{mode:?}").to_lowercase();
+                local.print(&format!("in-process {mode_name}, {what}, c={c}"), None);
+                remote.print(&format!("HTTP {mode_name}, {what}, c={c}"), Some(&local));
+                if mode == SearchMode::Hybrid && what == "distinct queries" {
+                    // The reference: each query embedded on its own call.
+                    let (m, request) = (unbatched.clone(), request.clone());
+                    let alone = drive(c, seconds, move |i| {
+                        let (m, req) = (m.clone(), request(i));
+                        async move {
+                            m.search(req).await.unwrap();
+                        }
+                    })
+                    .await;
+                    alone.print(
+                        &format!("  in-process, queries not batched, c={c}"),
+                        Some(&local),
+                    );
+                }
             }
         }
     }

@@ -1,15 +1,21 @@
 //! Prints search and add latency on the embedded default at several sizes,
 //! with the engine's overhead over the raw index query measured in the same
 //! run, and end-to-end numbers with the real model when it is prepared.
+//! References from the same run: the exact scan and the graph's recall@10
+//! against it (partitions on an HNSW graph), and FTS5 ranking the same
+//! user's rows by hand-written SQL (the keyword list).
 //!
 //! `cargo run --release -p memory-benches --bin sqlite_report`
-//! (`MEMORY_BENCH_SIZES=1000,10000`, `MEMORY_BENCH_QUERIES=200`).
+//! (`MEMORY_BENCH_SIZES=1000,10000`, `MEMORY_BENCH_QUERIES=200`,
+//! `MEMORY_BENCH_USERS=1,100`: the users each size is spread over).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::sync::Arc;
 
-use memory::{AddRequest, Filter, Scope, SearchMode, SearchRequest, VectorQuery};
-use memory_benches::{HashEmbedder, engine, percentiles, seed, sentences, time_n};
+use memory::{AddRequest, Filter, Scope, SearchMode, SearchRequest, VectorIndex, VectorQuery};
+use memory_benches::{
+    AsSeeded, HashEmbedder, engine, engine_config, percentiles, seed, sentences, time_n,
+};
 
 fn env_list(name: &str, default: &str) -> Vec<usize> {
     std::env::var(name)
@@ -17,6 +23,103 @@ fn env_list(name: &str, default: &str) -> Vec<usize> {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect()
+}
+
+/// p50 and p99 of user u0's searches for `queries`, one after another.
+async fn time_searches(m: &memory::Memory, queries: &[String], mode: SearchMode) -> (f64, f64) {
+    let d = time_n(queries.len(), |i| {
+        let m = m.clone();
+        let req = SearchRequest::new(Scope::user("u0"), queries[i].clone())
+            .k(10)
+            .mode(mode);
+        async move {
+            m.search(req).await.unwrap();
+        }
+    })
+    .await;
+    percentiles(d)
+}
+
+/// The exact scan of the same partition, and the share of its top 10 the
+/// index under test returned (1.0 below the graph threshold).
+async fn exact_reference(
+    url: &str,
+    index: &Arc<dyn memory::VectorIndex>,
+    name: &str,
+    vectors: &[Vec<f32>],
+    filter: &Filter,
+    raw50: f64,
+) -> anyhow::Result<()> {
+    let exact = memory::sqlite::SqliteDb::connect(&format!("{url}?hnsw_threshold=0"))
+        .await?
+        .vector_index();
+    let query = |v: &Vec<f32>| VectorQuery {
+        tenant: "default".into(),
+        vector: v.clone(),
+        k: 10,
+        filter: Some(filter.clone()),
+    };
+    let (mut found, mut wanted) = (0usize, 0usize);
+    for v in vectors {
+        let want: std::collections::HashSet<_> = exact
+            .query(name, &query(v))
+            .await?
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        let got = index.query(name, &query(v)).await?;
+        found += got.iter().filter(|h| want.contains(&h.id)).count();
+        wanted += want.len();
+    }
+    let d = time_n(vectors.len(), |i| {
+        let (exact, q) = (exact.clone(), query(&vectors[i]));
+        async move {
+            exact.query(name, &q).await.unwrap();
+        }
+    })
+    .await;
+    let (p50, p99) = percentiles(d);
+    #[allow(clippy::cast_precision_loss)]
+    let recall = found as f64 / wanted.max(1) as f64;
+    println!(
+        "{:<34} {p50:>9.3} {p99:>9.3} {:>10}   (index recall@10 vs exact: {recall:.3})",
+        "  exact scan, same partition",
+        format!("{:.2}x", p50 / raw50)
+    );
+    Ok(())
+}
+
+/// FTS5 ranking the user's matching rows by bm25, as the keyword list did
+/// before it kept an inverted index per user.
+async fn fts5_reference(url: &str, queries: &[String], label: String) -> anyhow::Result<()> {
+    let db = memory::sqlite::SqliteDb::connect(url).await?;
+    let matches: Vec<String> = queries
+        .iter()
+        .map(|q| {
+            let terms: Vec<String> = memory::text::query_terms(q, 64)
+                .iter()
+                .map(|t| format!("\"{t}\""))
+                .collect();
+            format!("fts_terms : ({})", terms.join(" OR "))
+        })
+        .collect();
+    let d = time_n(matches.len(), |i| {
+        let (pool, m) = (db.pool().clone(), matches[i].clone());
+        async move {
+            sqlx::query(
+                "SELECT m.id, bm25(memories_fts) AS rank FROM memories_fts CROSS JOIN memories m ON m.rowid = memories_fts.rowid \
+                 WHERE memories_fts MATCH ? AND m.tenant = 'default' AND m.user_id = 'u0' ORDER BY rank LIMIT 30",
+            )
+            .bind(m)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        }
+    })
+    .await;
+    let (p50, p99) = percentiles(d);
+    println!("{label:<34} {p50:>9.3} {p99:>9.3}");
+    Ok(())
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -40,7 +143,7 @@ async fn main() -> anyhow::Result<()> {
         "case", "p50 ms", "p99 ms", "vs raw"
     );
     for &n in &sizes {
-        for users in [1usize, 100] {
+        for &users in &env_list("MEMORY_BENCH_USERS", "1,100") {
             let m = engine(dir.path(), &format!("r{n}_{users}"), None).await;
             seed(&m, n, users).await;
             let label = |what: &str| format!("{what} n={n} part={}", n / users);
@@ -89,22 +192,15 @@ async fn main() -> anyhow::Result<()> {
                 label("raw index query"),
                 "1.00x"
             );
+            let url = format!("sqlite://{}/r{n}_{users}.db", dir.path().display());
+            exact_reference(&url, &index, &name, &vectors, &filter, raw50).await?;
+            fts5_reference(&url, &queries, label("raw FTS5 keyword query")).await?;
             for mode in [
                 SearchMode::Semantic,
                 SearchMode::Hybrid,
                 SearchMode::Keyword,
             ] {
-                let d = time_n(q, |i| {
-                    let m = m.clone();
-                    let req = SearchRequest::new(Scope::user("u0"), queries[i].clone())
-                        .k(10)
-                        .mode(mode);
-                    async move {
-                        m.search(req).await.unwrap();
-                    }
-                })
-                .await;
-                let (p50, p99) = percentiles(d);
+                let (p50, p99) = time_searches(&m, &queries, mode).await;
                 let ratio = if mode == SearchMode::Semantic {
                     format!("{:.2}x", p50 / raw50)
                 } else {
@@ -115,19 +211,27 @@ async fn main() -> anyhow::Result<()> {
                     label(&format!("engine {mode:?}").to_lowercase())
                 );
             }
-            if let (Some(model), 100) = (&model, users) {
+            {
+                // The same hybrid searches recording access times.
+                let mut cfg = engine_config(dir.path(), &format!("r{n}_{users}"));
+                cfg.engine.track_access = true;
+                let tracking = memory::open_with(&cfg, Some(Arc::new(HashEmbedder))).await?;
+                let (p50, p99) = time_searches(&tracking, &queries, SearchMode::Hybrid).await;
+                println!(
+                    "{:<34} {p50:>9.3} {p99:>9.3}",
+                    label("  hybrid, recording access")
+                );
+            }
+            if let Some(model) = &model {
                 drop(m);
-                let real = engine(dir.path(), &format!("r{n}_{users}"), Some(model.clone())).await;
-                let fresh = sentences(q, 777);
-                let d = time_n(q, |i| {
-                    let m = real.clone();
-                    let req = SearchRequest::new(Scope::user("u0"), fresh[i].clone()).k(10);
-                    async move {
-                        m.search(req).await.unwrap();
-                    }
-                })
+                let real = engine(
+                    dir.path(),
+                    &format!("r{n}_{users}"),
+                    Some(Arc::new(AsSeeded(model.clone()))),
+                )
                 .await;
-                let (p50, p99) = percentiles(d);
+                let fresh = sentences(q, 777);
+                let (p50, p99) = time_searches(&real, &fresh, SearchMode::Hybrid).await;
                 println!(
                     "{:<34} {p50:>9.3} {p99:>9.3}",
                     label("end-to-end hybrid, real model")

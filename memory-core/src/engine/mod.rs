@@ -1,6 +1,7 @@
 //! The engine: [`Memory`] ties a store, a vector index, a keyword index, a
 //! short-term tier and an embedder together behind one API.
 
+mod access;
 mod chunking;
 mod context;
 mod jobs;
@@ -104,6 +105,10 @@ pub struct EngineConfig {
     pub max_vector_attempts: u32,
     /// Entries of the query-embedding cache (0 turns it off).
     pub embed_cache: usize,
+    /// Query embeddings running at once before further concurrent queries
+    /// queue and are embedded together as one batch (0 embeds each query
+    /// on its own call).
+    pub query_batch_lanes: usize,
     /// Rate limits checked by [`Memory::check_rate`].
     pub rate_limits: RateLimits,
     /// When conversations are extracted into memories.
@@ -139,6 +144,7 @@ impl Default for EngineConfig {
             track_access: true,
             max_vector_attempts: 10,
             embed_cache: 1024,
+            query_batch_lanes: std::thread::available_parallelism().map_or(2, usize::from),
             rate_limits: RateLimits::default(),
             extraction: crate::extract::ExtractionConfig::default(),
             remember_messages: false,
@@ -218,6 +224,8 @@ pub(crate) struct Inner {
     /// Language-model use per tenant since start, for `stats`.
     pub(crate) llm_usage:
         std::sync::Mutex<std::collections::BTreeMap<String, crate::extract::LlmUsage>>,
+    /// Searches' hits whose access is yet to be written.
+    pub(crate) access: Arc<access::AccessLog>,
 }
 
 /// The memory layer: long-term memories with hybrid search, messages,
@@ -413,6 +421,12 @@ impl MemoryBuilder {
             ));
         }
         embedder = Arc::new(crate::timed::TimedEmbedder::new(embedder));
+        if self.config.query_batch_lanes > 0 {
+            embedder = Arc::new(crate::batched::BatchingEmbedder::new(
+                embedder,
+                self.config.query_batch_lanes,
+            ));
+        }
         if self.config.embed_cache > 0 {
             embedder = Arc::new(crate::CachedEmbedder::new(
                 embedder,
@@ -473,6 +487,7 @@ impl MemoryBuilder {
                 skipped_stores: self.skipped_stores,
                 short_term_failures: std::sync::atomic::AtomicU64::new(0),
                 llm_usage: std::sync::Mutex::default(),
+                access: Arc::default(),
             }),
         })
     }

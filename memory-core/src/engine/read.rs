@@ -32,6 +32,8 @@ impl Memory {
         id: Uuid,
         visible: impl FnOnce(&MemoryRecord) -> bool,
     ) -> Result<MemoryRecord> {
+        // The record shows every access searches have noted before this.
+        self.access_written().await;
         let mut found = self.inner.store.get_memories(tenant, &[id]).await?;
         let record = found
             .pop()

@@ -406,9 +406,7 @@ impl Memory {
         let page: Vec<SearchHit> = hits.into_iter().skip(offset).take(k).collect();
         if cfg.track_access && !page.is_empty() {
             let ids: Vec<Uuid> = page.iter().map(|h| h.memory.id).collect();
-            if let Err(e) = self.inner.store.touch_memories(&tenant, &ids, now).await {
-                tracing::warn!(error = %e, "search: access times not recorded");
-            }
+            self.note_access(&tenant, &ids, now);
         }
         Ok(SearchResponse {
             next_cursor: more.then(|| encode_cursor(want)),

@@ -19,11 +19,16 @@ use crate::rows::{self, MEMORY_COLUMNS, get, i64_of, ms, vec_to_blob};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) db: SqliteDb,
+    /// Users' keyword indexes, loaded on their first search.
+    pub(crate) keywords: std::sync::Arc<crate::keyword::KeywordCache>,
 }
 
 impl SqliteStore {
     pub(crate) fn new(db: SqliteDb) -> Self {
-        Self { db }
+        Self {
+            db,
+            keywords: std::sync::Arc::default(),
+        }
     }
 }
 

@@ -6,10 +6,11 @@
 //! products) on the blocking pool. Every write bumps the partition's epoch in
 //! the same transaction; a query compares its cached epoch with the stored
 //! one, so writes by other processes on the same file are never missed.
-//! A large partition can later swap its scan for an HNSW graph behind the
-//! same `Partition` type without changing the trait.
+//! A partition past `hnsw_threshold` vectors is also indexed by an HNSW
+//! graph, built in the background and then kept in step with every write
+//! the partition sees (`partition.rs`, `graph.rs`).
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
@@ -26,9 +27,10 @@ use crate::error::{corrupt, map};
 use crate::rows::{self, blob_to_vec, get, vec_to_blob};
 use crate::store::push_ids;
 
+mod graph;
 mod partition;
 
-use partition::{Hit, PartKey, Partition, part_of, residual};
+use partition::{PartKey, Partition, part_of, residual};
 
 /// The longest vector accepted.
 const MAX_DIMENSION: usize = 16_000;
@@ -142,7 +144,7 @@ impl SqliteVectorIndex {
         &self,
         key: &PartKey,
         epoch: i64,
-        dimension: usize,
+        spec: &CollectionSpec,
     ) -> Result<Arc<RwLock<Partition>>> {
         if let Some(p) = self.cache.lock().map_err(|_| lock_err())?.get(key).cloned()
             && p.read().map_err(|_| lock_err())?.epoch == epoch
@@ -156,12 +158,9 @@ impl SqliteVectorIndex {
             .fetch_all(&self.db.pool)
             .await
             .map_err(|e| map(e, "load partition"))?;
+        let (dimension, metric, threshold) = (spec.dimension, spec.metric, self.db.hnsw_threshold);
         let parsed = tokio::task::spawn_blocking(move || -> Result<Partition> {
-            let mut part = Partition {
-                epoch,
-                dimension,
-                ..Partition::default()
-            };
+            let mut part = Partition::new(epoch, dimension);
             part.data.reserve(rows.len() * dimension);
             for r in &rows {
                 let id = rows::uuid(&get::<String>(r, "id")?)?;
@@ -175,6 +174,11 @@ impl SqliteVectorIndex {
                     ));
                 }
                 part.upsert(id, &v, payload);
+            }
+            // A partition read whole gets its graph before it serves, so
+            // the first searches do not all scan while it builds.
+            if threshold > 0 && part.ids.len() >= threshold {
+                part.build_graph_now(metric);
             }
             Ok(part)
         })
@@ -201,7 +205,8 @@ impl VectorIndex for SqliteVectorIndex {
             metrics: vec![Metric::Cosine, Metric::Dot, Metric::L2],
             filter_ops: Op::ALL.to_vec(),
             nested_filters: true,
-            exact: true,
+            // A partition on a graph answers approximately.
+            exact: self.db.hnsw_threshold == 0,
         }
     }
 
@@ -379,7 +384,7 @@ impl VectorIndex for SqliteVectorIndex {
                 q.tenant.clone(),
                 get::<String>(r, "part")?,
             );
-            parts.push(self.load(&key, get(r, "epoch")?, spec.dimension).await?);
+            parts.push(self.load(&key, get(r, "epoch")?, &spec).await?);
         }
         let mut vector = q.vector.clone();
         if spec.metric == Metric::Cosine {
@@ -391,35 +396,14 @@ impl VectorIndex for SqliteVectorIndex {
             .and_then(|f| residual(f, pinned.is_some()));
         let k = q.k;
         let metric = spec.metric;
+        for p in &parts {
+            Partition::build_graph_if_due(p, self.db.hnsw_threshold, metric);
+        }
         tokio::task::spawn_blocking(move || -> Result<Vec<ScoredId>> {
             let mut all: Vec<ScoredId> = Vec::new();
             for p in parts {
                 let part = p.read().map_err(|_| lock_err())?;
-                let d = part.dimension;
-                let mut heap: BinaryHeap<Hit> = BinaryHeap::with_capacity(k + 1);
-                for (i, row) in part.data.chunks_exact(d).enumerate() {
-                    let score = match metric {
-                        Metric::Cosine | Metric::Dot => vecmath::dot(&vector, row),
-                        Metric::L2 => vecmath::neg_l2(&vector, row),
-                    };
-                    if heap.len() == k && heap.peek().is_some_and(|w| score <= w.0) {
-                        continue;
-                    }
-                    if filter
-                        .as_ref()
-                        .is_some_and(|f| !f.matches(&part.payloads[i]))
-                    {
-                        continue;
-                    }
-                    heap.push(Hit(score, i));
-                    if heap.len() > k {
-                        heap.pop();
-                    }
-                }
-                all.extend(heap.into_iter().map(|Hit(score, i)| ScoredId {
-                    id: part.ids[i],
-                    score,
-                }));
+                all.extend(part.top(metric, &vector, k, filter.as_ref()));
             }
             all.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
             all.truncate(k);

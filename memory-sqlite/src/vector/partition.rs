@@ -1,12 +1,20 @@
-//! One partition's vectors in memory, the exact top-k scan over them, and
-//! the part of a filter a partition leaves to check.
+//! One partition's vectors in memory, searched by an exact top-k scan or,
+//! once large, on an HNSW graph; and the part of a filter a partition
+//! leaves to check.
 
-use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 
 use memory_core::filter::{Field, Filter};
-use memory_core::{Op, VectorPayload};
+use memory_core::{Metric, Op, ScoredId, VectorPayload, vecmath};
 use uuid::Uuid;
+
+use super::graph::Graph;
+use crate::topk::TopK;
+
+/// Below this share of a partition passing the filter, a graph search would
+/// wander through mostly rejected nodes: the exact scan is cheaper.
+const GRAPH_MIN_PASS_RATE: f32 = 0.05;
 
 pub(super) type PartKey = (String, String, String);
 
@@ -18,22 +26,37 @@ pub(super) struct Partition {
     pub(super) payloads: Vec<VectorPayload>,
     pub(super) data: Vec<f32>,
     pub(super) slots: HashMap<Uuid, usize>,
+    /// The graph over `data`, once built.
+    graph: Option<Arc<Graph>>,
+    /// While a graph is being built: the slots changed since its snapshot.
+    building: Option<HashSet<usize>>,
 }
 
 impl Partition {
+    pub(super) fn new(epoch: i64, dimension: usize) -> Self {
+        Self {
+            epoch,
+            dimension,
+            ..Self::default()
+        }
+    }
+
     pub(super) fn upsert(&mut self, id: Uuid, vector: &[f32], payload: VectorPayload) {
-        match self.slots.get(&id) {
+        let slot = match self.slots.get(&id) {
             Some(&i) => {
                 self.data[i * self.dimension..(i + 1) * self.dimension].copy_from_slice(vector);
                 self.payloads[i] = payload;
+                i
             }
             None => {
                 self.slots.insert(id, self.ids.len());
                 self.ids.push(id);
                 self.payloads.push(payload);
                 self.data.extend_from_slice(vector);
+                self.ids.len() - 1
             }
-        }
+        };
+        self.touched(slot);
     }
 
     pub(super) fn remove(&mut self, id: &Uuid) {
@@ -52,6 +75,174 @@ impl Partition {
         self.ids.pop();
         self.payloads.pop();
         self.data.truncate(last * self.dimension);
+        self.touched(i);
+        self.touched(last);
+    }
+
+    /// Mirrors a changed slot in the graph, or notes it for the graph
+    /// being built. A graph that fails to follow is dropped (searches scan
+    /// exactly) and built again.
+    fn touched(&mut self, slot: usize) {
+        if let Some(dirty) = &mut self.building {
+            dirty.insert(slot);
+        }
+        if let Some(graph) = &self.graph
+            && let Err(e) = self.refresh(graph, slot)
+        {
+            tracing::warn!(error = %e, "vector graph dropped; scanning exactly until rebuilt");
+            self.graph = None;
+        }
+    }
+
+    fn refresh(&self, graph: &Graph, slot: usize) -> memory_core::Result<()> {
+        let d = self.dimension;
+        match self.data.get(slot * d..(slot + 1) * d) {
+            Some(row) => graph.set(slot, row),
+            None => graph.remove(slot),
+        }
+    }
+
+    /// Builds this partition's graph in the background when it has grown
+    /// to `threshold` vectors; searches scan exactly until it is ready.
+    pub(super) fn build_graph_if_due(this: &Arc<RwLock<Self>>, threshold: usize, metric: Metric) {
+        let due = |part: &Self| {
+            threshold > 0
+                && part.ids.len() >= threshold
+                && part.graph.is_none()
+                && part.building.is_none()
+        };
+        // Most queries find nothing due: a read lock tells without
+        // blocking other searches.
+        if !this.read().is_ok_and(|part| due(&part)) {
+            return;
+        }
+        let snapshot = {
+            let Ok(mut part) = this.write() else { return };
+            if !due(&part) {
+                return;
+            }
+            part.building = Some(HashSet::new());
+            (part.data.clone(), part.dimension)
+        };
+        let this = this.clone();
+        tokio::task::spawn_blocking(move || {
+            let built = Graph::build(&snapshot.0, snapshot.1, metric);
+            if let Ok(mut part) = this.write() {
+                part.install(built);
+            }
+        });
+    }
+
+    /// Builds the graph here and now.
+    pub(super) fn build_graph_now(&mut self, metric: Metric) {
+        self.building = Some(HashSet::new());
+        let built = Graph::build(&self.data, self.dimension, metric);
+        self.install(built);
+    }
+
+    /// Takes a graph built from a snapshot, after bringing the slots
+    /// changed since into it.
+    fn install(&mut self, built: memory_core::Result<Graph>) {
+        let Some(dirty) = self.building.take() else {
+            return;
+        };
+        let graph = built.and_then(|graph| {
+            dirty
+                .into_iter()
+                .try_for_each(|slot| self.refresh(&graph, slot))
+                .map(|()| graph)
+        });
+        match graph {
+            Ok(graph) => self.graph = Some(Arc::new(graph)),
+            Err(e) => tracing::warn!(error = %e, "vector graph build failed; scanning exactly"),
+        }
+    }
+
+    fn score(&self, metric: Metric, query: &[f32], slot: usize) -> f32 {
+        let row = &self.data[slot * self.dimension..(slot + 1) * self.dimension];
+        match metric {
+            Metric::Cosine | Metric::Dot => vecmath::dot(query, row),
+            Metric::L2 => vecmath::neg_l2(query, row),
+        }
+    }
+
+    /// The `k` best vectors passing `filter`, best first: on the graph when
+    /// there is one and the filter lets enough through, else exactly.
+    pub(super) fn top(
+        &self,
+        metric: Metric,
+        query: &[f32],
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Vec<ScoredId> {
+        if let Some(graph) = &self.graph
+            && filter.is_none_or(|f| self.pass_rate(f) >= GRAPH_MIN_PASS_RATE)
+        {
+            let keep = |slot: usize| {
+                self.payloads
+                    .get(slot)
+                    .is_some_and(|p| filter.is_none_or(|f| f.matches(p)))
+            };
+            // More candidates than k from the graph, rescored exactly:
+            // its half-precision distances misorder close neighbours.
+            match graph.search(query, k * 3 + 30, Some(&keep)) {
+                Ok(slots) if slots.len() >= k.min(self.ids.len()) => {
+                    let mut hits: Vec<ScoredId> = slots
+                        .into_iter()
+                        .filter(|&s| s < self.ids.len())
+                        .map(|s| ScoredId {
+                            id: self.ids[s],
+                            score: self.score(metric, query, s),
+                        })
+                        .collect();
+                    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+                    hits.truncate(k);
+                    return hits;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "vector graph search failed; scanning exactly")
+                }
+            }
+        }
+        self.scan(metric, query, k, filter)
+    }
+
+    /// The share of an even sample of the partition that passes `filter`.
+    fn pass_rate(&self, filter: &Filter) -> f32 {
+        let step = (self.payloads.len() / 256).max(1);
+        let sample = self.payloads.iter().step_by(step);
+        let (mut seen, mut passed) = (0_u32, 0_u32);
+        for p in sample {
+            seen += 1;
+            passed += u32::from(filter.matches(p));
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let rate = passed as f32 / seen.max(1) as f32;
+        rate
+    }
+
+    /// The exact top `k`: every vector scored.
+    fn scan(
+        &self,
+        metric: Metric,
+        query: &[f32],
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Vec<ScoredId> {
+        let mut top = TopK::new(k);
+        for i in 0..self.ids.len() {
+            let score = self.score(metric, query, i);
+            if top.would_keep(score) && filter.is_none_or(|f| f.matches(&self.payloads[i])) {
+                top.push(score, i);
+            }
+        }
+        top.into_hits()
+            .map(|(score, i)| ScoredId {
+                id: self.ids[i],
+                score,
+            })
+            .collect()
     }
 }
 
@@ -60,21 +251,6 @@ pub(super) fn part_of(p: &VectorPayload) -> String {
     match &p.user_id {
         Some(u) => format!("u:{u}"),
         None => "-".to_owned(),
-    }
-}
-
-#[derive(PartialEq)]
-pub(super) struct Hit(pub(super) f32, pub(super) usize);
-impl Eq for Hit {}
-impl PartialOrd for Hit {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Hit {
-    // Reversed, so the heap's top is the worst kept hit.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.0.total_cmp(&self.0)
     }
 }
 
@@ -88,5 +264,103 @@ pub(super) fn residual(filter: &Filter, pinned: bool) -> Option<Filter> {
         }
         f if is_pin(f) => None,
         f => Some(f.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const DIM: usize = 16;
+
+    fn vector(seed: u64) -> Vec<f32> {
+        // A small deterministic generator: no test depends on rand here.
+        let mut x = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let mut v: Vec<f32> = (0..DIM)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                #[allow(clippy::cast_precision_loss)]
+                let r = (x >> 40) as f32 / (1u64 << 24) as f32;
+                r - 0.5
+            })
+            .collect();
+        vecmath::normalize(&mut v);
+        v
+    }
+
+    fn payload(kind: &str) -> VectorPayload {
+        memory_testkit::vector::payload("t", "u", kind)
+    }
+
+    fn id(i: u64) -> Uuid {
+        Uuid::from_u128(u128::from(i) + 1)
+    }
+
+    /// The share of the exact top 10 the graph path finds, over queries.
+    fn recall(part: &Partition, filter: Option<&Filter>) -> f32 {
+        let (mut found, mut wanted) = (0, 0);
+        for q in 0..40 {
+            let query = vector(10_000 + q);
+            let exact: HashSet<Uuid> = part
+                .scan(Metric::Cosine, &query, 10, filter)
+                .iter()
+                .map(|h| h.id)
+                .collect();
+            let got = part.top(Metric::Cosine, &query, 10, filter);
+            assert!(got.windows(2).all(|w| w[0].score >= w[1].score));
+            found += got.iter().filter(|h| exact.contains(&h.id)).count();
+            wanted += exact.len();
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let r = found as f32 / wanted as f32;
+        r
+    }
+
+    #[test]
+    fn the_graph_follows_writes_made_during_and_after_its_build() {
+        let mut part = Partition::new(1, DIM);
+        for i in 0..600 {
+            part.upsert(
+                id(i),
+                &vector(i),
+                payload(if i % 3 == 0 { "fact" } else { "event" }),
+            );
+        }
+        // Built from a snapshot while writes continue.
+        part.building = Some(HashSet::new());
+        let built = Graph::build(&part.data.clone(), DIM, Metric::Cosine);
+        for i in 0..100 {
+            part.upsert(id(i), &vector(i + 5_000), payload("fact"));
+        }
+        for i in 100..150 {
+            part.remove(&id(i));
+        }
+        part.install(built);
+        assert!(part.graph.is_some());
+        // And after it.
+        for i in 600..700 {
+            part.upsert(id(i), &vector(i), payload("event"));
+        }
+        for i in 150..200 {
+            part.remove(&id(i));
+        }
+        let graph = part.graph.clone().unwrap();
+        let every: Vec<usize> = graph.search(&vector(1), part.ids.len() + 50, None).unwrap();
+        assert_eq!(
+            every.len(),
+            part.ids.len(),
+            "graph and partition disagree on size"
+        );
+        let r = recall(&part, None);
+        assert!(r >= 0.95, "recall {r}");
+        let facts = Filter::parse(&serde_json::json!({"kind": "fact"})).unwrap();
+        let r = recall(&part, Some(&facts));
+        assert!(r >= 0.95, "filtered recall {r}");
+        // A removed vector is never returned.
+        let gone = part.top(Metric::Cosine, &vector(120), 10, None);
+        assert!(gone.iter().all(|h| h.id != id(120)));
     }
 }

@@ -1,4 +1,7 @@
-//! `KeywordIndex` on SQLite FTS5 with bm25.
+//! `KeywordIndex` on SQLite: a search pinned to one user ranks that user's
+//! in-memory inverted index ([`cache`]), scoring only the postings of the
+//! query's terms; other searches (a whole tenant, an agent) go to FTS5,
+//! which ranks every matching row before `LIMIT`.
 
 use async_trait::async_trait;
 use memory_core::{
@@ -11,6 +14,11 @@ use crate::error::map;
 use crate::filter_sql::push_and;
 use crate::rows;
 use crate::store::owner_token;
+
+mod cache;
+mod postings;
+
+pub(crate) use cache::KeywordCache;
 
 /// The most words of a query that are searched.
 const MAX_TERMS: usize = 64;
@@ -40,14 +48,25 @@ impl KeywordIndex for SqliteStore {
     }
 
     async fn search(&self, query: &KeywordQuery) -> Result<Vec<ScoredId>> {
-        let Some(mut fts) = fts_query(&query.text) else {
-            return Ok(Vec::new());
-        };
         let pinned = query
             .filter
             .as_ref()
             .and_then(|f| f.pinned(&memory_core::Field::UserId))
             .and_then(|v| v.as_str());
+        // The cached payloads hold no access time (it changes on every read).
+        let in_memory = query.filter.as_ref().is_none_or(|f| {
+            f.conditions()
+                .iter()
+                .all(|c| c.field != memory_core::Field::LastAccessedAt)
+        });
+        if let Some(user) = pinned
+            && in_memory
+        {
+            return self.search_partition(query, user).await;
+        }
+        let Some(mut fts) = fts_query(&query.text) else {
+            return Ok(Vec::new());
+        };
         if let Some(user) = pinned {
             fts = format!(
                 "fts_owner : \"{}\" AND {fts}",
@@ -78,6 +97,33 @@ impl KeywordIndex for SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+impl SqliteStore {
+    /// Ranks one user's memories on their cached inverted index.
+    async fn search_partition(&self, query: &KeywordQuery, user: &str) -> Result<Vec<ScoredId>> {
+        let terms = memory_core::text::query_terms(&query.text, MAX_TERMS);
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let owner = owner_token(&query.tenant, Some(user));
+        let part = self
+            .keywords
+            .partition(&self.db.pool, &owner, &query.tenant, user)
+            .await?;
+        let (k, filter) = (query.k, query.filter.clone());
+        tokio::task::spawn_blocking(move || -> Result<Vec<ScoredId>> {
+            let part = part.read().map_err(|_| cache::lock_err())?;
+            Ok(part
+                .postings
+                .top(&terms, k, filter.as_ref())
+                .into_iter()
+                .map(|(id, score)| ScoredId { id, score })
+                .collect())
+        })
+        .await
+        .map_err(|e| memory_core::Error::internal(format!("keyword search task failed: {e}")))?
     }
 }
 

@@ -1,0 +1,106 @@
+//! An HNSW graph (usearch) over a large partition's vectors, keyed by the
+//! partition's slots. It stores the vectors in half precision to halve its
+//! memory; the candidates it returns are rescored exactly from the
+//! partition's own f32 copy, so scores never carry its rounding.
+
+use memory_core::{Error, Metric, Result};
+use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
+
+/// Neighbours kept per node (usearch's default is 16).
+const CONNECTIVITY: usize = 16;
+/// Candidate list while inserting.
+const EXPANSION_ADD: usize = 128;
+/// Candidate list while searching (at least the number asked for).
+const EXPANSION_SEARCH: usize = 160;
+
+/// The graph of one partition.
+pub(super) struct Graph {
+    index: Index,
+}
+
+impl std::fmt::Debug for Graph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Graph")
+            .field("size", &self.index.size())
+            .finish()
+    }
+}
+
+fn graph_err(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("vector graph: {e}")).with_backend("sqlite")
+}
+
+fn key(slot: usize) -> u64 {
+    slot as u64
+}
+
+impl Graph {
+    /// Builds the graph of `data` (rows of `dimension` floats, normalised
+    /// already when the metric is cosine).
+    pub(super) fn build(data: &[f32], dimension: usize, metric: Metric) -> Result<Self> {
+        let index = Index::new(&IndexOptions {
+            dimensions: dimension,
+            metric: match metric {
+                Metric::Cosine | Metric::Dot => MetricKind::IP,
+                Metric::L2 => MetricKind::L2sq,
+            },
+            quantization: ScalarKind::F16,
+            connectivity: CONNECTIVITY,
+            expansion_add: EXPANSION_ADD,
+            expansion_search: EXPANSION_SEARCH,
+            multi: false,
+        })
+        .map_err(graph_err)?;
+        let rows = data.len() / dimension.max(1);
+        index.reserve(rows.max(64)).map_err(graph_err)?;
+        let graph = Self { index };
+        for (slot, row) in data.chunks_exact(dimension).enumerate() {
+            graph.add(slot, row)?;
+        }
+        Ok(graph)
+    }
+
+    fn add(&self, slot: usize, vector: &[f32]) -> Result<()> {
+        if self.index.size() + 1 > self.index.capacity() {
+            let grown = (self.index.capacity() * 2).max(64);
+            self.index.reserve(grown).map_err(graph_err)?;
+        }
+        self.index.add(key(slot), vector).map_err(graph_err)
+    }
+
+    /// Puts `vector` at `slot`, replacing what was there.
+    pub(super) fn set(&self, slot: usize, vector: &[f32]) -> Result<()> {
+        self.remove(slot)?;
+        self.add(slot, vector)
+    }
+
+    /// Empties `slot`.
+    pub(super) fn remove(&self, slot: usize) -> Result<()> {
+        if self.index.contains(key(slot)) {
+            self.index.remove(key(slot)).map_err(graph_err)?;
+        }
+        Ok(())
+    }
+
+    /// Up to `n` slots near `query` that pass `keep`, nearest first.
+    pub(super) fn search(
+        &self,
+        query: &[f32],
+        n: usize,
+        keep: Option<&dyn Fn(usize) -> bool>,
+    ) -> Result<Vec<usize>> {
+        // usearch widens its candidate list to `n` when `n` is larger.
+        let found = match keep {
+            None => self.index.search(query, n),
+            Some(keep) => self
+                .index
+                .filtered_search(query, n, |k| usize::try_from(k).is_ok_and(keep)),
+        };
+        Ok(found
+            .map_err(graph_err)?
+            .keys
+            .into_iter()
+            .filter_map(|k| usize::try_from(k).ok())
+            .collect())
+    }
+}

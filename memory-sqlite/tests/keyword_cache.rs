@@ -1,0 +1,85 @@
+//! A process's cached keyword partitions follow writes made by another
+//! process on the same file, and reload when the log no longer reaches
+//! back to what they hold.
+#![allow(clippy::unwrap_used)]
+
+use memory_core::{
+    ChangeSet, Filter, KeywordIndex, KeywordQuery, MemoryStore, Scope, StoredMemory,
+};
+use memory_sqlite::SqliteDb;
+use uuid::Uuid;
+
+async fn add(db: &SqliteDb, scope: &Scope, text: &str) -> Uuid {
+    let record = memory_testkit::store::record(scope, text);
+    let id = record.id;
+    db.store()
+        .apply(ChangeSet {
+            insert: vec![StoredMemory::new(record, None)],
+            ..ChangeSet::default()
+        })
+        .await
+        .unwrap();
+    id
+}
+
+async fn find(store: &impl KeywordIndex, scope: &Scope, text: &str) -> Vec<Uuid> {
+    let filter = Filter::parse(&serde_json::json!({"user_id": scope.user_id})).unwrap();
+    store
+        .search(&KeywordQuery {
+            tenant: scope.tenant.clone(),
+            text: text.into(),
+            k: 10,
+            filter: Some(filter),
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_writer_is_seen_and_a_trimmed_log_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/shared.db", dir.path().display());
+    let (reader, writer) = (
+        SqliteDb::connect(&url).await.unwrap(),
+        SqliteDb::connect(&url).await.unwrap(),
+    );
+    let scope = Scope::user("u");
+    let searcher = reader.store();
+    let first = add(&writer, &scope, "sourdough bread recipe").await;
+    assert_eq!(find(&*searcher, &scope, "bread").await, vec![first]);
+
+    let second = add(&writer, &scope, "rye bread on sunday").await;
+    let mut hits = find(&*searcher, &scope, "bread").await;
+    hits.sort();
+    let mut want = vec![first, second];
+    want.sort();
+    assert_eq!(hits, want, "another process's insert was missed");
+    writer
+        .store()
+        .apply(ChangeSet {
+            delete: vec![first],
+            ..ChangeSet::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(find(&*searcher, &scope, "bread").await, vec![second]);
+
+    // Entries this process never read are trimmed away: it must reload.
+    let third = add(&writer, &scope, "bread pudding").await;
+    let fourth = add(&writer, &scope, "banana bread").await;
+    sqlx::query("DELETE FROM kw_log WHERE seq < (SELECT MAX(seq) FROM kw_log)")
+        .execute(writer.pool())
+        .await
+        .unwrap();
+    let mut hits = find(&*searcher, &scope, "bread").await;
+    hits.sort();
+    let mut want = vec![second, third, fourth];
+    want.sort();
+    assert_eq!(
+        hits, want,
+        "a partition older than the log was not reloaded"
+    );
+}
