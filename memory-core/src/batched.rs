@@ -59,16 +59,45 @@ fn lock_err() -> Error {
     Error::internal("query batch lock poisoned")
 }
 
+/// A running lane. Dropped without finishing (the embedder panicked, the
+/// runtime shut down), it frees its lane and, if no lane is left to serve
+/// them, fails the queued queries instead of leaving them waiting forever.
+struct Lane {
+    shared: Arc<Shared>,
+    finished: bool,
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Ok(mut q) = self.shared.queue.lock() {
+            q.busy -= 1;
+            if q.busy == 0 {
+                // Dropping a reply fails its query ("abandoned").
+                q.waiting.clear();
+            }
+        }
+    }
+}
+
 impl Shared {
     /// Embeds what is queued, batch after batch, until the queue is empty;
     /// then frees its lane.
     async fn drain(self: Arc<Self>) {
+        let mut lane = Lane {
+            shared: self,
+            finished: false,
+        };
         loop {
-            let batch = match self.queue.lock() {
+            let batch = match lane.shared.queue.lock() {
                 Ok(mut q) => {
-                    let n = q.waiting.len().min(self.inner.max_batch().max(1));
+                    let n = q.waiting.len().min(lane.shared.inner.max_batch().max(1));
                     if n == 0 {
                         q.busy -= 1;
+                        drop(q);
+                        lane.finished = true;
                         return;
                     }
                     q.waiting.drain(..n).collect::<Vec<_>>()
@@ -76,8 +105,9 @@ impl Shared {
                 Err(_) => return,
             };
             let (texts, replies): (Vec<String>, Vec<Reply>) = batch.into_iter().unzip();
+            #[allow(clippy::cast_precision_loss)]
             metrics::histogram!("memory_query_batch_size").record(texts.len() as f64);
-            match self.inner.embed(&texts, EmbedKind::Query).await {
+            match lane.shared.inner.embed(&texts, EmbedKind::Query).await {
                 Ok(vectors) if vectors.len() == replies.len() => {
                     for (reply, v) in replies.into_iter().zip(vectors) {
                         let _ = reply.send(Ok(v));
@@ -213,5 +243,58 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(docs, vec![vec![2.0], vec![1.0]]);
+    }
+
+    /// Panics on the text "boom"; embeds others as their length.
+    #[derive(Debug)]
+    struct Fragile;
+
+    #[async_trait]
+    impl Embedder for Fragile {
+        fn model_id(&self) -> &str {
+            "fragile"
+        }
+        fn dimension(&self) -> usize {
+            1
+        }
+        fn max_batch(&self) -> usize {
+            64
+        }
+        #[allow(clippy::panic, clippy::cast_precision_loss)]
+        async fn embed(&self, texts: &[String], _kind: EmbedKind) -> Result<Vec<Vec<f32>>> {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            assert!(texts.iter().all(|t| t != "boom"), "the model crashed");
+            Ok(texts.iter().map(|t| vec![t.len() as f32]).collect())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crashing_model_fails_its_batch_and_frees_the_lane() {
+        let b = Arc::new(BatchingEmbedder::new(Arc::new(Fragile), 1));
+        let tasks: Vec<_> = ["boom", "a", "bb", "ccc"]
+            .into_iter()
+            .map(|t| {
+                let b = b.clone();
+                tokio::spawn(async move { b.embed(&[t.to_owned()], EmbedKind::Query).await })
+            })
+            .collect();
+        let mut failed = 0;
+        for t in tasks {
+            let out = tokio::time::timeout(std::time::Duration::from_secs(5), t)
+                .await
+                .unwrap()
+                .unwrap();
+            failed += usize::from(out.is_err());
+        }
+        assert!(failed >= 1, "the crashed batch did not fail");
+        // The lane is free again: a later query is served.
+        let v = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            b.embed(&["dddd".to_owned()], EmbedKind::Query),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(v, vec![vec![4.0]]);
     }
 }
