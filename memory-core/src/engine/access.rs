@@ -64,12 +64,17 @@ impl AccessLog {
     }
 
     async fn write(self: Arc<Self>, store: Arc<dyn Store>) {
+        let mut running = Running {
+            log: self.clone(),
+            finished: false,
+        };
         loop {
             tokio::select! {
                 () = tokio::time::sleep(WRITE_EVERY) => {}
                 () = self.hurry.notified() => {}
             }
             let Some((hits, at, notes)) = self.take() else {
+                running.finished = true;
                 break;
             };
             for (tenant, counts) in hits {
@@ -91,6 +96,29 @@ impl AccessLog {
             }
             self.wrote.notify_waiters();
         }
+    }
+}
+
+/// The writer task's mark. When the task ends early (a panic, a runtime
+/// shutting down), the hits it held are given up, so the next note starts a
+/// new writer and no reader waits for a write that will never come.
+struct Running {
+    log: Arc<AccessLog>,
+    finished: bool,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Ok(mut p) = self.log.pending.lock() {
+            p.writing = false;
+            p.written = p.noted;
+            p.hits.clear();
+            p.at = None;
+        }
+        self.log.wrote.notify_waiters();
     }
 }
 
