@@ -167,6 +167,36 @@ impl memory::Embedder for AsSeeded {
     }
 }
 
+/// The hash embedder under a real model's name and dimension, so a store
+/// seeded cheaply opens in a process (such as `memory serve`) that loads
+/// that model.
+#[derive(Debug)]
+pub struct HashAs {
+    /// The model id the seeded store records.
+    pub model_id: String,
+    /// And its prompt scheme.
+    pub prompt_scheme: String,
+}
+
+#[async_trait]
+impl memory::Embedder for HashAs {
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+    fn prompt_scheme(&self) -> &str {
+        &self.prompt_scheme
+    }
+    fn dimension(&self) -> usize {
+        384
+    }
+    fn max_batch(&self) -> usize {
+        1000
+    }
+    async fn embed(&self, texts: &[String], _kind: memory::EmbedKind) -> Result<Vec<Vec<f32>>> {
+        Ok(texts.iter().map(|t| HashEmbedder::vector(t)).collect())
+    }
+}
+
 /// The benches' SQLite configuration: a file `name` in `dir`, no near-duplicate
 /// merging, access times not recorded.
 pub fn engine_config(dir: &std::path::Path, name: &str) -> Config {

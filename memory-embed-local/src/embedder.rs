@@ -8,7 +8,7 @@ use ort::environment::Environment;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::Tensor;
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::Tokenizer;
 
 use crate::config::OnnxConfig;
 use crate::models::{LocalModel, Quant};
@@ -49,6 +49,12 @@ pub struct OnnxEmbedder {
     batch: usize,
 }
 
+/// Most bytes of text (the longest times the count) one model batch takes.
+/// Activations grow with the batch's tokens and attention with their
+/// square: 32 texts of 500 tokens would reserve about 1 GB in the session's
+/// arena for good, where a few at a time run as fast per token.
+const BATCH_BYTES: usize = 8 * 1024;
+
 /// Texts one call takes: enough batches for every session.
 const TEXTS_PER_CALL: usize = 1024;
 
@@ -56,9 +62,14 @@ struct Inner {
     /// Used in turn; a caller takes the first free one.
     sessions: Vec<Mutex<Session>>,
     next: std::sync::atomic::AtomicUsize,
+    /// Without truncation or padding: counting needs every token, and
+    /// `run` truncates and pads itself. One copy only, since the
+    /// multilingual vocabulary's tokenizer takes about 250 MB.
     tokenizer: Tokenizer,
-    /// The same tokenizer without truncation or padding, for counting.
-    counter: Tokenizer,
+    /// The model's window, special tokens included.
+    window: usize,
+    /// The id padding positions carry (masked out, so any valid id works).
+    pad_id: u32,
     model: LocalModel,
     /// The window left for a text once the longer prefix is in.
     max_tokens: usize,
@@ -85,27 +96,15 @@ impl OnnxEmbedder {
         let mut tokenizer = Tokenizer::from_file(&cfg.tokenizer_file).map_err(|e| {
             Error::config(format!("local embedder: tokenizer.json unreadable: {e}"))
         })?;
-        let mut counter = tokenizer.clone();
-        counter.with_padding(None);
-        counter
-            .with_truncation(None)
-            .map_err(|e| Error::config(format!("local embedder: truncation: {e}")))?;
-        // The shipped tokenizer pads every text to 128 tokens; padding to the
-        // longest text of the batch is several times faster.
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..PaddingParams::default()
-        }));
+        let pad_id = tokenizer.get_padding().map_or(0, |p| p.pad_id);
+        tokenizer.with_padding(None);
         tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: cfg.max_tokens,
-                ..TruncationParams::default()
-            }))
+            .with_truncation(None)
             .map_err(|e| Error::config(format!("local embedder: truncation: {e}")))?;
         let prefix_tokens = [EmbedKind::Query, EmbedKind::Document]
             .iter()
             .map(|&k| {
-                counter
+                tokenizer
                     .encode(cfg.model.prefix(k), false)
                     .map(|e| e.get_ids().len())
                     .map_err(|e| Error::config(format!("local embedder: tokenizer: {e}")))
@@ -120,7 +119,8 @@ impl OnnxEmbedder {
                 sessions,
                 next: std::sync::atomic::AtomicUsize::new(0),
                 tokenizer,
-                counter,
+                window: cfg.max_tokens.max(2),
+                pad_id,
                 model: cfg.model,
                 max_tokens: cfg.max_tokens.saturating_sub(prefix_tokens).max(1),
             }),
@@ -177,12 +177,22 @@ impl Inner {
             .encode_batch(inputs, true)
             .map_err(|e| Error::internal(format!("tokenizer: {e}")))?;
         let batch = enc.len();
-        let seq = enc.first().map(|e| e.get_ids().len()).unwrap_or(0);
+        // Padded to the batch's longest text, not the tokenizer's fixed 128:
+        // several times faster on short texts.
+        let seq = enc
+            .iter()
+            .map(|e| e.get_ids().len().min(self.window))
+            .max()
+            .unwrap_or(0);
         let mut ids = Vec::with_capacity(batch * seq);
         let mut mask = Vec::with_capacity(batch * seq);
         for e in &enc {
-            ids.extend(e.get_ids().iter().map(|&x| i64::from(x)));
-            mask.extend(e.get_attention_mask().iter().map(|&x| i64::from(x)));
+            let kept = truncated(e.get_ids(), self.window);
+            ids.extend(kept.map(i64::from));
+            let n = e.get_ids().len().min(self.window);
+            ids.extend(std::iter::repeat_n(i64::from(self.pad_id), seq - n));
+            mask.extend(std::iter::repeat_n(1i64, n));
+            mask.extend(std::iter::repeat_n(0i64, seq - n));
         }
         let shape = [batch, seq];
         let types = vec![0i64; batch * seq];
@@ -227,6 +237,37 @@ impl Inner {
     }
 }
 
+/// `sorted` (shortest first) cut into model batches of at most `most`
+/// texts and [`BATCH_BYTES`] of padded text.
+fn batches(sorted: &[String], most: usize) -> Vec<&[String]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, t) in sorted.iter().enumerate() {
+        let count = i + 1 - start;
+        // Sorted, so this text is the batch's longest.
+        if count > 1 && (count > most || count * t.len() > BATCH_BYTES) {
+            out.push(&sorted[start..i]);
+            start = i;
+        }
+    }
+    if start < sorted.len() {
+        out.push(&sorted[start..]);
+    }
+    out
+}
+
+/// A text's ids cut to `window` as the tokenizer's own truncation would:
+/// the first `window - 1`, then the closing special token both models'
+/// post-processors add (`</s>`, `[SEP]`).
+fn truncated(ids: &[u32], window: usize) -> impl Iterator<Item = u32> + '_ {
+    let (head, last) = if ids.len() > window {
+        (&ids[..window - 1], ids.last())
+    } else {
+        (ids, None)
+    };
+    head.iter().copied().chain(last.copied())
+}
+
 #[async_trait]
 impl Embedder for OnnxEmbedder {
     fn model_id(&self) -> &str {
@@ -253,14 +294,14 @@ impl Embedder for OnnxEmbedder {
 
     fn count_tokens(&self, text: &str) -> Option<usize> {
         self.inner
-            .counter
+            .tokenizer
             .encode(text, true)
             .ok()
             .map(|e| e.get_ids().len())
     }
 
     fn token_spans(&self, text: &str) -> Option<Vec<std::ops::Range<usize>>> {
-        let e = self.inner.counter.encode(text, false).ok()?;
+        let e = self.inner.tokenizer.encode(text, false).ok()?;
         Some(e.get_offsets().iter().map(|&(a, b)| a..b).collect())
     }
 
@@ -274,7 +315,7 @@ impl Embedder for OnnxEmbedder {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
         let sorted: Vec<String> = order.iter().map(|&i| texts[i].clone()).collect();
-        let chunks: Vec<&[String]> = sorted.chunks(self.batch).collect();
+        let chunks = batches(&sorted, self.batch);
         let lanes = self.inner.sessions.len().clamp(1, chunks.len());
         let mut work: Vec<Vec<(usize, Vec<String>)>> = vec![Vec::new(); lanes];
         for (c, chunk) in chunks.iter().enumerate() {
@@ -306,5 +347,39 @@ impl Embedder for OnnxEmbedder {
             return Err(Error::internal("the model returned too few vectors"));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_hold_many_short_texts_and_few_long_ones() {
+        let mut texts: Vec<String> = (0..100).map(|i| "a".repeat(10 + i)).collect();
+        texts.extend((0..10).map(|i| "b".repeat(3000 + i)));
+        let cut = batches(&texts, 32);
+        assert_eq!(cut.iter().map(|b| b.len()).sum::<usize>(), texts.len());
+        assert_eq!(cut[0].len(), 32, "short texts fill a batch");
+        for b in &cut {
+            let longest = b.iter().map(String::len).max().unwrap_or(0);
+            assert!(b.len() <= 32);
+            assert!(
+                b.len() == 1 || b.len() * longest <= BATCH_BYTES,
+                "{}",
+                b.len()
+            );
+        }
+        // A text over the budget still gets a batch of its own.
+        assert_eq!(batches(&["x".repeat(20_000)], 32).len(), 1);
+        assert!(batches(&[], 32).is_empty());
+    }
+
+    #[test]
+    fn truncation_keeps_the_head_and_the_closing_token() {
+        let ids = [0, 5, 6, 7, 8, 2];
+        assert_eq!(truncated(&ids, 4).collect::<Vec<_>>(), [0, 5, 6, 2]);
+        assert_eq!(truncated(&ids, 6).collect::<Vec<_>>(), ids);
+        assert_eq!(truncated(&ids, 10).collect::<Vec<_>>(), ids);
     }
 }

@@ -106,7 +106,7 @@ impl SqliteDb {
             .busy_timeout(cfg.busy_timeout)
             .pragma("cache_size", format!("-{}", u64::from(cfg.cache_mb) * 1024))
             .pragma("temp_store", "memory")
-            .pragma("mmap_size", "268435456");
+            .pragma("mmap_size", (u64::from(cfg.mmap_mb) << 20).to_string());
         let pools = SqlitePoolOptions::new()
             .max_connections(cfg.max_connections)
             .min_connections(if cfg.path.is_none() { 1 } else { 0 })

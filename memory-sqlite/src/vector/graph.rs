@@ -52,11 +52,33 @@ impl Graph {
         })
         .map_err(graph_err)?;
         let rows = data.len() / dimension.max(1);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(rows.div_ceil(256).max(1));
+        // Reserving also sizes usearch's per-thread contexts: one per core.
         index.reserve(rows.max(64)).map_err(graph_err)?;
         let graph = Self { index };
-        for (slot, row) in data.chunks_exact(dimension).enumerate() {
-            graph.add(slot, row)?;
-        }
+        // usearch inserts from several threads at once into a reserved
+        // index; slots are striped so each thread's share spreads over the
+        // whole partition.
+        std::thread::scope(|scope| {
+            let graph = &graph;
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    scope.spawn(move || {
+                        data.chunks_exact(dimension)
+                            .enumerate()
+                            .skip(t)
+                            .step_by(threads)
+                            .try_for_each(|(slot, row)| graph.index.add(key(slot), row))
+                            .map_err(graph_err)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().map_err(|_| graph_err("a build thread panicked"))?)
+        })?;
         Ok(graph)
     }
 

@@ -158,7 +158,7 @@ impl SqliteVectorIndex {
             .fetch_all(&self.db.pool)
             .await
             .map_err(|e| map(e, "load partition"))?;
-        let (dimension, metric, threshold) = (spec.dimension, spec.metric, self.db.hnsw_threshold);
+        let dimension = spec.dimension;
         let parsed = tokio::task::spawn_blocking(move || -> Result<Partition> {
             let mut part = Partition::new(epoch, dimension);
             part.data.reserve(rows.len() * dimension);
@@ -174,11 +174,6 @@ impl SqliteVectorIndex {
                     ));
                 }
                 part.upsert(id, &v, payload);
-            }
-            // A partition read whole gets its graph before it serves, so
-            // the first searches do not all scan while it builds.
-            if threshold > 0 && part.ids.len() >= threshold {
-                part.build_graph_now(metric);
             }
             Ok(part)
         })
