@@ -3,6 +3,7 @@
 mod config;
 mod error;
 mod filter_sql;
+mod joined;
 mod keyword;
 mod keyword_terms;
 mod rows;
@@ -39,7 +40,10 @@ pub const BACKEND: BackendDescriptor = BackendDescriptor {
 fn open_store(url: BackendUrl) -> Opening<OpenedStore> {
     Box::pin(async move {
         let db = PgDb::connect(url.as_str()).await?;
-        Ok(OpenedStore::with_indexes(db.store(), db.vector_index()))
+        Ok(OpenedStore::with_indexes(
+            db.store(),
+            db.store_vector_index(),
+        ))
     })
 }
 
@@ -162,7 +166,13 @@ impl PgDb {
 
     /// The pgvector index.
     pub fn vector_index(&self) -> Arc<PgVectorIndex> {
-        Arc::new(PgVectorIndex::new(self.clone()))
+        Arc::new(PgVectorIndex::new(self.clone(), false))
+    }
+
+    /// The pgvector index of this database's own store: a search reads its
+    /// hits and their memories in one statement.
+    pub fn store_vector_index(&self) -> Arc<PgVectorIndex> {
+        Arc::new(PgVectorIndex::new(self.clone(), true))
     }
 
     /// The server's and pgvector's versions, for `memory doctor`.

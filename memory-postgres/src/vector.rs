@@ -9,8 +9,8 @@
 use async_trait::async_trait;
 use memory_core::filter::Field;
 use memory_core::{
-    BackendInfo, CollectionSpec, Error, Metric, Op, Result, ScoredId, VectorCapabilities,
-    VectorIndex, VectorQuery, VectorRecord, check_vector,
+    BackendInfo, CollectionSpec, Error, JoinedHit, Metric, Op, Result, ScoredId,
+    VectorCapabilities, VectorIndex, VectorQuery, VectorRecord, check_vector,
 };
 use pgvector::Vector;
 use sha2::{Digest, Sha256};
@@ -29,6 +29,9 @@ const MAX_DIMENSION: usize = 2000;
 #[derive(Debug)]
 pub struct PgVectorIndex {
     db: PgDb,
+    /// Whether the store's `memories` live in this same database and
+    /// schema (the store's own index), so hits can be joined to them.
+    beside_store: bool,
     // Specs never change while a collection exists; dropping evicts. A
     // collection recreated elsewhere with another dimension still fails
     // safely: PostgreSQL rejects the vectors (`DimensionMismatch`).
@@ -44,7 +47,7 @@ fn table(name: &str) -> String {
 }
 
 /// (operator class, distance operator) of a metric.
-fn ops(metric: Metric) -> (&'static str, &'static str) {
+pub(crate) fn ops(metric: Metric) -> (&'static str, &'static str) {
     match metric {
         Metric::Cosine => ("vector_cosine_ops", "<=>"),
         Metric::Dot => ("vector_ip_ops", "<#>"),
@@ -53,7 +56,7 @@ fn ops(metric: Metric) -> (&'static str, &'static str) {
 }
 
 /// Turns pgvector's distance into a higher-is-better score matching the other backends.
-fn score(metric: Metric, distance: f64) -> f32 {
+pub(crate) fn score(metric: Metric, distance: f64) -> f32 {
     #[allow(clippy::cast_possible_truncation)]
     let s = match metric {
         Metric::Cosine => 1.0 - distance,
@@ -64,9 +67,10 @@ fn score(metric: Metric, distance: f64) -> f32 {
 }
 
 impl PgVectorIndex {
-    pub(crate) fn new(db: PgDb) -> Self {
+    pub(crate) fn new(db: PgDb, beside_store: bool) -> Self {
         Self {
             db,
+            beside_store,
             specs: std::sync::Mutex::default(),
         }
     }
@@ -365,6 +369,25 @@ impl VectorIndex for PgVectorIndex {
             .collect::<Result<Vec<_>>>()?;
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         Ok(hits)
+    }
+
+    async fn query_joined(
+        &self,
+        collection: &str,
+        q: &VectorQuery,
+    ) -> Result<Option<Vec<JoinedHit>>> {
+        let pinned = q
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.pinned(&Field::UserId).is_some());
+        if !self.beside_store || !pinned || q.k == 0 {
+            return Ok(None);
+        }
+        let (spec, tbl) = self.spec(collection).await?;
+        check_vector(&q.vector, spec.dimension)?;
+        crate::joined::query(&self.db.pool, &spec, &tbl, q)
+            .await
+            .map(Some)
     }
 
     async fn count(&self, collection: &str, tenant: Option<&str>) -> Result<u64> {

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use memory::{AddRequest, Config, EngineConfig, Scope, SearchMode, SearchRequest};
+use memory::{AddRequest, Config, EngineConfig, Scope, SearchMode, SearchRequest, VectorIndex};
 use memory_benches::{HashEmbedder, percentiles, seed, sentences, time_n};
 use sqlx::Row;
 
@@ -91,6 +91,38 @@ async fn main() -> anyhow::Result<()> {
             format!("raw SQL search n={n} part={}", n / users),
             "1.00x"
         );
+        // The index alone, then joined to the records: the layer's share.
+        let index = db.store_vector_index();
+        let pinned = memory::Filter::parse(&serde_json::json!({"user_id": "u0"}))?;
+        let vq = |i: usize| memory::VectorQuery {
+            tenant: "default".into(),
+            vector: HashEmbedder::vector(&queries[i]),
+            k: 11,
+            filter: Some(pinned.clone()),
+        };
+        for joined in [false, true] {
+            let d = time_n(q, |i| {
+                let (index, name, vq) = (index.clone(), m.collection().name.clone(), vq(i));
+                async move {
+                    if joined {
+                        index.query_joined(&name, &vq).await.unwrap().unwrap();
+                    } else {
+                        index.query(&name, &vq).await.unwrap();
+                    }
+                }
+            })
+            .await;
+            let (p50, p99) = percentiles(d);
+            println!(
+                "{:<40} {p50:>9.3} {p99:>9.3} {:>9.2}x",
+                if joined {
+                    "  index query joined to records"
+                } else {
+                    "  index query (ids and scores)"
+                },
+                p50 / r50
+            );
+        }
         for mode in [SearchMode::Semantic, SearchMode::Hybrid] {
             let d = time_n(q, |i| {
                 let m = m.clone();

@@ -265,9 +265,8 @@ impl Memory {
         let mut degraded = Vec::new();
 
         let vector_fut = async {
-            type Folded = (Vec<ScoredId>, HashMap<Uuid, ChunkSpan>);
             if !use_vector {
-                return Result::<Folded>::Ok((Vec::new(), HashMap::new()));
+                return Result::<Folded>::Ok((Vec::new(), HashMap::new(), HashMap::new()));
             }
             let vector = self.embed_query_checked(&request.query).await?;
             // Windows of one memory count once: when folding them leaves
@@ -280,15 +279,9 @@ impl Memory {
                     k,
                     filter: filter.clone(),
                 };
-                let raw = self
-                    .inner
-                    .vectors
-                    .query(&self.inner.collection.name, &q)
-                    .await?;
-                let full = raw.len() >= k;
-                let (hits, spans) = self.fold_windows(&tenant, raw).await?;
-                if !full || hits.len() >= candidates || k >= MAX_CANDIDATES {
-                    return Ok((hits, spans));
+                let (full, folded) = self.vector_list(&q).await?;
+                if !full || folded.0.len() >= candidates || k >= MAX_CANDIDATES {
+                    return Ok(folded);
                 }
                 k = (k * 2).min(MAX_CANDIDATES);
             }
@@ -308,13 +301,13 @@ impl Memory {
             }
         };
         let (vector_hits, keyword_hits) = futures::join!(vector_fut, keyword_fut);
-        let (mut vector_hits, spans) = match vector_hits {
+        let (mut vector_hits, spans, mut held) = match vector_hits {
             Ok(h) => h,
             // Invalid input is the caller's to fix; an outage degrades to keyword search.
             Err(e) if use_keyword && e.kind() != crate::ErrorKind::InvalidInput => {
                 tracing::warn!(error = %e, "vector search failed; serving keyword results");
                 degraded.push("vector".to_owned());
-                (Vec::new(), HashMap::new())
+                (Vec::new(), HashMap::new(), HashMap::new())
             }
             Err(e) => return Err(e),
         };
@@ -349,8 +342,23 @@ impl Memory {
             p.keyword_score = Some(h.score);
             p.keyword_rank = Some(rank + 1);
         }
-        let ids: Vec<Uuid> = parts.keys().copied().collect();
-        let records = self.inner.store.get_memories(&tenant, &ids).await?;
+        // Records the vector list brought along are not asked for again.
+        let ids: Vec<Uuid> = parts
+            .keys()
+            .filter(|id| !held.contains_key(id))
+            .copied()
+            .collect();
+        let mut records = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.inner.store.get_memories(&tenant, &ids).await?
+        };
+        records.extend(
+            parts
+                .keys()
+                .filter_map(|id| held.remove(id))
+                .collect::<Vec<_>>(),
+        );
         let now = crate::now();
         let ranker = Ranker {
             mode: request.mode,
@@ -418,39 +426,75 @@ impl Memory {
 
     /// Folds the windows among an index's hits into their memories: each
     /// memory once, at its best window's score, with that window's span.
-    async fn fold_windows(
-        &self,
-        tenant: &str,
-        raw: Vec<ScoredId>,
-    ) -> Result<(Vec<ScoredId>, HashMap<Uuid, ChunkSpan>)> {
-        if raw.is_empty() {
-            return Ok((raw, HashMap::new()));
-        }
-        let ids: Vec<Uuid> = raw.iter().map(|h| h.id).collect();
-        let refs: HashMap<Uuid, crate::ChunkRef> = self
-            .inner
-            .store
-            .chunk_refs(tenant, &ids)
-            .await?
-            .into_iter()
-            .map(|r| (r.chunk_id, r))
-            .collect();
-        let mut spans = HashMap::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut hits = Vec::with_capacity(raw.len());
-        // The index answers best first, so a memory's first window is its best.
-        for h in raw {
-            let (id, span) = match refs.get(&h.id) {
-                Some(r) => (r.memory_id, Some(r.span)),
-                None => (h.id, None),
-            };
-            if seen.insert(id) {
-                if let Some(span) = span {
-                    spans.insert(id, span);
+    /// One vector list: its hits folded to memories, their windows, and
+    /// the records an index in the store's database read with them; and
+    /// whether the index filled the `k` asked for.
+    async fn vector_list(&self, q: &VectorQuery) -> Result<(bool, Folded)> {
+        let name = &self.inner.collection.name;
+        if let Some(joined) = self.inner.vectors.query_joined(name, q).await? {
+            let full = joined.len() >= q.k;
+            let mut refs = HashMap::new();
+            let mut held = HashMap::new();
+            let mut raw = Vec::with_capacity(joined.len());
+            for j in joined {
+                if let Some(c) = j.chunk {
+                    refs.insert(c.chunk_id, c);
                 }
-                hits.push(ScoredId { id, score: h.score });
+                if let Some(r) = j.record {
+                    held.insert(r.id, r);
+                }
+                raw.push(j.hit);
             }
+            let (hits, spans) = fold_windows(raw, &refs);
+            return Ok((full, (hits, spans, held)));
         }
-        Ok((hits, spans))
+        let raw = self.inner.vectors.query(name, q).await?;
+        let full = raw.len() >= q.k;
+        let refs: HashMap<Uuid, crate::ChunkRef> = if raw.is_empty() {
+            HashMap::new()
+        } else {
+            let ids: Vec<Uuid> = raw.iter().map(|h| h.id).collect();
+            self.inner
+                .store
+                .chunk_refs(&q.tenant, &ids)
+                .await?
+                .into_iter()
+                .map(|r| (r.chunk_id, r))
+                .collect()
+        };
+        let (hits, spans) = fold_windows(raw, &refs);
+        Ok((full, (hits, spans, HashMap::new())))
     }
+}
+
+/// A vector list folded to memories: hits, the window each matched by, and
+/// records already read.
+type Folded = (
+    Vec<ScoredId>,
+    HashMap<Uuid, ChunkSpan>,
+    HashMap<Uuid, MemoryRecord>,
+);
+
+/// Windows of one memory count once, at the best window's score.
+fn fold_windows(
+    raw: Vec<ScoredId>,
+    refs: &HashMap<Uuid, crate::ChunkRef>,
+) -> (Vec<ScoredId>, HashMap<Uuid, ChunkSpan>) {
+    let mut spans = HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut hits = Vec::with_capacity(raw.len());
+    // The index answers best first, so a memory's first window is its best.
+    for h in raw {
+        let (id, span) = match refs.get(&h.id) {
+            Some(r) => (r.memory_id, Some(r.span)),
+            None => (h.id, None),
+        };
+        if seen.insert(id) {
+            if let Some(span) = span {
+                spans.insert(id, span);
+            }
+            hits.push(ScoredId { id, score: h.score });
+        }
+    }
+    (hits, spans)
 }

@@ -30,7 +30,7 @@ pub use store::{
     Store, StoreCapabilities, StoreStats, VectorOp, VersionedUpdate,
 };
 pub use vector::{
-    CollectionSpec, Metric, VectorCapabilities, VectorIndex, VectorPayload, VectorQuery,
+    CollectionSpec, JoinedHit, Metric, VectorCapabilities, VectorIndex, VectorPayload, VectorQuery,
     VectorRecord, check_vector,
 };
 

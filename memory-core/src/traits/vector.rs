@@ -285,6 +285,17 @@ pub trait VectorIndex: Send + Sync + std::fmt::Debug {
     async fn delete(&self, collection: &str, ids: &[Uuid]) -> Result<()>;
     /// Nearest neighbours.
     async fn query(&self, collection: &str, query: &VectorQuery) -> Result<Vec<ScoredId>>;
+    /// [`Self::query`]'s hits with the memory each belongs to, read in the
+    /// same statement, for an index that lives in the store's own database
+    /// (the engine then makes one round trip where it would make three);
+    /// `Ok(None)` when it cannot, the default.
+    async fn query_joined(
+        &self,
+        _collection: &str,
+        _query: &VectorQuery,
+    ) -> Result<Option<Vec<JoinedHit>>> {
+        Ok(None)
+    }
     /// How many vectors (of one tenant, or all).
     async fn count(&self, collection: &str, tenant: Option<&str>) -> Result<u64>;
     /// Ids above `after`, ascending, at most `limit`.
@@ -294,6 +305,18 @@ pub trait VectorIndex: Send + Sync + std::fmt::Debug {
         after: Option<Uuid>,
         limit: usize,
     ) -> Result<Vec<Uuid>>;
+}
+
+/// A vector hit with what the store holds for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinedHit {
+    /// The vector's id and score.
+    pub hit: ScoredId,
+    /// When the vector is a window of a longer memory: which one.
+    pub chunk: Option<crate::ChunkRef>,
+    /// The memory (the window's, for a window) in the query's tenant;
+    /// `None` when the store has no such memory.
+    pub record: Option<MemoryRecord>,
 }
 
 /// Checks a vector before it is written or queried.

@@ -90,7 +90,7 @@ pub(super) async fn write(conn: &mut PgConnection, memories: &[&StoredMemory]) -
     Ok(())
 }
 
-fn span(r: &sqlx::postgres::PgRow) -> Result<ChunkSpan> {
+pub(crate) fn span(r: &sqlx::postgres::PgRow) -> Result<ChunkSpan> {
     Ok(ChunkSpan {
         index: u32_of(get(r, "idx")?),
         start: u32_of(get(r, "start_byte")?),

@@ -287,7 +287,7 @@ impl PgStore {
     }
 }
 
-mod chunks;
+pub(crate) mod chunks;
 mod conversations;
 mod directory;
 mod jobs;

@@ -90,6 +90,12 @@ impl Graph {
         self.index.add(key(slot), vector).map_err(graph_err)
     }
 
+    /// How many slots it holds.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.index.size()
+    }
+
     /// Puts `vector` at `slot`, replacing what was there.
     pub(super) fn set(&self, slot: usize, vector: &[f32]) -> Result<()> {
         self.remove(slot)?;
