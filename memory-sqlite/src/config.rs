@@ -119,6 +119,9 @@ mod tests {
         let c = SqliteConfig::from_url("sqlite://./m.db?max_connections=2").unwrap();
         assert_eq!(c.path.as_deref(), Some("./m.db"));
         assert_eq!(c.max_connections, 2);
+        assert_eq!((c.cache_mb, c.mmap_mb), (16, 64));
+        let c = SqliteConfig::from_url("sqlite://./m.db?mmap_mb=0&cache_mb=4").unwrap();
+        assert_eq!((c.cache_mb, c.mmap_mb), (4, 0));
         assert_eq!(
             SqliteConfig::from_url("sqlite::memory:").unwrap().path,
             None
