@@ -301,7 +301,7 @@ impl Memory {
             }
         };
         let (vector_hits, keyword_hits) = futures::join!(vector_fut, keyword_fut);
-        let (mut vector_hits, spans, mut held) = match vector_hits {
+        let (mut vector_hits, spans, held) = match vector_hits {
             Ok(h) => h,
             // Invalid input is the caller's to fix; an outage degrades to keyword search.
             Err(e) if use_keyword && e.kind() != crate::ErrorKind::InvalidInput => {
@@ -353,12 +353,7 @@ impl Memory {
         } else {
             self.inner.store.get_memories(&tenant, &ids).await?
         };
-        records.extend(
-            parts
-                .keys()
-                .filter_map(|id| held.remove(id))
-                .collect::<Vec<_>>(),
-        );
+        records.extend(held.into_values().filter(|r| parts.contains_key(&r.id)));
         let now = crate::now();
         let ranker = Ranker {
             mode: request.mode,
@@ -424,8 +419,6 @@ impl Memory {
         })
     }
 
-    /// Folds the windows among an index's hits into their memories: each
-    /// memory once, at its best window's score, with that window's span.
     /// One vector list: its hits folded to memories, their windows, and
     /// the records an index in the store's database read with them; and
     /// whether the index filled the `k` asked for.
@@ -475,7 +468,8 @@ type Folded = (
     HashMap<Uuid, MemoryRecord>,
 );
 
-/// Windows of one memory count once, at the best window's score.
+/// Folds the windows among an index's hits into their memories: each
+/// memory once, at its best window's score, with that window's span.
 fn fold_windows(
     raw: Vec<ScoredId>,
     refs: &HashMap<Uuid, crate::ChunkRef>,
