@@ -34,7 +34,7 @@ def test_the_cli_reads_what_python_wrote(db: Path, memory_bin: str) -> None:
     found = run(memory_bin, db, "search", "which instrument does he play", "--user", "trent")
     assert isinstance(found, dict)
     assert found["hits"][0]["memory"]["id"] == str(added.id)
-    recent = run(memory_bin, db, "recent", "t1")
+    recent = run(memory_bin, db, "recent", "--session", "t1")
     assert [m["content"] for m in recent] == ["I have a concert on Friday"]
 
 
