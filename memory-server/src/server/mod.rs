@@ -7,6 +7,7 @@ pub mod mcp;
 mod metrics;
 mod openapi;
 mod routes;
+mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -313,6 +313,7 @@ pub(super) fn router(state: AppState, max_body_bytes: usize) -> Router {
             middleware::authenticate,
         ));
     public
+        .merge(super::ui::routes())
         .merge(api)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
