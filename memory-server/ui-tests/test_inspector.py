@@ -57,6 +57,11 @@ def go(driver: WebDriver, hash_: str, name: str) -> None:
     view(driver, name)
 
 
+def nav(driver: WebDriver, name: str) -> None:
+    find(driver, f'[data-nav="{name}"]').click()
+    view(driver, name)
+
+
 def confirm(driver: WebDriver, label: str, word: str) -> None:
     form = find(driver, f'form[data-confirm="{label}"]')
     form.find_element(By.NAME, "confirm").send_keys(word)
@@ -110,8 +115,21 @@ def test_every_view(browser: WebDriver, server: Server, artifacts: Path) -> None
     assert texts(browser, "#view table")[1].count("stream-1") == 1  # the sessions table
     shot(browser, artifacts, "02-user-memories")
 
+    # A session of hers: summary, recent window, transcript.
+    browser.find_element(By.LINK_TEXT, "stream-1").click()
+    view(browser, "session")
+    assert "rainy-run tips" in find(browser, "#summary").text
+    assert texts(browser, "#transcript .role") == ["user", "user", "user", "assistant"]
+    assert "Wear a cap and light layers." in find(browser, "#recent").text
+    shot(browser, artifacts, "05-session")
+    browser.back()
+    view(browser, "user")
+    find(browser, "#memory-filters input[name=min]").send_keys("7")
+    find(browser, "#memory-filters button").click()
+
     # A memory: fields, history timeline, importance edited.
-    go(browser, f"#/memory/{server.ids['job']}", "memory")
+    wait(browser, lambda d: d.find_element(By.LINK_TEXT, "Alice works as a head nurse at Santa Maria"), "the memory link").click()
+    view(browser, "memory")
     assert find(browser, "#memory-content").text == "Alice works as a head nurse at Santa Maria"
     ops = texts(browser, "#history .op")
     assert [o.lower() for o in ops] == ["add", "update"]
@@ -127,7 +145,7 @@ def test_every_view(browser: WebDriver, server: Server, artifacts: Path) -> None
     shot(browser, artifacts, "03-memory-history")
 
     # Search: hits with their score explanation as labelled bars.
-    go(browser, "#/search", "search")
+    nav(browser, "search")
     find(browser, "#search input[name=query]").send_keys("what does she drink in the morning")
     find(browser, "#search input[name=user]").send_keys("alice")
     find(browser, "#search button").click()
@@ -141,19 +159,12 @@ def test_every_view(browser: WebDriver, server: Server, artifacts: Path) -> None
     assert "vector rank 1" in first.text
     shot(browser, artifacts, "04-search")
 
-    # A session: summary, recent window, transcript.
-    go(browser, "#/session/stream-1", "session")
-    assert "rainy-run tips" in find(browser, "#summary").text
-    assert texts(browser, "#transcript .role") == ["user", "user", "user", "assistant"]
-    assert "Wear a cap and light layers." in find(browser, "#recent").text
-    shot(browser, artifacts, "05-session")
-
     # Jobs and stats.
-    go(browser, "#/jobs", "jobs")
+    nav(browser, "jobs")
     assert "outbox" in texts(browser, "#job-counts tbody td:first-child")
     assert "vector outbox: 0 pending · 0 failed" in find(browser, "#outbox").text
     shot(browser, artifacts, "06-jobs")
-    go(browser, "#/stats", "stats")
+    nav(browser, "stats")
     counts = dict(zip(texts(browser, "#store-stats tbody td:first-child"), texts(browser, "#store-stats tbody td:last-child")))
     assert counts["memories"] == "30" and counts["users"] == "2"
     shot(browser, artifacts, "07-stats")
