@@ -65,6 +65,19 @@ async def test_the_loop_runs_while_the_engine_works(amemory: AsyncMemory) -> Non
     assert ticks > 10
 
 
+async def test_sessions_end_and_extraction_needs_a_model(amemory: AsyncMemory) -> None:
+    await amemory.record_message("s9", "Quinn is moving to Oslo", user_id="quinn")
+    with pytest.raises(memory_rs.Unsupported) as e:
+        await amemory.extract("s9")
+    assert "language_model" in e.value.message
+    ended = await amemory.end_session("s9")
+    assert ended.id == "s9" and ended.ended_at is not None and ended.user_id == "quinn"
+    other = amemory.with_tenant("elsewhere")
+    assert (await other.list(user_id="quinn")).items == []
+    with pytest.raises(memory_rs.NotFound):
+        await other.end_session("s9")
+
+
 async def test_errors_raise_from_awaits(amemory: AsyncMemory) -> None:
     with pytest.raises(memory_rs.InvalidInput) as empty:
         await amemory.add("   ", user_id="p")

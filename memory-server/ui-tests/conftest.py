@@ -22,6 +22,7 @@ from selenium.webdriver.chrome.service import Service
 
 KEY_A = "inspector-key-acme"
 KEY_B = "inspector-key-beta"
+KEY_ALICE = "inspector-key-alice-only"
 
 
 @dataclass
@@ -87,7 +88,8 @@ def server() -> Iterator[Server]:
             f'store = "sqlite://{tmp}/inspector.db"\n'
             "[server]\n"
             f'listen = "127.0.0.1:{port}"\n'
-            f'api_keys = [{{ key = "{KEY_A}", tenant = "acme" }}, {{ key = "{KEY_B}", tenant = "beta" }}]\n'
+            f'api_keys = [{{ key = "{KEY_A}", tenant = "acme" }}, {{ key = "{KEY_B}", tenant = "beta" }}, '
+            f'{{ key = "{KEY_ALICE}", tenant = "acme", user_id = "alice" }}]\n'
             # The page and the loading here act on one user far more often
             # than seed 001's 30 a minute.
             "[engine.rate_limits]\nper_user_per_minute = 0\nper_key_per_minute = 0\n"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import KEY_A, KEY_B, Server
+from conftest import KEY_A, KEY_ALICE, KEY_B, Server
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -82,6 +82,21 @@ def test_a_wrong_key_is_refused(browser: WebDriver, server: Server, artifacts: P
     assert browser.find_element(By.ID, "view").get_attribute("data-view") == "login"
     assert browser.execute_script("return sessionStorage.length") == 0
     shot(browser, artifacts, "00-login-refused")
+
+
+def test_a_key_bound_to_one_user_sees_that_user_alone(browser: WebDriver, server: Server, artifacts: Path) -> None:
+    login(browser, server, KEY_ALICE)
+    wait(browser, lambda d: texts(d, "#users tbody td:first-child") == ["alice"], "alice alone")
+    nav(browser, "search")
+    find(browser, "#search input[name=query]").send_keys("music instrument")
+    find(browser, "#search button").click()
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#hits li")) > 0, "results")
+    assert "trombone" not in find(browser, "#hits").text
+    assert all(line.endswith("alice") or " alice " in line for line in texts(browser, "#hits .facts"))
+    browser.execute_script("location.hash = arguments[0]", "#/user/bob")
+    wait(browser, lambda d: d.find_element(By.ID, "status").text, "an error")
+    assert "trombone" not in browser.find_element(By.ID, "view").text.lower()
+    shot(browser, artifacts, "01-user-bound-key")
 
 
 def test_every_view(browser: WebDriver, server: Server, artifacts: Path) -> None:
