@@ -93,6 +93,8 @@ class AsyncMemory:
     ) -> None:
         await self.aclose()
 
+    # The same table as Memory's: written out, not generated, so that type
+    # checkers and editors see every method with its signature.
     add = method(_calls.add)
     add_batch = method(_calls.add_batch)
     search = method(_calls.search)
