@@ -6,7 +6,7 @@
 //!
 //! `cargo run --release -p memory-benches --bin server_report`
 //! (`MEMORY_BENCH_SIZE=10000`, `MEMORY_BENCH_SECONDS=5`,
-//! `MEMORY_BENCH_CONCURRENCY=1,8,32`).
+//! `MEMORY_BENCH_CONCURRENCY=1,8,32`, `MEMORY_BENCH_EMBEDDER=local:…`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -113,14 +113,24 @@ async fn main() -> anyhow::Result<()> {
     // Seeding embeds with a free hash model; searches then use the real one
     // when it is prepared (same dimension), as a deployed server would.
     seed(&open(&path, Arc::new(HashEmbedder), true).await, n, 100).await;
-    let (embedder, model): (Arc<dyn memory::Embedder>, &str) =
-        match memory::embed_local::OnnxEmbedder::load_default() {
-            Ok(e) => (Arc::new(AsSeeded(Arc::new(e))), "real model"),
-            Err(e) => {
-                println!("real model not prepared ({e}); using the hash embedder");
-                (Arc::new(HashEmbedder), "hash embedder")
-            }
-        };
+    // MEMORY_BENCH_EMBEDDER names another model of the same dimension
+    // (`local:all-MiniLM-L6-v2?quant=int8`, the fast English one).
+    let chosen = match std::env::var("MEMORY_BENCH_EMBEDDER") {
+        Ok(spec) => memory::open_embedder(&spec).await,
+        Err(_) => memory::embed_local::OnnxEmbedder::load_default()
+            .map(|e| Arc::new(e) as Arc<dyn memory::Embedder>),
+    };
+    let (embedder, model): (Arc<dyn memory::Embedder>, &str) = match chosen {
+        Ok(e) => (Arc::new(AsSeeded(e)), "real model"),
+        Err(e) => {
+            println!("real model not prepared ({e}); using the hash embedder");
+            (Arc::new(HashEmbedder), "hash embedder")
+        }
+    };
+    println!(
+        "model: {}",
+        embedder_name(&std::env::var("MEMORY_BENCH_EMBEDDER").ok())
+    );
     let m = open(&path, embedder.clone(), true).await;
     let unbatched = open(&path, embedder, false).await;
     let keys = [ApiKey {
@@ -237,4 +247,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn embedder_name(spec: &Option<String>) -> String {
+    spec.clone()
+        .unwrap_or_else(|| "the default (local:multilingual-e5-small?quant=int8)".into())
 }
