@@ -1,18 +1,10 @@
 //! The store's own pgvector index answers a user's search with the hits'
-//! memories and windows in one statement; it must say exactly what the
-//! separate query, window lookup and record fetch say.
+//! memories and windows in one statement (the shared check in
+//! `memory_testkit::joined`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use memory_core::MemoryStore;
-use memory_core::filter::Filter;
-use memory_core::{
-    AddRequest, EngineConfig, Memory, Scope, SearchMode, SearchRequest, VectorIndex, VectorQuery,
-};
 use memory_postgres::PgDb;
-use memory_testkit::{DeterministicEmbedder, unique};
+use memory_testkit::unique;
 
 async fn fresh() -> PgDb {
     let url = std::env::var("MEMORY_TEST_POSTGRES_URL")
@@ -25,111 +17,10 @@ async fn fresh() -> PgDb {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joined_hits_match_the_separate_lookups() {
     let db = fresh().await;
-    let (store, vectors) = (db.store(), db.store_vector_index());
-    let embedder = Arc::new(DeterministicEmbedder::new(32).with_max_words(20));
-    let m = Memory::builder()
-        .store(store.clone())
-        .keywords(store.clone())
-        .vectors(vectors.clone())
-        .embedder(embedder.clone())
-        .config(EngineConfig::default())
-        .build()
-        .await
-        .unwrap();
-    for i in 0..30 {
-        m.add(AddRequest::new(
-            Scope::user("ann"),
-            format!("ann likes tea number {i}"),
-        ))
-        .await
-        .unwrap();
-        m.add(AddRequest::new(
-            Scope::user("bob"),
-            format!("bob likes tea number {i}"),
-        ))
-        .await
-        .unwrap();
-    }
-    // Longer than the window: several vectors, one memory.
-    let long: String = (0..90).map(|i| format!("tea{i} ")).collect();
-    let long_id = m
-        .add(AddRequest::new(Scope::user("ann"), long))
-        .await
-        .unwrap()
-        .id;
-
-    let name = m.collection().name.clone();
-    let q = VectorQuery {
-        tenant: "default".into(),
-        vector: embedder.vector("tea45 tea46 tea47"),
-        k: 12,
-        filter: Some(Filter::parse(&serde_json::json!({"user_id": "ann"})).unwrap()),
-    };
-    let joined = vectors
-        .query_joined(&name, &q)
-        .await
-        .unwrap()
-        .expect("joined");
-    let plain = vectors.query(&name, &q).await.unwrap();
-    assert_eq!(joined.iter().map(|j| j.hit).collect::<Vec<_>>(), plain);
-    let ids: Vec<_> = plain.iter().map(|h| h.id).collect();
-    let refs: HashMap<_, _> = store
-        .chunk_refs("default", &ids)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.chunk_id, r))
-        .collect();
-    assert!(
-        joined
-            .iter()
-            .any(|j| j.chunk.is_some_and(|c| c.memory_id == long_id)),
-        "a window of the long memory is among the hits"
-    );
-    for j in &joined {
-        assert_eq!(j.chunk, refs.get(&j.hit.id).copied());
-        let memory = j.chunk.map_or(j.hit.id, |c| c.memory_id);
-        let stored = store.get_memories("default", &[memory]).await.unwrap();
-        assert_eq!(j.record.as_ref(), stored.first());
-        assert_eq!(
-            j.record.as_ref().unwrap().scope.user_id.as_deref(),
-            Some("ann")
-        );
-    }
-
-    // Not pinned to a user, or an index beside another store: no join.
-    let unpinned = VectorQuery {
-        filter: None,
-        ..q.clone()
-    };
-    assert!(
-        vectors
-            .query_joined(&name, &unpinned)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        db.vector_index()
-            .query_joined(&name, &q)
-            .await
-            .unwrap()
-            .is_none()
-    );
-
-    // And the engine's answer through it names the window.
-    let hits = m
-        .search(
-            SearchRequest::new(Scope::user("ann"), "tea45 tea46 tea47")
-                .mode(SearchMode::Semantic)
-                .k(5),
-        )
-        .await
-        .unwrap()
-        .hits;
-    let long_hit = hits
-        .iter()
-        .find(|h| h.memory.id == long_id)
-        .expect("the long memory is found");
-    assert!(long_hit.chunk.is_some_and(|c| c.index > 0));
+    memory_testkit::joined::joined_hits_match_the_separate_lookups(
+        db.store(),
+        db.store_vector_index(),
+        db.vector_index(),
+    )
+    .await;
 }

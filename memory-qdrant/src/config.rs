@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use memory_core::{BackendUrl, Error, Result};
+use memory_core::{BackendUrl, Error, Params, Result};
 
 /// Connection settings.
 #[derive(Clone, PartialEq, Eq)]
@@ -30,6 +30,19 @@ impl QdrantConfig {
     /// `api_key` and `timeout_ms`. A URL without a port uses 6334.
     pub fn from_url(url: &str) -> Result<Self> {
         let parsed = BackendUrl::parse(url)?;
+        if !matches!(parsed.path(), "" | "/") {
+            return Err(Self::expected(&parsed));
+        }
+        let mut q = parsed.params("qdrant");
+        let cfg = Self::read(&parsed, &mut q)?;
+        q.finish()?;
+        Ok(cfg)
+    }
+
+    /// The server's settings from a parsed URL whose path the caller reads
+    /// (a collection's name, for `memory migrate --from`); `q`'s other keys
+    /// are left for the caller to read and finish.
+    pub fn read(parsed: &BackendUrl, q: &mut Params) -> Result<Self> {
         let http = match parsed.scheme() {
             "qdrant" | "http" => "http",
             "qdrants" | "https" => "https",
@@ -40,30 +53,25 @@ impl QdrantConfig {
             }
         };
         let authority = match parsed.host() {
-            Some(_)
-                if matches!(parsed.path(), "" | "/")
-                    && parsed.username().is_none()
-                    && parsed.password().is_none() =>
-            {
+            Some(_) if parsed.username().is_none() && parsed.password().is_none() => {
                 parsed.host_port(6334)
             }
             _ => None,
         }
-        .ok_or_else(|| {
-            Error::config(format!(
-                "qdrant URL {parsed}: expected qdrant://host:port (pass the key as ?api_key=)"
-            ))
-        })?;
-        let mut q = parsed.params("qdrant");
-        let cfg = Self {
+        .ok_or_else(|| Self::expected(parsed))?;
+        Ok(Self {
             url: format!("{http}://{authority}"),
             api_key: q.non_empty("api_key")?,
             timeout: q
                 .millis("timeout_ms")?
                 .map_or(Duration::from_secs(10), |t| t.max(Duration::from_millis(1))),
-        };
-        q.finish()?;
-        Ok(cfg)
+        })
+    }
+
+    fn expected(parsed: &BackendUrl) -> Error {
+        Error::config(format!(
+            "qdrant URL {parsed}: expected qdrant://host:port (pass the key as ?api_key=)"
+        ))
     }
 }
 

@@ -160,6 +160,11 @@ impl QdrantIndex {
         Ok(index)
     }
 
+    /// The client, for reading collections memory did not create.
+    pub(crate) fn client(&self) -> &Qdrant {
+        &self.client
+    }
+
     /// The server's version (also the reachability check).
     pub async fn server_version(&self) -> Result<String> {
         let reply = self.client.health_check().await.map_err(|e| {

@@ -7,9 +7,11 @@
 
 mod config;
 pub mod filter;
+mod foreign;
 mod index;
 
 pub use config::QdrantConfig;
+pub use foreign::QdrantCollection;
 pub use index::QdrantIndex;
 
 use std::sync::Arc;

@@ -41,7 +41,10 @@ pub const BACKEND: BackendDescriptor = BackendDescriptor {
 fn open_store(url: BackendUrl) -> Opening<OpenedStore> {
     Box::pin(async move {
         let db = SqliteDb::connect(url.as_str()).await?;
-        Ok(OpenedStore::with_indexes(db.store(), db.vector_index()))
+        Ok(OpenedStore::with_indexes(
+            db.store(),
+            db.store_vector_index(),
+        ))
     })
 }
 
@@ -177,7 +180,13 @@ impl SqliteDb {
 
     /// The vector index on this database.
     pub fn vector_index(&self) -> Arc<SqliteVectorIndex> {
-        Arc::new(SqliteVectorIndex::new(self.clone()))
+        Arc::new(SqliteVectorIndex::new(self.clone(), false))
+    }
+
+    /// The vector index of this database's own store: a search reads its
+    /// hits with their windows and memories in one statement.
+    pub fn store_vector_index(&self) -> Arc<SqliteVectorIndex> {
+        Arc::new(SqliteVectorIndex::new(self.clone(), true))
     }
 
     /// The SQLite library's version, for `memory doctor`.

@@ -52,6 +52,20 @@ async fn engine() {
     memory_testkit::engine::run(factory).await.assert_ok();
 }
 
+/// The store's own index reads a user's hits with their windows and
+/// memories in one statement, and says what the separate lookups say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joined_hits_match_the_separate_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteDb::connect(&file_url(&dir)).await.unwrap();
+    memory_testkit::joined::joined_hits_match_the_separate_lookups(
+        db.store(),
+        db.store_vector_index(),
+        db.vector_index(),
+    )
+    .await;
+}
+
 /// Two handles on one file stand for two processes: a write through one is
 /// seen by the other's cached partitions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,4 +141,61 @@ async fn vector_cache_sees_other_writers() {
 async fn vector_index_on_graphs() {
     let b = backends("sqlite::memory:?hnsw_threshold=1").await;
     memory_testkit::vector::run(b.vectors).await.assert_ok();
+}
+
+/// A partition larger than one page of rows, written through one handle,
+/// loads whole into another's cache: every vector, each found as its own
+/// nearest neighbour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_of_many_pages_loads_whole() {
+    use memory_core::{CollectionSpec, Metric, VectorIndex, VectorQuery, VectorRecord};
+    use rand::{Rng, SeedableRng};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}?hnsw_threshold=0", file_url(&dir));
+    let a = SqliteDb::connect(&url).await.unwrap().vector_index();
+    a.create_collection(&CollectionSpec {
+        name: "c".into(),
+        dimension: 4,
+        metric: Metric::Cosine,
+    })
+    .await
+    .unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let records: Vec<VectorRecord> = (0..9_000)
+        .map(|_| VectorRecord {
+            id: uuid::Uuid::now_v7(),
+            vector: (0..4).map(|_| rng.random_range(-1.0..1.0)).collect(),
+            payload: memory_testkit::vector::payload("t", "u", "fact"),
+        })
+        .collect();
+    a.upsert("c", &records).await.unwrap();
+    let b = SqliteDb::connect(&url).await.unwrap().vector_index();
+    let all = b
+        .query(
+            "c",
+            &VectorQuery {
+                tenant: "t".into(),
+                vector: vec![1.0, 0.0, 0.0, 0.0],
+                k: 10_000,
+                filter: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.len(), records.len());
+    for r in records.iter().step_by(997) {
+        let top = b
+            .query(
+                "c",
+                &VectorQuery {
+                    tenant: "t".into(),
+                    vector: r.vector.clone(),
+                    k: 1,
+                    filter: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(top[0].id, r.id);
+    }
 }

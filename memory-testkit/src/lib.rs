@@ -7,6 +7,7 @@ mod embedder;
 pub mod engine;
 pub mod filter_gen;
 mod flaky;
+pub mod joined;
 pub mod keyword;
 mod llm;
 pub mod outage;
@@ -106,26 +107,33 @@ impl Report {
                 .collect();
             panic!("{} failed:\n{}", self.suite, list.join("\n"));
         }
-        // scripts/test checks these markers, so a backend whose suite never
-        // ran (skipped, filtered out, not compiled) fails CI instead of passing silently.
-        if let Some(dir) = std::env::var_os("MEMORY_CONFORMANCE_DIR") {
-            let line = format!(
-                "{} passed, {} skipped\n",
+        mark_ran(
+            &self.suite,
+            &format!(
+                "{} passed, {} skipped",
                 self.passed.len(),
                 self.skipped.len()
-            );
-            let written = std::fs::create_dir_all(&dir).and_then(|()| {
-                std::fs::write(
-                    std::path::Path::new(&dir).join(format!("{}.ok", self.suite)),
-                    line,
-                )
-            });
-            assert!(
-                written.is_ok(),
-                "{}: cannot write the conformance marker: {written:?}",
-                self.suite
-            );
-        }
+            ),
+        );
+    }
+}
+
+/// Records that `suite` ran, with a line saying how, in
+/// `MEMORY_CONFORMANCE_DIR`: `scripts/test` checks these markers, so a
+/// backend whose suite never ran (skipped, filtered out, not compiled)
+/// fails CI instead of passing silently.
+pub fn mark_ran(suite: &str, line: &str) {
+    if let Some(dir) = std::env::var_os("MEMORY_CONFORMANCE_DIR") {
+        let written = std::fs::create_dir_all(&dir).and_then(|()| {
+            std::fs::write(
+                std::path::Path::new(&dir).join(format!("{suite}.ok")),
+                format!("{line}\n"),
+            )
+        });
+        assert!(
+            written.is_ok(),
+            "{suite}: cannot write the conformance marker: {written:?}"
+        );
     }
 }
 

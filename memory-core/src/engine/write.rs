@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use uuid::Uuid;
 
 use super::Memory;
@@ -15,6 +16,9 @@ use crate::{
     Error, ErrorKind, HistoryEvent, HistoryOp, MemoryRecord, Result, Scope, StoredMemory,
     VectorState,
 };
+
+/// Exact-duplicate lookups of one batch in flight at once.
+const HASH_LOOKUPS: usize = 8;
 
 impl Memory {
     /// Adds one memory. Exact duplicates in the scope are a no-op; near
@@ -95,19 +99,44 @@ impl Memory {
         let now = crate::now();
         let mut outcomes: Vec<Option<AddOutcome>> = vec![None; requests.len()];
         let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
-        let mut todo = Vec::new();
+        let mut hashes = Vec::with_capacity(requests.len());
+        let mut dup_of: Vec<Option<usize>> = vec![None; requests.len()];
         for (i, r) in requests.iter().enumerate() {
             let hash = content_hash(&r.content);
             let key = (r.scope.tenant.clone(), r.scope.owner_key(), hash.clone());
-            if let Some(&first) = seen.get(&key) {
+            match seen.get(&key) {
+                Some(&first) => dup_of[i] = Some(first),
+                None => {
+                    seen.insert(key, i);
+                }
+            }
+            hashes.push(hash);
+        }
+        // One lookup per distinct text, several in flight: a batch pays
+        // for a few round trips to the store, not one per item.
+        let mut found = futures::stream::iter(
+            (0..requests.len())
+                .filter(|&i| dup_of[i].is_none())
+                .map(|i| {
+                    self.inner
+                        .store
+                        .find_by_hash(&requests[i].scope, &hashes[i])
+                }),
+        )
+        .buffered(HASH_LOOKUPS)
+        .try_collect::<Vec<_>>()
+        .await?
+        .into_iter();
+        let mut todo = Vec::new();
+        for (i, hash) in hashes.into_iter().enumerate() {
+            if let Some(first) = dup_of[i] {
                 outcomes[i] = outcomes[first].clone();
                 if outcomes[i].is_none() {
                     todo.push((i, hash, Some(first)));
                 }
                 continue;
             }
-            seen.insert(key, i);
-            match self.inner.store.find_by_hash(&r.scope, &hash).await? {
+            match found.next().flatten() {
                 Some(existing) => {
                     outcomes[i] = Some(AddOutcome {
                         id: existing.id,

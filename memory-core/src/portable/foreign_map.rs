@@ -56,8 +56,9 @@ pub struct ForeignMapping {
     pub user_id: Option<String>,
     /// Metadata field → what it means; the first field present wins per
     /// target. By default `user_id`, `agent_id`, `session_id`, `kind`,
-    /// `importance`, `created_at` mean themselves and `document`, `text`,
-    /// `content`, `memory` or `page_content` hold the text.
+    /// `importance`, `created_at` mean themselves, `run_id` (mem0's) is the
+    /// session and `document`, `text`, `content`, `memory`, `page_content`
+    /// or `data` (mem0's) hold the text.
     pub fields: Vec<(String, Target)>,
     /// Keep the records' vectors (made by the model this engine uses)
     /// instead of embedding the text again.
@@ -70,6 +71,7 @@ impl Default for ForeignMapping {
             ("user_id", Target::UserId),
             ("agent_id", Target::AgentId),
             ("session_id", Target::SessionId),
+            ("run_id", Target::SessionId),
             ("kind", Target::Kind),
             ("importance", Target::Importance),
             ("created_at", Target::CreatedAt),
@@ -77,7 +79,14 @@ impl Default for ForeignMapping {
         .into_iter()
         .map(|(f, t)| (f.to_owned(), t))
         .collect();
-        for f in ["document", "text", "content", "memory", "page_content"] {
+        for f in [
+            "document",
+            "text",
+            "content",
+            "memory",
+            "page_content",
+            "data",
+        ] {
             fields.push((f.to_owned(), Target::Content));
         }
         Self {

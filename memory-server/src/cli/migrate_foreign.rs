@@ -1,11 +1,11 @@
-//! `memory migrate --from chroma://host:port/COLLECTION`: a collection
-//! another program wrote, mapped onto memories (seed 004's
-//! `migrate_chromadb`), with a progress bar; `--dry-run` opens nothing of
-//! the target.
+//! `memory migrate --from chroma://host:port/COLLECTION` or
+//! `qdrant://host:port/COLLECTION`: a collection another program wrote,
+//! mapped onto memories (seed 004's `migrate_chromadb`, seed 003's Qdrant
+//! points), with a progress bar; `--dry-run` opens nothing of the target.
 
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use memory::{Config, ForeignMapping, ForeignReport};
+use memory::{Config, ForeignMapping, ForeignReader, ForeignReport};
 use serde::Serialize;
 
 use super::migrate::MigrateArgs;
@@ -13,7 +13,7 @@ use super::output::Out;
 
 /// Whether `--from` names a foreign collection rather than a memory store.
 pub(crate) fn is_foreign(from: &str) -> bool {
-    ["chroma://", "chromas://", "qdrant://"]
+    ["chroma://", "chromas://", "qdrant://", "qdrants://"]
         .iter()
         .any(|s| from.starts_with(s))
 }
@@ -43,13 +43,13 @@ fn mapping(tenant: &str, plan: &MigrateArgs) -> Result<ForeignMapping> {
 }
 
 pub(crate) async fn run(base: Config, tenant: &str, plan: &MigrateArgs, out: &Out) -> Result<()> {
-    if plan.from.starts_with("qdrant://") {
-        bail!(
-            "--from qdrant://…/COLLECTION: reading Qdrant collections written by other programs is not available yet; chroma:// collections are"
-        );
-    }
     let mapping = mapping(tenant, plan)?;
-    let reader = memory::chroma::ChromaCollection::open(&plan.from).await?;
+    let reader: Box<dyn ForeignReader> = if plan.from.starts_with("qdrant") {
+        Box::new(memory::qdrant::QdrantCollection::open(&plan.from).await?)
+    } else {
+        Box::new(memory::chroma::ChromaCollection::open(&plan.from).await?)
+    };
+    let reader = reader.as_ref();
     let bar = if out.json {
         ProgressBar::hidden()
     } else {
@@ -64,7 +64,7 @@ pub(crate) async fn run(base: Config, tenant: &str, plan: &MigrateArgs, out: &Ou
         bar.set_position(done);
     };
     let report = if plan.dry_run {
-        memory::survey_foreign(&reader, &mapping, &base.engine, plan.batch, progress).await?
+        memory::survey_foreign(reader, &mapping, &base.engine, plan.batch, progress).await?
     } else {
         let target = memory::open(&Config {
             store: plan.to.clone().into(),
@@ -73,7 +73,7 @@ pub(crate) async fn run(base: Config, tenant: &str, plan: &MigrateArgs, out: &Ou
         })
         .await?;
         target
-            .import_foreign(&reader, &mapping, plan.batch, progress)
+            .import_foreign(reader, &mapping, plan.batch, progress)
             .await?
     };
     bar.finish_and_clear();

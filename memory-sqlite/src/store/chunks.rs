@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use memory_core::{ChunkRef, Result, StoredChunk, StoredMemory, VectorOp, chunk_id};
+use memory_core::{ChunkRef, ChunkSpan, Result, StoredChunk, StoredMemory, VectorOp, chunk_id};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
@@ -131,6 +132,15 @@ pub(super) async fn attach(pool: &SqlitePool, memories: &mut [StoredMemory]) -> 
     Ok(())
 }
 
+/// A window's span from a row with `idx`, `start_byte` and `end_byte`.
+pub(crate) fn span(r: &SqliteRow) -> Result<ChunkSpan> {
+    Ok(ChunkSpan {
+        index: u32::try_from(get::<i64>(r, "idx")?).unwrap_or(0),
+        start: u32::try_from(get::<i64>(r, "start_byte")?).unwrap_or(0),
+        end: u32::try_from(get::<i64>(r, "end_byte")?).unwrap_or(0),
+    })
+}
+
 /// Which of `ids` are windows of the tenant's memories.
 pub(super) async fn refs(pool: &SqlitePool, tenant: &str, ids: &[Uuid]) -> Result<Vec<ChunkRef>> {
     let mut out = Vec::new();
@@ -149,11 +159,7 @@ pub(super) async fn refs(pool: &SqlitePool, tenant: &str, ids: &[Uuid]) -> Resul
             out.push(ChunkRef {
                 chunk_id: rows::uuid(&get::<String>(r, "chunk_id")?)?,
                 memory_id: rows::uuid(&get::<String>(r, "memory_id")?)?,
-                span: memory_core::ChunkSpan {
-                    index: u32::try_from(get::<i64>(r, "idx")?).unwrap_or(0),
-                    start: u32::try_from(get::<i64>(r, "start_byte")?).unwrap_or(0),
-                    end: u32::try_from(get::<i64>(r, "end_byte")?).unwrap_or(0),
-                },
+                span: span(r)?,
             });
         }
     }

@@ -316,7 +316,7 @@ impl SqliteStore {
     }
 }
 
-mod chunks;
+pub(crate) mod chunks;
 mod conversations;
 mod directory;
 mod jobs;

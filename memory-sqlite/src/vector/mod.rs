@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use async_trait::async_trait;
 use memory_core::filter::Field;
 use memory_core::{
-    BackendInfo, CollectionSpec, Error, Metric, Op, Result, ScoredId, VectorCapabilities,
-    VectorIndex, VectorPayload, VectorQuery, VectorRecord, check_vector, vecmath,
+    BackendInfo, CollectionSpec, Error, JoinedHit, Metric, Op, Result, ScoredId,
+    VectorCapabilities, VectorIndex, VectorPayload, VectorQuery, VectorRecord, check_vector,
+    vecmath,
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use uuid::Uuid;
@@ -28,6 +29,7 @@ use crate::rows::{self, blob_to_vec, get, vec_to_blob};
 use crate::store::push_ids;
 
 mod graph;
+mod joined;
 mod partition;
 
 use partition::{PartKey, Partition, part_of, residual};
@@ -39,17 +41,24 @@ const MAX_DIMENSION: usize = 16_000;
 #[derive(Debug)]
 pub struct SqliteVectorIndex {
     db: SqliteDb,
+    /// Whether the store's tables are its neighbours (`query_joined`).
+    beside_store: bool,
     cache: Mutex<HashMap<PartKey, Arc<RwLock<Partition>>>>,
 }
+
+/// Rows read per statement when a partition is loaded.
+const LOAD_PAGE_ROWS: usize = 4096;
+const LOAD_PAGE: i64 = LOAD_PAGE_ROWS as i64;
 
 fn lock_err() -> Error {
     Error::internal("vector cache lock poisoned").with_backend("sqlite")
 }
 
 impl SqliteVectorIndex {
-    pub(crate) fn new(db: SqliteDb) -> Self {
+    pub(crate) fn new(db: SqliteDb, beside_store: bool) -> Self {
         Self {
             db,
+            beside_store,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -151,34 +160,64 @@ impl SqliteVectorIndex {
         {
             return Ok(p);
         }
-        let rows = sqlx::query("SELECT id, payload, vector FROM vec_items WHERE collection = ? AND tenant = ? AND part = ?")
+        // Read in pages (the partition index is ordered by id), so a reload
+        // holds one page of rows beside the partition, not the whole
+        // partition twice.
+        let dimension = spec.dimension;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM vec_items WHERE collection = ? AND tenant = ? AND part = ?",
+        )
+        .bind(&key.0)
+        .bind(&key.1)
+        .bind(&key.2)
+        .fetch_one(&self.db.pool)
+        .await
+        .map_err(|e| map(e, "load partition"))?;
+        let mut parsed = Partition::new(epoch, dimension);
+        parsed
+            .data
+            .reserve_exact(usize::try_from(count).unwrap_or(0) * dimension);
+        let mut after = String::new();
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, payload, vector FROM vec_items WHERE collection = ? AND tenant = ? AND part = ? AND id > ? ORDER BY id LIMIT ?",
+            )
             .bind(&key.0)
             .bind(&key.1)
             .bind(&key.2)
+            .bind(&after)
+            .bind(LOAD_PAGE)
             .fetch_all(&self.db.pool)
             .await
             .map_err(|e| map(e, "load partition"))?;
-        let dimension = spec.dimension;
-        let parsed = tokio::task::spawn_blocking(move || -> Result<Partition> {
-            let mut part = Partition::new(epoch, dimension);
-            part.data.reserve(rows.len() * dimension);
-            for r in &rows {
-                let id = rows::uuid(&get::<String>(r, "id")?)?;
-                let payload: VectorPayload = serde_json::from_str(&get::<String>(r, "payload")?)
-                    .map_err(|e| corrupt("vector payload", e))?;
-                let v = blob_to_vec(&get::<Vec<u8>>(r, "vector")?);
-                if v.len() != dimension {
-                    return Err(corrupt(
-                        "vector",
-                        format!("{} dimensions, expected {dimension}", v.len()),
-                    ));
-                }
-                part.upsert(id, &v, payload);
+            let full = rows.len() >= LOAD_PAGE_ROWS;
+            if let Some(last) = rows.last() {
+                after = get::<String>(last, "id")?;
             }
-            Ok(part)
-        })
-        .await
-        .map_err(|e| Error::internal(format!("partition load task failed: {e}")))??;
+            parsed = tokio::task::spawn_blocking(move || -> Result<Partition> {
+                let mut part = parsed;
+                for r in &rows {
+                    let id = rows::uuid(&get::<String>(r, "id")?)?;
+                    let payload: VectorPayload =
+                        serde_json::from_str(&get::<String>(r, "payload")?)
+                            .map_err(|e| corrupt("vector payload", e))?;
+                    let v = blob_to_vec(&get::<Vec<u8>>(r, "vector")?);
+                    if v.len() != dimension {
+                        return Err(corrupt(
+                            "vector",
+                            format!("{} dimensions, expected {dimension}", v.len()),
+                        ));
+                    }
+                    part.upsert(id, &v, payload);
+                }
+                Ok(part)
+            })
+            .await
+            .map_err(|e| Error::internal(format!("partition load task failed: {e}")))??;
+            if !full {
+                break;
+            }
+        }
         let p = Arc::new(RwLock::new(parsed));
         self.cache
             .lock()
@@ -406,6 +445,24 @@ impl VectorIndex for SqliteVectorIndex {
         })
         .await
         .map_err(|e| Error::internal(format!("vector scan task failed: {e}")))?
+    }
+
+    async fn query_joined(
+        &self,
+        collection: &str,
+        q: &VectorQuery,
+    ) -> Result<Option<Vec<JoinedHit>>> {
+        let pinned = q
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.pinned(&Field::UserId).is_some());
+        if !self.beside_store || !pinned || q.k == 0 {
+            return Ok(None);
+        }
+        let hits = self.query(collection, q).await?;
+        joined::attach(&self.db.pool, &q.tenant, hits)
+            .await
+            .map(Some)
     }
 
     async fn count(&self, collection: &str, tenant: Option<&str>) -> Result<u64> {
