@@ -311,7 +311,7 @@ fn a_collection_written_by_qdrants_client_is_imported() {
             &tea["kind"],
             &tea["importance"],
             &tea["created_at"],
-            &tea["agent_id"]
+            &tea["scope"]["agent_id"]
         ),
         (
             &json!("preference"),
@@ -383,7 +383,11 @@ fn a_collection_written_by_qdrants_client_is_imported() {
     ]);
     let hit = &found["hits"][0]["memory"];
     assert_eq!(
-        (&hit["content"], &hit["session_id"], &hit["created_at"]),
+        (
+            &hit["content"],
+            &hit["scope"]["session_id"],
+            &hit["created_at"]
+        ),
         (
             &json!("Likes hiking in the Alps"),
             &json!("trip-1"),
