@@ -12,7 +12,7 @@ use qdrant_client::qdrant::{
 };
 
 use crate::config::QdrantConfig;
-use crate::index::{QdrantIndex, map_error};
+use crate::index::{QdrantIndex, map_error, vectors_config};
 
 /// A foreign collection:
 /// `qdrant://host:6334/COLLECTION[?api_key=…&timeout_ms=…&vector=NAME]`.
@@ -115,13 +115,7 @@ async fn vector_names(index: &QdrantIndex, name: &str, shown: &str) -> Result<Ve
         .collection_info(name)
         .await
         .map_err(|e| map_error(e, "collection info"))?;
-    let config = info
-        .result
-        .and_then(|i| i.config)
-        .and_then(|c| c.params)
-        .and_then(|p| p.vectors_config)
-        .and_then(|v| v.config);
-    let mut names: Vec<String> = match config {
+    let mut names: Vec<String> = match vectors_config(info) {
         Some(VectorsConfigKind::ParamsMap(m)) => m.map.into_keys().collect(),
         _ => Vec::new(),
     };

@@ -104,6 +104,17 @@ fn metric(d: i32) -> Result<Metric> {
     }
 }
 
+/// How a collection's vectors are configured: one unnamed or several named.
+pub(crate) fn vectors_config(
+    info: qdrant_client::qdrant::GetCollectionInfoResponse,
+) -> Option<VectorsConfigKind> {
+    info.result
+        .and_then(|i| i.config)
+        .and_then(|c| c.params)
+        .and_then(|p| p.vectors_config)
+        .and_then(|v| v.config)
+}
+
 /// Our score from Qdrant's: Euclid scores are distances (lower is better).
 fn score(m: Metric, s: f32) -> f32 {
     if m == Metric::L2 { -s } else { s }
@@ -288,13 +299,7 @@ impl VectorIndex for QdrantIndex {
             .collection_info(name)
             .await
             .map_err(|e| map_error(e, "collection info"))?;
-        let params = info
-            .result
-            .and_then(|i| i.config)
-            .and_then(|c| c.params)
-            .and_then(|p| p.vectors_config)
-            .and_then(|v| v.config);
-        let Some(VectorsConfigKind::Params(p)) = params else {
+        let Some(VectorsConfigKind::Params(p)) = vectors_config(info) else {
             return Err(Error::new(
                 ErrorKind::Conflict,
                 format!(

@@ -221,6 +221,16 @@ pub struct VectorQuery {
     pub filter: Option<Filter>,
 }
 
+impl VectorQuery {
+    /// Whether its filter pins one user: the searches an index beside the
+    /// store answers with the hits' memories (`VectorIndex::query_joined`).
+    pub fn pins_a_user(&self) -> bool {
+        self.filter
+            .as_ref()
+            .is_some_and(|f| f.pinned(&crate::filter::Field::UserId).is_some())
+    }
+}
+
 /// What a vector index can do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct VectorCapabilities {

@@ -452,11 +452,7 @@ impl VectorIndex for SqliteVectorIndex {
         collection: &str,
         q: &VectorQuery,
     ) -> Result<Option<Vec<JoinedHit>>> {
-        let pinned = q
-            .filter
-            .as_ref()
-            .is_some_and(|f| f.pinned(&Field::UserId).is_some());
-        if !self.beside_store || !pinned || q.k == 0 {
+        if !self.beside_store || !q.pins_a_user() || q.k == 0 {
             return Ok(None);
         }
         let hits = self.query(collection, q).await?;
