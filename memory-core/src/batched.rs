@@ -74,11 +74,19 @@ impl Drop for Lane {
             return;
         }
         if let Ok(mut q) = self.shared.queue.lock() {
-            q.busy -= 1;
-            if q.busy == 0 {
-                // Dropping a reply fails its query ("abandoned").
-                q.waiting.clear();
-            }
+            q.free_lane();
+        }
+    }
+}
+
+impl Queue {
+    /// Frees a lane that stops without a successor; with no lane left to
+    /// serve them, the queued queries fail ("abandoned", as dropping a
+    /// reply does) instead of waiting forever.
+    fn free_lane(&mut self) {
+        self.busy -= 1;
+        if self.busy == 0 {
+            self.waiting.clear();
         }
     }
 }
@@ -221,13 +229,8 @@ impl Drop for InlineLane {
                 drop(q);
                 runtime.spawn(self.shared.clone().drain());
             }
-            Err(_) => {
-                q.busy -= 1;
-                if q.busy == 0 {
-                    // No runtime to serve them on: fail them ("abandoned").
-                    q.waiting.clear();
-                }
-            }
+            // No runtime to serve them on.
+            Err(_) => q.free_lane(),
         }
     }
 }

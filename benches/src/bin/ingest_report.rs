@@ -2,7 +2,9 @@
 //! throughput of the same model, measured in one run: the model alone
 //! embedding chat-like sentences in batches, then `add_batch` (what
 //! `memory import` calls) adding as many different sentences to a fresh
-//! SQLite store, vectors synced, then the model alone again.
+//! SQLite store, vectors synced, then the model alone again. A last row
+//! adds the same number with a free embedder: what the store's writes cost
+//! on their own.
 //!
 //! `cargo run --release -p memory-benches --bin ingest_report`
 //! (`MEMORY_BENCH_SENTENCES=2000`, `MEMORY_BENCH_BATCH=256`).
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use memory::{AddRequest, EmbedKind, Embedder, Scope};
-use memory_benches::{engine, env_num, sentences};
+use memory_benches::{HashEmbedder, engine, env_num, sentences};
 
 /// Chat-like sentences without the numeric suffix the store benches add;
 /// each seed gives different ones, so no embedding cache helps.
@@ -37,6 +39,28 @@ async fn raw_rate(model: &dyn Embedder, texts: &[String], batch: usize) -> f64 {
     texts.len() as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Memories per second `add_batch` stores in a fresh store named `name`,
+/// `batch` at a time over ten users, until every vector is synced.
+async fn ingest_rate(
+    dir: &std::path::Path,
+    name: &str,
+    model: Arc<dyn Embedder>,
+    adds: &[String],
+    batch: usize,
+) -> anyhow::Result<f64> {
+    let m = engine(dir, name, Some(model)).await;
+    let start = Instant::now();
+    for (c, chunk) in adds.chunks(batch).enumerate() {
+        let reqs = chunk
+            .iter()
+            .map(|t| AddRequest::new(Scope::user(format!("u{}", c % 10)), t.clone()))
+            .collect();
+        m.add_batch(reqs).await?;
+    }
+    m.sync(true).await?;
+    Ok(adds.len() as f64 / start.elapsed().as_secs_f64())
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let n = env_num("MEMORY_BENCH_SENTENCES", 2000);
@@ -50,20 +74,16 @@ async fn main() -> anyhow::Result<()> {
     let before = raw_rate(model.as_ref(), &texts(n, 2), batch).await;
 
     let dir = tempfile::tempdir()?;
-    let m = engine(dir.path(), "ingest", Some(model.clone())).await;
-    let adds = texts(n, 3);
-    let start = Instant::now();
-    for (c, chunk) in adds.chunks(batch).enumerate() {
-        let reqs = chunk
-            .iter()
-            .map(|t| AddRequest::new(Scope::user(format!("u{}", c % 10)), t.clone()))
-            .collect();
-        m.add_batch(reqs).await?;
-    }
-    m.sync(true).await?;
-    let ingest = n as f64 / start.elapsed().as_secs_f64();
-
+    let ingest = ingest_rate(dir.path(), "ingest", model.clone(), &texts(n, 3), batch).await?;
     let after = raw_rate(model.as_ref(), &texts(n, 4), batch).await;
+    let writes = ingest_rate(
+        dir.path(),
+        "writes",
+        Arc::new(HashEmbedder),
+        &texts(n, 5),
+        batch,
+    )
+    .await?;
     let raw = f64::midpoint(before, after);
     println!("{:<44} {:>10}", "case", "per second");
     println!("{:<44} {before:>10.1}", "model alone, before");
@@ -71,6 +91,10 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "{:<44} {ingest:>10.1}",
         "add_batch into SQLite, vectors synced"
+    );
+    println!(
+        "{:<44} {writes:>10.1}",
+        "add_batch with a free embedder (writes alone)"
     );
     println!("ingest / model: {:.2}x", ingest / raw);
     Ok(())

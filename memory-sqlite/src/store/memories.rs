@@ -164,22 +164,40 @@ impl MemoryStore for SqliteStore {
             return Ok(());
         }
         let mut tx = self.db.begin_immediate().await?;
-        for (id, op) in done {
-            let removed = sqlx::query("DELETE FROM outbox WHERE memory_id = ? AND op = ?")
-                .bind(id.to_string())
-                .bind(op.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| map(e, "outbox done"))?;
-            if removed.rows_affected() > 0 && *op == VectorOp::Upsert {
-                sqlx::query(
-                    "UPDATE memories SET vector_state = 'synced', vector_attempts = 0 WHERE id = ?",
-                )
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| map(e, "outbox done"))?;
+        let mut synced: Vec<String> = Vec::new();
+        for op in [VectorOp::Upsert, VectorOp::Delete] {
+            let ids: Vec<Uuid> = done
+                .iter()
+                .filter(|(_, o)| *o == op)
+                .map(|(id, _)| *id)
+                .collect();
+            if ids.is_empty() {
+                continue;
             }
+            // Only the ops still queued as acknowledged go: a newer op for
+            // the same memory stays for the next flush.
+            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM outbox WHERE op = ");
+            qb.push_bind(op.as_str()).push(" AND memory_id IN ");
+            push_ids(&mut qb, &ids);
+            qb.push(" RETURNING memory_id");
+            let removed: Vec<String> = qb
+                .build_query_scalar()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| map(e, "outbox done"))?;
+            if op == VectorOp::Upsert {
+                synced = removed;
+            }
+        }
+        if !synced.is_empty() {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "UPDATE memories SET vector_state = 'synced', vector_attempts = 0 WHERE id IN ",
+            );
+            push_ids(&mut qb, &synced);
+            qb.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map(e, "outbox done"))?;
         }
         tx.commit().await.map_err(|e| map(e, "commit"))
     }
@@ -189,25 +207,24 @@ impl MemoryStore for SqliteStore {
             return Ok(());
         }
         let mut tx = self.db.begin_immediate().await?;
-        for id in ids {
-            sqlx::query(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE memory_id = ?",
-            )
-            .bind(error)
-            .bind(id.to_string())
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("UPDATE outbox SET attempts = attempts + 1, last_error = ");
+        qb.push_bind(error).push(" WHERE memory_id IN ");
+        push_ids(&mut qb, ids);
+        qb.build()
             .execute(&mut *tx)
             .await
             .map_err(|e| map(e, "outbox failed"))?;
-            sqlx::query(
-                "UPDATE memories SET vector_attempts = vector_attempts + 1,
-                 vector_state = CASE WHEN vector_attempts + 1 >= ? THEN 'failed' ELSE 'pending' END WHERE id = ?",
-            )
-            .bind(i64::from(max_attempts))
-            .bind(id.to_string())
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "UPDATE memories SET vector_attempts = vector_attempts + 1, vector_state = CASE WHEN vector_attempts + 1 >= ",
+        );
+        qb.push_bind(i64::from(max_attempts))
+            .push(" THEN 'failed' ELSE 'pending' END WHERE id IN ");
+        push_ids(&mut qb, ids);
+        qb.build()
             .execute(&mut *tx)
             .await
             .map_err(|e| map(e, "outbox failed"))?;
-        }
         tx.commit().await.map_err(|e| map(e, "commit"))
     }
 }

@@ -250,27 +250,44 @@ pub(crate) async fn queue_outbox(
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| map(e, "outbox"))?;
-    for (i, (id, tenant, op)) in rows.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO outbox (memory_id, tenant, op, attempts, last_error, seq) VALUES (?, ?, ?, 0, NULL, ?)
-             ON CONFLICT (memory_id) DO UPDATE SET op = excluded.op, attempts = 0, last_error = NULL, seq = excluded.seq",
-        )
-        .bind(id.to_string())
-        .bind(tenant)
-        .bind(op.as_str())
-        .bind(seq + 1 + i64::try_from(i).unwrap_or(0))
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| map(e, "outbox"))?;
-        if *op == VectorOp::Upsert {
-            sqlx::query(
-                "UPDATE memories SET vector_state = 'pending', vector_attempts = 0 WHERE id = ?",
-            )
-            .bind(id.to_string())
+    // One statement per 400 rows; SQLite applies the conflict clause row by
+    // row, so of two ops for one memory the later one stays.
+    let mut next = seq;
+    for chunk in rows.chunks(400) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO outbox (memory_id, tenant, op, attempts, last_error, seq) ",
+        );
+        qb.push_values(chunk, |mut b, (id, tenant, op)| {
+            next += 1;
+            b.push_bind(id.to_string())
+                .push_bind(tenant.clone())
+                .push_bind(op.as_str())
+                .push("0")
+                .push("NULL")
+                .push_bind(next);
+        });
+        qb.push(
+            " ON CONFLICT (memory_id) DO UPDATE SET op = excluded.op, attempts = 0, last_error = NULL, seq = excluded.seq",
+        );
+        qb.build()
             .execute(&mut *conn)
             .await
             .map_err(|e| map(e, "outbox"))?;
-        }
+    }
+    let upserts: Vec<Uuid> = rows
+        .iter()
+        .filter(|(_, _, op)| *op == VectorOp::Upsert)
+        .map(|(id, _, _)| *id)
+        .collect();
+    if !upserts.is_empty() {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "UPDATE memories SET vector_state = 'pending', vector_attempts = 0 WHERE id IN ",
+        );
+        push_ids(&mut qb, &upserts);
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| map(e, "outbox"))?;
     }
     Ok(())
 }
@@ -278,8 +295,8 @@ pub(crate) async fn queue_outbox(
 /// Appends `(SELECT value FROM json_each(?))` binding the ids as one JSON
 /// array, so the statement text (and its cached prepared form) does not
 /// change with the number of ids.
-pub(crate) fn push_ids(qb: &mut QueryBuilder<Sqlite>, ids: &[Uuid]) {
-    let list: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+pub(crate) fn push_ids<T: ToString>(qb: &mut QueryBuilder<Sqlite>, ids: &[T]) {
+    let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
     qb.push("(SELECT value FROM json_each(")
         .push_bind(serde_json::Value::from(list).to_string())
         .push("))");
