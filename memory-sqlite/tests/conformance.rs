@@ -70,16 +70,52 @@ async fn joined_hits_match_the_separate_lookups() {
 /// seen by the other's cached partitions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vector_cache_sees_other_writers() {
-    use memory_core::{CollectionSpec, Metric, VectorIndex, VectorQuery, VectorRecord};
+    cache_sees_other_writers(false).await;
+}
+
+/// The same through a user's joined search, which scans its cached
+/// partition before it reads the epoch (with the hits' memories).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joined_search_sees_other_writers() {
+    cache_sees_other_writers(true).await;
+}
+
+/// The ids user `u`'s query finds through `index`, plain or joined.
+async fn found(
+    index: &memory_sqlite::SqliteVectorIndex,
+    q: &memory_core::VectorQuery,
+    joined: bool,
+) -> Vec<uuid::Uuid> {
+    use memory_core::VectorIndex;
+    if joined {
+        let hits = index.query_joined("c", q).await.unwrap();
+        hits.expect("a pinned search beside the store is joined")
+            .into_iter()
+            .map(|j| j.hit.id)
+            .collect()
+    } else {
+        index
+            .query("c", q)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect()
+    }
+}
+
+async fn cache_sees_other_writers(joined: bool) {
+    use memory_core::{CollectionSpec, Filter, Metric, VectorIndex, VectorQuery, VectorRecord};
     let dir = tempfile::tempdir().unwrap();
-    let a = SqliteDb::connect(&file_url(&dir))
-        .await
-        .unwrap()
-        .vector_index();
-    let b = SqliteDb::connect(&file_url(&dir))
-        .await
-        .unwrap()
-        .vector_index();
+    let open = || async {
+        let db = SqliteDb::connect(&file_url(&dir)).await.unwrap();
+        if joined {
+            db.store_vector_index()
+        } else {
+            db.vector_index()
+        }
+    };
+    let (a, b) = (open().await, open().await);
     a.create_collection(&CollectionSpec {
         name: "c".into(),
         dimension: 2,
@@ -92,7 +128,7 @@ async fn vector_cache_sees_other_writers() {
         tenant: "t".into(),
         vector: vec![1.0, 0.0],
         k: 10,
-        filter: None,
+        filter: joined.then(|| Filter::parse(&serde_json::json!({"user_id": "u"})).unwrap()),
     };
     let id1 = uuid::Uuid::now_v7();
     a.upsert(
@@ -106,10 +142,12 @@ async fn vector_cache_sees_other_writers() {
     .await
     .unwrap();
     assert_eq!(
-        b.query("c", &q).await.unwrap().len(),
-        1,
+        found(&b, &q, joined).await,
+        vec![id1],
         "b misses a's first write"
     );
+    // Twice, so b answers from its cache.
+    assert_eq!(found(&b, &q, joined).await, vec![id1]);
     let id2 = uuid::Uuid::now_v7();
     a.upsert(
         "c",
@@ -122,14 +160,15 @@ async fn vector_cache_sees_other_writers() {
     .await
     .unwrap();
     assert_eq!(
-        b.query("c", &q).await.unwrap().len(),
-        2,
+        found(&b, &q, joined).await,
+        vec![id1, id2],
         "b's cache is stale after a's second write"
     );
+    // a caches the partition too, before b's delete.
+    assert_eq!(found(&a, &q, joined).await, vec![id1, id2]);
     b.delete("c", &[id1]).await.unwrap();
-    let hits = a.query("c", &q).await.unwrap();
     assert_eq!(
-        hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        found(&a, &q, joined).await,
         vec![id2],
         "a's cache is stale after b's delete"
     );

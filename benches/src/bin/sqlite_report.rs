@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 use memory::{AddRequest, Filter, Scope, SearchMode, SearchRequest, VectorIndex, VectorQuery};
 use memory_benches::{
-    AsSeeded, HashEmbedder, engine, engine_config, percentiles, seed, sentences, time_n,
+    AsSeeded, HashEmbedder, Precomputed, engine, engine_config, percentiles, seed, sentences,
+    time_n,
 };
 
 fn env_list(name: &str, default: &str) -> Vec<usize> {
@@ -189,10 +190,13 @@ async fn main() -> anyhow::Result<()> {
     );
     for &n in &sizes {
         for &users in &env_list("MEMORY_BENCH_USERS", "1,100") {
-            let m = engine(dir.path(), &format!("r{n}_{users}"), None).await;
+            let queries = sentences(q, 1234);
+            // The engine looks its queries' vectors up, as the raw
+            // references are handed theirs: the ratios are the layer's.
+            let known = Arc::new(Precomputed::of(&queries));
+            let m = engine(dir.path(), &format!("r{n}_{users}"), Some(known.clone())).await;
             seed(&m, n, users).await;
             let label = |what: &str| format!("{what} n={n} part={}", n / users);
-            let queries = sentences(q, 1234);
             let vectors: Vec<Vec<f32>> = queries.iter().map(|t| HashEmbedder::vector(t)).collect();
             let filter = Filter::parse(&serde_json::json!({"user_id": "u0"}))?;
             let index = m.vectors().clone();
@@ -262,7 +266,7 @@ async fn main() -> anyhow::Result<()> {
                 // The same hybrid searches recording access times.
                 let mut cfg = engine_config(dir.path(), &format!("r{n}_{users}"));
                 cfg.engine.track_access = true;
-                let tracking = memory::open_with(&cfg, Some(Arc::new(HashEmbedder))).await?;
+                let tracking = memory::open_with(&cfg, Some(known.clone())).await?;
                 let (p50, p99) = time_searches(&tracking, &queries, SearchMode::Hybrid).await;
                 println!(
                     "{:<34} {p50:>9.3} {p99:>9.3}",

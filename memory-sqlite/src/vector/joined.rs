@@ -13,6 +13,8 @@ use crate::error::map;
 use crate::rows::{self, MEMORY_COLUMNS, get};
 use crate::store::chunks::span;
 
+use super::partition::PartKey;
+
 /// `hits` (best first) each with its window and its memory in `tenant`.
 pub(super) async fn attach(
     pool: &SqlitePool,
@@ -22,13 +24,51 @@ pub(super) async fn attach(
     if hits.is_empty() {
         return Ok(Vec::new());
     }
+    read(pool, tenant, hits, None)
+        .await
+        .map(|(joined, _)| joined)
+}
+
+/// As [`attach`], for hits of the partition `key`, with the partition's
+/// epoch read in the same statement (so as of the same snapshot as the
+/// memories): `None` if the partition has none.
+pub(super) async fn attach_checked(
+    pool: &SqlitePool,
+    key: &PartKey,
+    hits: Vec<ScoredId>,
+) -> Result<(Vec<JoinedHit>, Option<i64>)> {
+    read(pool, &key.1, hits, Some(key)).await
+}
+
+async fn read(
+    pool: &SqlitePool,
+    tenant: &str,
+    hits: Vec<ScoredId>,
+    check: Option<&PartKey>,
+) -> Result<(Vec<JoinedHit>, Option<i64>)> {
     let ids: Vec<String> = hits.iter().map(|h| h.id.to_string()).collect();
-    let mut qb = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT h.value AS hit, ch.memory_id AS window_of, ch.idx, ch.start_byte, ch.end_byte, {MEMORY_COLUMNS} \
-         FROM json_each("
+    let mut qb = QueryBuilder::<Sqlite>::new("SELECT ");
+    match check {
+        Some((collection, tenant, part)) => {
+            qb.push("(SELECT epoch FROM vec_epochs WHERE collection = ")
+                .push_bind(collection.clone())
+                .push(" AND tenant = ")
+                .push_bind(tenant.clone())
+                .push(" AND part = ")
+                .push_bind(part.clone())
+                .push(")");
+        }
+        None => {
+            qb.push("NULL");
+        }
+    }
+    // Led by a one-row table, so the epoch comes back even with no hits.
+    qb.push(format!(
+        " AS current_epoch, h.value AS hit, ch.memory_id AS window_of, ch.idx, ch.start_byte, ch.end_byte, {MEMORY_COLUMNS} \
+         FROM (SELECT 1) one LEFT JOIN json_each("
     ));
     qb.push_bind(serde_json::Value::from(ids).to_string())
-        .push(") h LEFT JOIN memory_chunks ch ON ch.tenant = ")
+        .push(") h ON 1 LEFT JOIN memory_chunks ch ON ch.tenant = ")
         .push_bind(tenant.to_owned())
         .push(" AND ch.chunk_id = h.value LEFT JOIN memories m ON m.tenant = ")
         .push_bind(tenant.to_owned())
@@ -38,10 +78,17 @@ pub(super) async fn attach(
         .fetch_all(pool)
         .await
         .map_err(|e| map(e, "query joined"))?;
+    let current = match rows.first() {
+        Some(r) => get::<Option<i64>>(r, "current_epoch")?,
+        None => None,
+    };
     let mut found: HashMap<Uuid, (Option<ChunkRef>, Option<memory_core::MemoryRecord>)> =
         HashMap::with_capacity(rows.len());
     for r in &rows {
-        let id = rows::uuid(&get::<String>(r, "hit")?)?;
+        let Some(hit) = get::<Option<String>>(r, "hit")? else {
+            continue;
+        };
+        let id = rows::uuid(&hit)?;
         let chunk = match get::<Option<String>>(r, "window_of")? {
             Some(memory) => Some(ChunkRef {
                 chunk_id: id,
@@ -56,11 +103,12 @@ pub(super) async fn attach(
         };
         found.insert(id, (chunk, record));
     }
-    Ok(hits
+    let joined = hits
         .into_iter()
         .map(|hit| {
             let (chunk, record) = found.remove(&hit.id).unwrap_or_default();
             JoinedHit { hit, chunk, record }
         })
-        .collect())
+        .collect();
+    Ok((joined, current))
 }

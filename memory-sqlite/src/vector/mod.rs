@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
-use memory_core::filter::Field;
 use memory_core::{
     BackendInfo, CollectionSpec, Error, JoinedHit, Metric, Op, Result, ScoredId,
     VectorCapabilities, VectorIndex, VectorPayload, VectorQuery, VectorRecord, check_vector,
@@ -31,8 +30,9 @@ use crate::store::push_ids;
 mod graph;
 mod joined;
 mod partition;
+mod query;
 
-use partition::{PartKey, Partition, part_of, residual};
+use partition::{PartKey, Partition, part_of};
 
 /// The longest vector accepted.
 const MAX_DIMENSION: usize = 16_000;
@@ -173,7 +173,7 @@ impl SqliteVectorIndex {
         .fetch_one(&self.db.pool)
         .await
         .map_err(|e| map(e, "load partition"))?;
-        let mut parsed = Partition::new(epoch, dimension);
+        let mut parsed = Partition::new(epoch, dimension, spec.metric);
         parsed
             .data
             .reserve_exact(usize::try_from(count).unwrap_or(0) * dimension);
@@ -266,15 +266,8 @@ impl VectorIndex for SqliteVectorIndex {
             .fetch_optional(&self.db.pool)
             .await
             .map_err(|e| map(e, "describe collection"))?;
-        row.map(|r| {
-            Ok(CollectionSpec {
-                name: get(&r, "name")?,
-                dimension: usize::try_from(get::<i64>(&r, "dimension")?)
-                    .map_err(|e| corrupt("dimension", e))?,
-                metric: Metric::parse(&get::<String>(&r, "metric")?)?,
-            })
-        })
-        .transpose()
+        row.map(|r| query::spec_of(&get::<String>(&r, "name")?, &r))
+            .transpose()
     }
 
     async fn drop_collection(&self, name: &str) -> Result<()> {
@@ -387,64 +380,7 @@ impl VectorIndex for SqliteVectorIndex {
     }
 
     async fn query(&self, collection: &str, q: &VectorQuery) -> Result<Vec<ScoredId>> {
-        let spec = self.spec(collection).await?;
-        check_vector(&q.vector, spec.dimension)?;
-        if q.k == 0 {
-            return Ok(Vec::new());
-        }
-        let pinned = q
-            .filter
-            .as_ref()
-            .and_then(|f| f.pinned(&Field::UserId))
-            .and_then(|v| v.as_str())
-            .map(|u| format!("u:{u}"));
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("SELECT part, epoch FROM vec_epochs WHERE collection = ");
-        qb.push_bind(collection.to_owned())
-            .push(" AND tenant = ")
-            .push_bind(q.tenant.clone());
-        if let Some(p) = &pinned {
-            qb.push(" AND part = ").push_bind(p.clone());
-        }
-        let epochs = qb
-            .build()
-            .fetch_all(&self.db.pool)
-            .await
-            .map_err(|e| map(e, "query"))?;
-        let mut parts = Vec::with_capacity(epochs.len());
-        for r in &epochs {
-            let key = (
-                collection.to_owned(),
-                q.tenant.clone(),
-                get::<String>(r, "part")?,
-            );
-            parts.push(self.load(&key, get(r, "epoch")?, &spec).await?);
-        }
-        let mut vector = q.vector.clone();
-        if spec.metric == Metric::Cosine {
-            vecmath::normalize(&mut vector);
-        }
-        let filter = q
-            .filter
-            .as_ref()
-            .and_then(|f| residual(f, pinned.is_some()));
-        let k = q.k;
-        let metric = spec.metric;
-        for p in &parts {
-            Partition::build_graph_if_due(p, self.db.hnsw_threshold, metric);
-        }
-        tokio::task::spawn_blocking(move || -> Result<Vec<ScoredId>> {
-            let mut all: Vec<ScoredId> = Vec::new();
-            for p in parts {
-                let part = p.read().map_err(|_| lock_err())?;
-                all.extend(part.top(metric, &vector, k, filter.as_ref()));
-            }
-            all.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
-            all.truncate(k);
-            Ok(all)
-        })
-        .await
-        .map_err(|e| Error::internal(format!("vector scan task failed: {e}")))?
+        self.search(collection, q).await
     }
 
     async fn query_joined(
@@ -455,7 +391,10 @@ impl VectorIndex for SqliteVectorIndex {
         if !self.beside_store || !q.pins_a_user() || q.k == 0 {
             return Ok(None);
         }
-        let hits = self.query(collection, q).await?;
+        if let Some(joined) = self.search_cached_joined(collection, q).await? {
+            return Ok(Some(joined));
+        }
+        let hits = self.search(collection, q).await?;
         joined::attach(&self.db.pool, &q.tenant, hits)
             .await
             .map(Some)

@@ -22,6 +22,8 @@ pub(super) type PartKey = (String, String, String);
 pub(super) struct Partition {
     pub(super) epoch: i64,
     pub(super) dimension: usize,
+    /// The collection's metric when the partition was loaded.
+    pub(super) metric: Metric,
     pub(super) ids: Vec<Uuid>,
     pub(super) payloads: Vec<VectorPayload>,
     pub(super) data: Vec<f32>,
@@ -33,10 +35,11 @@ pub(super) struct Partition {
 }
 
 impl Partition {
-    pub(super) fn new(epoch: i64, dimension: usize) -> Self {
+    pub(super) fn new(epoch: i64, dimension: usize, metric: Metric) -> Self {
         Self {
             epoch,
             dimension,
+            metric,
             ..Self::default()
         }
     }
@@ -326,7 +329,7 @@ mod tests {
 
     #[test]
     fn the_graph_follows_writes_made_during_and_after_its_build() {
-        let mut part = Partition::new(1, DIM);
+        let mut part = Partition::new(1, DIM, Metric::Cosine);
         for i in 0..600 {
             part.upsert(
                 id(i),
