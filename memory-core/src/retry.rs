@@ -222,6 +222,8 @@ retrying!(VectorIndex, VectorCapabilities, {
     fn upsert(&self, collection: &str, records: &[VectorRecord]) -> Result<()>;
     fn delete(&self, collection: &str, ids: &[Uuid]) -> Result<()>;
     fn query(&self, collection: &str, query: &VectorQuery) -> Result<Vec<ScoredId>>;
+    fn query_joined(&self, collection: &str, query: &VectorQuery)
+    -> Result<Option<Vec<JoinedHit>>>;
     fn count(&self, collection: &str, tenant: Option<&str>) -> Result<u64>;
     fn list_ids(&self, collection: &str, after: Option<Uuid>, limit: usize) -> Result<Vec<Uuid>>;
 });
@@ -237,6 +239,83 @@ mod tests {
 
     use super::*;
     use crate::Error;
+
+    /// An index that only answers joined queries, each after one
+    /// temporary failure.
+    #[derive(Debug, Default)]
+    struct JoinedOnly {
+        calls: AtomicU32,
+    }
+
+    fn absent<T>() -> Result<T> {
+        Err(Error::internal("not part of this test"))
+    }
+
+    #[async_trait]
+    impl VectorIndex for JoinedOnly {
+        fn info(&self) -> BackendInfo {
+            BackendInfo {
+                scheme: "joined",
+                location: String::new(),
+            }
+        }
+        fn capabilities(&self) -> VectorCapabilities {
+            VectorCapabilities {
+                max_dimension: 1,
+                metrics: Vec::new(),
+                filter_ops: Vec::new(),
+                nested_filters: false,
+                exact: true,
+            }
+        }
+        async fn create_collection(&self, _: &CollectionSpec) -> Result<CollectionSpec> {
+            absent()
+        }
+        async fn describe(&self, _: &str) -> Result<Option<CollectionSpec>> {
+            absent()
+        }
+        async fn drop_collection(&self, _: &str) -> Result<()> {
+            absent()
+        }
+        async fn upsert(&self, _: &str, _: &[VectorRecord]) -> Result<()> {
+            absent()
+        }
+        async fn delete(&self, _: &str, _: &[Uuid]) -> Result<()> {
+            absent()
+        }
+        async fn query(&self, _: &str, _: &VectorQuery) -> Result<Vec<ScoredId>> {
+            absent()
+        }
+        async fn query_joined(&self, _: &str, _: &VectorQuery) -> Result<Option<Vec<JoinedHit>>> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(Error::new(ErrorKind::Unavailable, "busy"));
+            }
+            Ok(Some(Vec::new()))
+        }
+        async fn count(&self, _: &str, _: Option<&str>) -> Result<u64> {
+            absent()
+        }
+        async fn list_ids(&self, _: &str, _: Option<Uuid>, _: usize) -> Result<Vec<Uuid>> {
+            absent()
+        }
+    }
+
+    /// The engine reaches an index through this layer: an index's joined
+    /// answer must come through it (retried), not the trait's `None`.
+    #[tokio::test(start_paused = true)]
+    async fn joined_queries_reach_the_index() {
+        let index = Arc::new(JoinedOnly::default());
+        let layered = Retrying::new(index.clone(), RetryPolicy::default());
+        let q = VectorQuery {
+            tenant: "t".into(),
+            vector: vec![1.0],
+            k: 1,
+            filter: None,
+        };
+        let joined = layered.query_joined("c", &q).await.unwrap();
+        assert_eq!(joined, Some(Vec::new()));
+        assert_eq!(index.calls.load(Ordering::SeqCst), 2, "not retried");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn retries_temporary_errors_only() {

@@ -97,20 +97,25 @@ impl KeywordCache {
         part: &RwLock<Partition>,
         seen: i64,
     ) -> Result<bool> {
-        let changes: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT seq, row FROM kw_log WHERE owner = ? AND seq > ? ORDER BY seq")
-                .bind(owner)
-                .bind(seen)
-                .fetch_all(pool)
-                .await
-                .map_err(|e| map(e, "read the keyword log"))?;
-        let oldest: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM kw_log")
-            .fetch_one(pool)
-            .await
-            .map_err(|e| map(e, "read the keyword log"))?;
+        // One statement, led by a one-row table so the log's oldest entry
+        // comes back with no changes too.
+        let rows: Vec<(Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT (SELECT MIN(seq) FROM kw_log) AS oldest, l.seq, l.row FROM (SELECT 1) one \
+             LEFT JOIN kw_log l ON l.owner = ? AND l.seq > ? ORDER BY l.seq",
+        )
+        .bind(owner)
+        .bind(seen)
+        .fetch_all(pool)
+        .await
+        .map_err(|e| map(e, "read the keyword log"))?;
+        let oldest = rows.first().and_then(|r| r.0);
         if oldest.is_some_and(|o| o > seen + 1) {
             return Ok(false);
         }
+        let changes: Vec<(i64, i64)> = rows
+            .into_iter()
+            .filter_map(|(_, seq, row)| Some((seq?, row?)))
+            .collect();
         let Some(&(last, _)) = changes.last() else {
             return Ok(true);
         };
