@@ -3,9 +3,10 @@
 //! Vectors are partitioned by (collection, tenant, user), since most queries
 //! ask for one user's memories. Each partition is loaded once into a
 //! contiguous in-memory array and scanned exactly (SIMD-friendly dot
-//! products) on the blocking pool. Every write bumps the partition's epoch in
-//! the same transaction; a query compares its cached epoch with the stored
-//! one, so writes by other processes on the same file are never missed.
+//! products; small scans in the caller's task, large ones on the blocking
+//! pool). Every write bumps the partition's epoch in the same transaction; a
+//! query compares its cached epoch with the stored one, so writes by other
+//! processes on the same file are never missed (`query.rs`).
 //! A partition past `hnsw_threshold` vectors is also indexed by an HNSW
 //! graph, built in the background and then kept in step with every write
 //! the partition sees (`partition.rs`, `graph.rs`).
