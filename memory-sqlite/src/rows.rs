@@ -44,50 +44,85 @@ pub(crate) fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn memory(row: &SqliteRow) -> Result<MemoryRecord> {
-    let sources: Vec<Uuid> = serde_json::from_str(&get::<String>(row, "source_message_ids")?)
+/// Named columns of one row: a row as the driver returns it, or one a
+/// statement aggregated into JSON (see `vector/joined.rs`), so both are
+/// read by the same decoders.
+pub(crate) trait Cols {
+    /// The text in `col`; `None` when NULL.
+    fn opt_text(&self, col: &str) -> Result<Option<String>>;
+    /// The integer in `col`; `None` when NULL.
+    fn opt_int(&self, col: &str) -> Result<Option<i64>>;
+    /// The real number in `col`.
+    fn real(&self, col: &str) -> Result<f64>;
+
+    /// The text in `col`, which must not be NULL.
+    fn text(&self, col: &str) -> Result<String> {
+        self.opt_text(col)?
+            .ok_or_else(|| corrupt(col, "unexpected NULL"))
+    }
+
+    /// The integer in `col`, which must not be NULL.
+    fn int(&self, col: &str) -> Result<i64> {
+        self.opt_int(col)?
+            .ok_or_else(|| corrupt(col, "unexpected NULL"))
+    }
+}
+
+impl Cols for SqliteRow {
+    fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        get(self, col)
+    }
+
+    fn opt_int(&self, col: &str) -> Result<Option<i64>> {
+        get(self, col)
+    }
+
+    fn real(&self, col: &str) -> Result<f64> {
+        get(self, col)
+    }
+}
+
+/// The names of [`MEMORY_COLUMNS`] as a row reports them.
+pub(crate) fn memory_column_names() -> impl Iterator<Item = &'static str> {
+    MEMORY_COLUMNS
+        .split(", ")
+        .map(|c| c.strip_prefix("m.").unwrap_or(c))
+}
+
+pub(crate) fn memory<R: Cols + ?Sized>(row: &R) -> Result<MemoryRecord> {
+    let sources: Vec<Uuid> = serde_json::from_str(&row.text("source_message_ids")?)
         .map_err(|e| corrupt("source_message_ids", e))?;
+    let opt_time = |col: &str| row.opt_int(col)?.map(time).transpose();
+    let opt_uuid = |col: &str| row.opt_text(col)?.as_deref().map(uuid).transpose();
     #[allow(clippy::cast_possible_truncation)]
     Ok(MemoryRecord {
-        id: uuid(&get::<String>(row, "id")?)?,
+        id: uuid(&row.text("id")?)?,
         scope: Scope {
-            tenant: get(row, "tenant")?,
-            user_id: get(row, "user_id")?,
-            agent_id: get(row, "agent_id")?,
-            session_id: get(row, "session_id")?,
+            tenant: row.text("tenant")?,
+            user_id: row.opt_text("user_id")?,
+            agent_id: row.opt_text("agent_id")?,
+            session_id: row.opt_text("session_id")?,
         },
-        content: get(row, "content")?,
-        kind: MemoryKind::parse(&get::<String>(row, "kind")?),
-        importance: get::<f64>(row, "importance")? as f32,
-        confidence: get::<f64>(row, "confidence")? as f32,
-        metadata: json_map(&get::<String>(row, "metadata")?)?,
+        content: row.text("content")?,
+        kind: MemoryKind::parse(&row.text("kind")?),
+        importance: row.real("importance")? as f32,
+        confidence: row.real("confidence")? as f32,
+        metadata: json_map(&row.text("metadata")?)?,
         source_message_ids: sources,
-        created_at: time(get(row, "created_at")?)?,
-        updated_at: time(get(row, "updated_at")?)?,
-        last_accessed_at: time(get(row, "last_accessed_at")?)?,
-        access_count: u64_of(get(row, "access_count")?),
-        expires_at: get::<Option<i64>>(row, "expires_at")?
-            .map(time)
-            .transpose()?,
-        valid_from: get::<Option<i64>>(row, "valid_from")?
-            .map(time)
-            .transpose()?,
-        valid_until: get::<Option<i64>>(row, "valid_until")?
-            .map(time)
-            .transpose()?,
-        superseded_by: get::<Option<String>>(row, "superseded_by")?
-            .as_deref()
-            .map(uuid)
-            .transpose()?,
-        supersedes: get::<Option<String>>(row, "supersedes")?
-            .as_deref()
-            .map(uuid)
-            .transpose()?,
-        content_hash: get(row, "content_hash")?,
-        embedding_model: get(row, "embedding_model")?,
-        vector_state: VectorState::parse(&get::<String>(row, "vector_state")?)?,
-        vector_attempts: u32::try_from(get::<i64>(row, "vector_attempts")?).unwrap_or(u32::MAX),
-        version: u64_of(get(row, "version")?),
+        created_at: time(row.int("created_at")?)?,
+        updated_at: time(row.int("updated_at")?)?,
+        last_accessed_at: time(row.int("last_accessed_at")?)?,
+        access_count: u64_of(row.int("access_count")?),
+        expires_at: opt_time("expires_at")?,
+        valid_from: opt_time("valid_from")?,
+        valid_until: opt_time("valid_until")?,
+        superseded_by: opt_uuid("superseded_by")?,
+        supersedes: opt_uuid("supersedes")?,
+        content_hash: row.text("content_hash")?,
+        embedding_model: row.opt_text("embedding_model")?,
+        vector_state: VectorState::parse(&row.text("vector_state")?)?,
+        vector_attempts: u32::try_from(row.int("vector_attempts")?).unwrap_or(u32::MAX),
+        version: u64_of(row.int("version")?),
     })
 }
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use memory_core::filter::Filter;
 use memory_core::{
-    AddRequest, EngineConfig, KeywordIndex, Memory, Scope, SearchMode, SearchRequest, Store,
-    VectorIndex, VectorQuery,
+    AddRequest, EngineConfig, KeywordIndex, Memory, MemoryKind, Scope, SearchMode, SearchRequest,
+    Store, VectorIndex, VectorQuery,
 };
 
 use crate::DeterministicEmbedder;
@@ -34,13 +34,26 @@ pub async fn joined_hits_match_the_separate_lookups<S>(
         .build()
         .await
         .unwrap();
-    for i in 0..30 {
-        m.add(AddRequest::new(
-            Scope::user("ann"),
-            format!("ann likes tea number {i}"),
-        ))
-        .await
-        .unwrap();
+    // Every column a record has, filled, so each one's decoding is compared.
+    let now = chrono::Utc::now();
+    let mut previous = None;
+    for i in 0..30u16 {
+        let mut add = AddRequest::new(Scope::user("ann"), format!("ann likes tea number {i}"))
+            .kind(MemoryKind::Preference)
+            .importance(1.1 + f32::from(i) * 0.29)
+            .metadata(
+                serde_json::json!({"n": i, "quote": "say \"hi\" ünï", "nested": {"x": [1.5, null]}})
+                    .as_object()
+                    .cloned()
+                    .unwrap(),
+            )
+            .expires_at(now + chrono::Duration::days(1))
+            .valid_from(now - chrono::Duration::hours(1));
+        add.confidence = 0.3 + f32::from(i) * 0.017;
+        if let Some(id) = previous.filter(|_| i % 2 == 1) {
+            add = add.supersedes(id);
+        }
+        previous = Some(m.add(add).await.unwrap().id);
         m.add(AddRequest::new(
             Scope::user("bob"),
             format!("bob likes tea number {i}"),
@@ -83,6 +96,13 @@ pub async fn joined_hits_match_the_separate_lookups<S>(
             .iter()
             .any(|j| j.chunk.is_some_and(|c| c.memory_id == long_id)),
         "a window of the long memory is among the hits"
+    );
+    assert!(
+        joined.iter().any(|j| j
+            .record
+            .as_ref()
+            .is_some_and(|r| r.supersedes.is_some() && !r.metadata.is_empty())),
+        "the filled records are among the hits"
     );
     for j in &joined {
         assert_eq!(j.chunk, refs.get(&j.hit.id).copied());

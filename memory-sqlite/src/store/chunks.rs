@@ -5,13 +5,12 @@
 use std::collections::HashMap;
 
 use memory_core::{ChunkRef, ChunkSpan, Result, StoredChunk, StoredMemory, VectorOp, chunk_id};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{push_ids, queue_outbox};
 use crate::error::map;
-use crate::rows::{self, blob_to_vec, get, vec_to_blob};
+use crate::rows::{self, Cols, blob_to_vec, get, vec_to_blob};
 
 /// Queues deletes for the vectors of `memory`'s windows from `keep` on
 /// (window 0 is the memory's own vector, never retired here) and removes
@@ -133,11 +132,12 @@ pub(super) async fn attach(pool: &SqlitePool, memories: &mut [StoredMemory]) -> 
 }
 
 /// A window's span from a row with `idx`, `start_byte` and `end_byte`.
-pub(crate) fn span(r: &SqliteRow) -> Result<ChunkSpan> {
+pub(crate) fn span<R: Cols + ?Sized>(r: &R) -> Result<ChunkSpan> {
+    let at = |col: &str| r.int(col).map(|v| u32::try_from(v).unwrap_or(0));
     Ok(ChunkSpan {
-        index: u32::try_from(get::<i64>(r, "idx")?).unwrap_or(0),
-        start: u32::try_from(get::<i64>(r, "start_byte")?).unwrap_or(0),
-        end: u32::try_from(get::<i64>(r, "end_byte")?).unwrap_or(0),
+        index: at("idx")?,
+        start: at("start_byte")?,
+        end: at("end_byte")?,
     })
 }
 

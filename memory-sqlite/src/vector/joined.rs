@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 
-use memory_core::{ChunkRef, JoinedHit, Result, ScoredId};
+use memory_core::{ChunkRef, JoinedHit, MemoryRecord, Result, ScoredId};
+use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use uuid::Uuid;
 
-use crate::error::map;
-use crate::rows::{self, MEMORY_COLUMNS, get};
+use crate::error::{corrupt, map};
+use crate::rows::{self, Cols, MEMORY_COLUMNS, get};
 use crate::store::chunks::span;
 
 use super::partition::PartKey;
@@ -40,6 +41,13 @@ pub(super) async fn attach_checked(
     read(pool, &key.1, hits, Some(key)).await
 }
 
+/// The columns of one hit in the aggregated statement, in order.
+const HIT_COLUMNS: [&str; 5] = ["hit", "window_of", "idx", "start_byte", "end_byte"];
+
+/// Reads the hits' windows and memories as one row holding a JSON array
+/// (one array of values per hit): the driver hands rows over one by one
+/// between threads, and for a handful of hits that costs more than the
+/// statement.
 async fn read(
     pool: &SqlitePool,
     tenant: &str,
@@ -62,43 +70,46 @@ async fn read(
             qb.push("NULL");
         }
     }
-    // Led by a one-row table, so the epoch comes back even with no hits.
     qb.push(format!(
-        " AS current_epoch, h.value AS hit, ch.memory_id AS window_of, ch.idx, ch.start_byte, ch.end_byte, {MEMORY_COLUMNS} \
-         FROM (SELECT 1) one LEFT JOIN json_each("
+        " AS current_epoch, (SELECT json_group_array(json_array(h.value, ch.memory_id, ch.idx, \
+         ch.start_byte, ch.end_byte, {MEMORY_COLUMNS})) FROM json_each("
     ));
     qb.push_bind(serde_json::Value::from(ids).to_string())
-        .push(") h ON 1 LEFT JOIN memory_chunks ch ON ch.tenant = ")
+        .push(") h LEFT JOIN memory_chunks ch ON ch.tenant = ")
         .push_bind(tenant.to_owned())
         .push(" AND ch.chunk_id = h.value LEFT JOIN memories m ON m.tenant = ")
         .push_bind(tenant.to_owned())
-        .push(" AND m.id = COALESCE(ch.memory_id, h.value)");
-    let rows = qb
+        .push(" AND m.id = COALESCE(ch.memory_id, h.value)) AS hits");
+    let row = qb
         .build()
-        .fetch_all(pool)
+        .fetch_one(pool)
         .await
         .map_err(|e| map(e, "query joined"))?;
-    let current = match rows.first() {
-        Some(r) => get::<Option<i64>>(r, "current_epoch")?,
-        None => None,
-    };
-    let mut found: HashMap<Uuid, (Option<ChunkRef>, Option<memory_core::MemoryRecord>)> =
-        HashMap::with_capacity(rows.len());
-    for r in &rows {
-        let Some(hit) = get::<Option<String>>(r, "hit")? else {
-            continue;
+    let current = get::<Option<i64>>(&row, "current_epoch")?;
+    let values: Vec<Vec<Value>> = serde_json::from_str(&get::<String>(&row, "hits")?)
+        .map_err(|e| corrupt("joined hits", e))?;
+    let names: Vec<&str> = HIT_COLUMNS
+        .into_iter()
+        .chain(rows::memory_column_names())
+        .collect();
+    let mut found: HashMap<Uuid, (Option<ChunkRef>, Option<MemoryRecord>)> =
+        HashMap::with_capacity(values.len());
+    for values in &values {
+        let r = JsonRow {
+            names: &names,
+            values,
         };
-        let id = rows::uuid(&hit)?;
-        let chunk = match get::<Option<String>>(r, "window_of")? {
+        let id = rows::uuid(&r.text("hit")?)?;
+        let chunk = match r.opt_text("window_of")? {
             Some(memory) => Some(ChunkRef {
                 chunk_id: id,
                 memory_id: rows::uuid(&memory)?,
-                span: span(r)?,
+                span: span(&r)?,
             }),
             None => None,
         };
-        let record = match get::<Option<String>>(r, "id")? {
-            Some(_) => Some(rows::memory(r)?),
+        let record = match r.opt_text("id")? {
+            Some(_) => Some(rows::memory(&r)?),
             None => None,
         };
         found.insert(id, (chunk, record));
@@ -111,4 +122,50 @@ async fn read(
         })
         .collect();
     Ok((joined, current))
+}
+
+/// One hit of the aggregated statement: its values, named by `names`.
+struct JsonRow<'a> {
+    names: &'a [&'a str],
+    values: &'a [Value],
+}
+
+impl JsonRow<'_> {
+    fn value(&self, col: &str) -> Result<&Value> {
+        self.names
+            .iter()
+            .position(|n| *n == col)
+            .and_then(|i| self.values.get(i))
+            .ok_or_else(|| corrupt(col, "missing from the joined row"))
+    }
+}
+
+impl Cols for JsonRow<'_> {
+    fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        match self.value(col)? {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            v => Err(corrupt(col, format!("expected text, found {v}"))),
+        }
+    }
+
+    fn opt_int(&self, col: &str) -> Result<Option<i64>> {
+        match self.value(col)? {
+            Value::Null => Ok(None),
+            Value::Number(n) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| corrupt(col, format!("expected an integer, found {n}"))),
+            v => Err(corrupt(col, format!("expected an integer, found {v}"))),
+        }
+    }
+
+    fn real(&self, col: &str) -> Result<f64> {
+        match self.value(col)? {
+            Value::Number(n) => n
+                .as_f64()
+                .ok_or_else(|| corrupt(col, format!("expected a number, found {n}"))),
+            v => Err(corrupt(col, format!("expected a number, found {v}"))),
+        }
+    }
 }

@@ -256,7 +256,12 @@ impl Partition {
 
 /// The partition a payload belongs to.
 pub(super) fn part_of(p: &VectorPayload) -> String {
-    match &p.user_id {
+    part_of_user(p.user_id.as_deref())
+}
+
+/// The partition holding `user`'s vectors (`-` for vectors of no user).
+pub(super) fn part_of_user(user: Option<&str>) -> String {
+    match user {
         Some(u) => format!("u:{u}"),
         None => "-".to_owned(),
     }

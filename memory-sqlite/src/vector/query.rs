@@ -15,7 +15,7 @@ use memory_core::{
 };
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::partition::{PartKey, Partition, residual};
+use super::partition::{PartKey, Partition, part_of_user, residual};
 use super::{SqliteVectorIndex, joined, lock_err};
 use crate::error::{corrupt, map};
 use crate::rows::get;
@@ -31,7 +31,7 @@ fn pinned_part(q: &VectorQuery) -> Option<String> {
         .as_ref()
         .and_then(|f| f.pinned(&Field::UserId))
         .and_then(|v| v.as_str())
-        .map(|u| format!("u:{u}"))
+        .map(|u| part_of_user(Some(u)))
 }
 
 /// A collection's spec from a row holding its `dimension` and `metric`.
