@@ -309,6 +309,15 @@ where
     out
 }
 
+/// A comma-separated list of counts from the environment, or `default`'s.
+pub fn env_list(name: &str, default: &str) -> Vec<usize> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
 /// A count from the environment, or `default`.
 pub fn env_num(name: &str, default: usize) -> usize {
     std::env::var(name)

@@ -141,6 +141,11 @@ pub(crate) fn session(
 ) -> Result<Session> {
     Session::builder(env)
         .map_err(ort_err)?
+        // Every batch has its own shape (texts are padded to the batch's
+        // longest): a memory pattern is planned and kept per shape, which
+        // costs memory for good and time on each new shape.
+        .with_memory_pattern(false)
+        .map_err(ort_err)?
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(ort_err)?
         .with_intra_threads(threads)

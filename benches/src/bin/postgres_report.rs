@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use memory::{AddRequest, Config, EngineConfig, Scope, SearchMode, SearchRequest, VectorIndex};
-use memory_benches::{HashEmbedder, percentiles, seed, sentences, time_n};
+use memory_benches::{HashEmbedder, env_list, percentiles, seed, sentences, time_n};
 use sqlx::Row;
 
 /// Every column of a memory record, as a hand-written query would name them.
@@ -22,14 +22,6 @@ const WHOLE_RECORD: &str = "m.id, m.tenant, m.user_id, m.agent_id, m.session_id,
     m.updated_at, m.last_accessed_at, m.access_count, m.expires_at, m.content_hash, \
     m.embedding_model, m.vector_state, m.vector_attempts, m.version, m.valid_from, \
     m.valid_until, m.superseded_by, m.supersedes";
-
-fn env_list(name: &str, default: &str) -> Vec<usize> {
-    std::env::var(name)
-        .unwrap_or_else(|_| default.into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect()
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {

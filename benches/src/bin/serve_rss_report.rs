@@ -107,9 +107,9 @@ impl Served {
     }
 
     /// Adds `n` chat-like memories through the batch route, 100 a request.
-    async fn add(&self, n: usize, users: usize) -> anyhow::Result<()> {
+    async fn add(&self, n: usize, users: usize, salt: u64) -> anyhow::Result<()> {
         let http = reqwest::Client::new();
-        let texts = sentences(n, 31_337);
+        let texts = sentences(n, salt);
         for (c, chunk) in texts.chunks(100).enumerate() {
             let items: Vec<AddRequest> = chunk
                 .iter()
@@ -200,17 +200,25 @@ async fn main() -> anyhow::Result<()> {
         let empty = Served::start(&bin, dir.path(), &url("empty")).await?;
         empty.warm(users, 11).await?;
         print("empty store, after searches (the model alone)", empty.rss());
+        // What the write path costs the model and the process alone, to
+        // tell it from what the loaded store adds below.
+        empty.add(2_000, users, 31_337).await?;
+        print("  and after 2,000 adds in batches", empty.rss());
     }
     let full = Served::start(&bin, dir.path(), &url("full")).await?;
     print(&format!("{n} memories, started"), full.rss());
     full.warm(users, 12).await?;
     print(&format!("{n} memories, every user searched"), full.rss());
-    full.add(2_000, users).await?;
-    print(
-        &format!("{n} memories, after 2,000 adds in batches"),
-        full.rss(),
-    );
-    full.warm(users, 13).await?;
-    print("  and every user searched again", full.rss());
+    // Two rounds: whether the write path's growth is a working set that
+    // levels off or keeps climbing.
+    for (round, salt) in [(1, 31_337), (2, 27_182)] {
+        full.add(2_000, users, salt).await?;
+        print(
+            &format!("{n} memories, after {} adds in batches", round * 2_000),
+            full.rss(),
+        );
+        full.warm(users, 12 + round).await?;
+        print("  and every user searched again", full.rss());
+    }
     Ok(())
 }
