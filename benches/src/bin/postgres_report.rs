@@ -13,7 +13,10 @@
 use std::sync::Arc;
 
 use memory::{AddRequest, Config, EngineConfig, Scope, SearchMode, SearchRequest, VectorIndex};
-use memory_benches::{HashEmbedder, Precomputed, env_list, percentiles, seed, sentences, time_n};
+use memory_benches::{
+    HashEmbedder, Precomputed, env_list, interleave, percentiles, print_ratios, seed, sentences,
+    time_n,
+};
 use sqlx::Row;
 
 /// Every column of a memory record, as a hand-written query would name them.
@@ -32,10 +35,6 @@ async fn main() -> anyhow::Result<()> {
         .first()
         .copied()
         .unwrap_or(200);
-    println!(
-        "{:<40} {:>9} {:>9} {:>10}",
-        "case", "p50 ms", "p99 ms", "vs raw"
-    );
     for n in env_list("MEMORY_BENCH_SIZES", "1000,10000") {
         let users = 100;
         let schema = format!("bench_{n}_{}", std::process::id());
@@ -75,41 +74,13 @@ async fn main() -> anyhow::Result<()> {
             .iter()
             .map(|t| pgvector::Vector::from(HashEmbedder::vector(t)))
             .collect();
-        let mut r50 = 0.0;
-        for (label, columns) in [
-            ("whole records", WHOLE_RECORD),
-            ("3 columns", "m.id, m.content, m.metadata"),
-        ] {
-            let sql = raw_sql(columns);
-            let raw = time_n(q, |i| {
-                let (pool, sql, v) = (pool.clone(), sql.clone(), vectors[i].clone());
-                async move {
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind("default")
-                        .bind("u0")
-                        .bind(v)
-                        .fetch_all(&pool)
-                        .await
-                        .unwrap();
-                    assert!(
-                        rows.first()
-                            .is_some_and(|r| r.try_get::<String, _>("content").is_ok())
-                    );
-                }
-            })
-            .await;
-            let (p50, p99) = percentiles(raw);
-            if r50 == 0.0 {
-                r50 = p50;
-            }
-            println!(
-                "{:<40} {p50:>9.3} {p99:>9.3} {:>9.2}x",
-                format!("raw SQL n={n} part={}, {label}", n / users),
-                p50 / r50
-            );
-        }
+        let sqls = [
+            raw_sql(WHOLE_RECORD),
+            raw_sql("m.id, m.content, m.metadata"),
+        ];
         // The index alone, then joined to the records: the layer's share.
         let index = db.store_vector_index();
+        let name = m.collection().name.clone();
         let pinned = memory::Filter::parse(&serde_json::json!({"user_id": "u0"}))?;
         let vq = |i: usize| memory::VectorQuery {
             tenant: "default".into(),
@@ -117,51 +88,65 @@ async fn main() -> anyhow::Result<()> {
             k: 11,
             filter: Some(pinned.clone()),
         };
-        for joined in [false, true] {
-            let d = time_n(q, |i| {
-                let (index, name, vq) = (index.clone(), m.collection().name.clone(), vq(i));
-                async move {
-                    if joined {
-                        index.query_joined(&name, &vq).await.unwrap().unwrap();
-                    } else {
-                        index.query(&name, &vq).await.unwrap();
-                    }
+        // Interleaved query by query, so the machine's noise and the
+        // server's background work fall on every case alike.
+        let times = interleave(q, 5, async |case, i| {
+            match case {
+                0 | 1 => {
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(sqls[case].clone()))
+                        .bind("default")
+                        .bind("u0")
+                        .bind(vectors[i].clone())
+                        .fetch_all(&pool)
+                        .await?;
+                    anyhow::ensure!(
+                        rows.first()
+                            .is_some_and(|r| r.try_get::<String, _>("content").is_ok()),
+                        "the raw query found nothing"
+                    );
                 }
-            })
-            .await;
-            let (p50, p99) = percentiles(d);
-            println!(
-                "{:<40} {p50:>9.3} {p99:>9.3} {:>9.2}x",
-                if joined {
-                    "  index query joined to records"
-                } else {
-                    "  index query (ids and scores)"
-                },
-                p50 / r50
-            );
-        }
-        for mode in [SearchMode::Semantic, SearchMode::Hybrid] {
-            let d = time_n(q, |i| {
-                let m = m.clone();
-                let req = SearchRequest::new(Scope::user("u0"), queries[i].clone())
-                    .k(10)
-                    .mode(mode);
-                async move {
-                    m.search(req).await.unwrap();
+                2 => {
+                    index.query(&name, &vq(i)).await?;
                 }
-            })
-            .await;
-            let (p50, p99) = percentiles(d);
-            let ratio = if mode == SearchMode::Semantic {
-                format!("{:.2}x", p50 / r50)
-            } else {
-                String::new()
-            };
-            println!(
-                "{:<40} {p50:>9.3} {p99:>9.3} {ratio:>10}",
-                format!("engine {mode:?} n={n}").to_lowercase()
-            );
-        }
+                3 => {
+                    index.query_joined(&name, &vq(i)).await?;
+                }
+                _ => {
+                    let req = SearchRequest::new(Scope::user("u0"), queries[i].clone())
+                        .k(10)
+                        .mode(SearchMode::Semantic);
+                    m.search(req).await?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        let part = n / users;
+        print_ratios(
+            &[
+                &format!("raw SQL n={n} part={part}, whole records"),
+                "raw SQL, 3 columns",
+                "  index query (ids and scores)",
+                "  index query joined to records",
+                &format!("engine semantic n={n}"),
+            ],
+            times,
+        );
+        let d = time_n(q, |i| {
+            let m = m.clone();
+            let req = SearchRequest::new(Scope::user("u0"), queries[i].clone())
+                .k(10)
+                .mode(SearchMode::Hybrid);
+            async move {
+                m.search(req).await.unwrap();
+            }
+        })
+        .await;
+        let (p50, p99) = percentiles(d);
+        println!(
+            "{:<40} {p50:>9.3} {p99:>9.3}",
+            format!("engine hybrid n={n}")
+        );
         let adds = sentences(100, 4242);
         let raw_add = time_n(adds.len(), |i| {
             let (pool, tbl, text) = (pool.clone(), tbl.clone(), adds[i].clone());
