@@ -82,15 +82,19 @@ async fn main() -> anyhow::Result<()> {
         let index = db.store_vector_index();
         let name = m.collection().name.clone();
         let pinned = memory::Filter::parse(&serde_json::json!({"user_id": "u0"}))?;
-        let vq = |i: usize| memory::VectorQuery {
+        // The engine's own filter adds "not superseded" to the user's.
+        let current = memory::Filter::parse(
+            &serde_json::json!({"user_id": "u0", "valid_until": {"exists": false}}),
+        )?;
+        let vq = |i: usize, filter: &memory::Filter| memory::VectorQuery {
             tenant: "default".into(),
             vector: HashEmbedder::vector(&queries[i]),
             k: 11,
-            filter: Some(pinned.clone()),
+            filter: Some(filter.clone()),
         };
         // Interleaved query by query, so the machine's noise and the
         // server's background work fall on every case alike.
-        let times = interleave(q, 5, async |case, i| {
+        let times = interleave(q, 6, async |case, i| {
             match case {
                 0 | 1 => {
                     let rows = sqlx::query(sqlx::AssertSqlSafe(sqls[case].clone()))
@@ -106,10 +110,13 @@ async fn main() -> anyhow::Result<()> {
                     );
                 }
                 2 => {
-                    index.query(&name, &vq(i)).await?;
+                    index.query(&name, &vq(i, &pinned)).await?;
                 }
                 3 => {
-                    index.query_joined(&name, &vq(i)).await?;
+                    index.query_joined(&name, &vq(i, &pinned)).await?;
+                }
+                4 => {
+                    index.query_joined(&name, &vq(i, &current)).await?;
                 }
                 _ => {
                     let req = SearchRequest::new(Scope::user("u0"), queries[i].clone())
@@ -128,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
                 "raw SQL, 3 columns",
                 "  index query (ids and scores)",
                 "  index query joined to records",
+                "  the same, with the engine's filter",
                 &format!("engine semantic n={n}"),
             ],
             times,
