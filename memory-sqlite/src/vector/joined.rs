@@ -4,6 +4,7 @@
 //! `memory_chunks` tables live in the same database.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use memory_core::{ChunkRef, JoinedHit, MemoryRecord, Result, ScoredId};
 use serde_json::Value;
@@ -41,8 +42,19 @@ pub(super) async fn attach_checked(
     read(pool, &key.1, hits, Some(key)).await
 }
 
-/// The columns of one hit in the aggregated statement, in order.
+/// The columns of one hit in the aggregated statement, in order, before
+/// the memory's.
 const HIT_COLUMNS: [&str; 5] = ["hit", "window_of", "idx", "start_byte", "end_byte"];
+
+/// Each column's position in a hit's array, worked out once.
+static POSITIONS: LazyLock<HashMap<&'static str, usize>> = LazyLock::new(|| {
+    HIT_COLUMNS
+        .into_iter()
+        .chain(rows::memory_column_names())
+        .enumerate()
+        .map(|(i, name)| (name, i))
+        .collect()
+});
 
 /// Reads the hits' windows and memories as one row holding a JSON array
 /// (one array of values per hit): the driver hands rows over one by one
@@ -88,17 +100,10 @@ async fn read(
     let current = get::<Option<i64>>(&row, "current_epoch")?;
     let values: Vec<Vec<Value>> = serde_json::from_str(&get::<String>(&row, "hits")?)
         .map_err(|e| corrupt("joined hits", e))?;
-    let names: Vec<&str> = HIT_COLUMNS
-        .into_iter()
-        .chain(rows::memory_column_names())
-        .collect();
     let mut found: HashMap<Uuid, (Option<ChunkRef>, Option<MemoryRecord>)> =
         HashMap::with_capacity(values.len());
     for values in &values {
-        let r = JsonRow {
-            names: &names,
-            values,
-        };
+        let r = JsonRow(values);
         let id = rows::uuid(&r.text("hit")?)?;
         let chunk = match r.opt_text("window_of")? {
             Some(memory) => Some(ChunkRef {
@@ -124,18 +129,14 @@ async fn read(
     Ok((joined, current))
 }
 
-/// One hit of the aggregated statement: its values, named by `names`.
-struct JsonRow<'a> {
-    names: &'a [&'a str],
-    values: &'a [Value],
-}
+/// One hit of the aggregated statement: its values, in [`POSITIONS`]' order.
+struct JsonRow<'a>(&'a [Value]);
 
 impl JsonRow<'_> {
     fn value(&self, col: &str) -> Result<&Value> {
-        self.names
-            .iter()
-            .position(|n| *n == col)
-            .and_then(|i| self.values.get(i))
+        POSITIONS
+            .get(col)
+            .and_then(|&i| self.0.get(i))
             .ok_or_else(|| corrupt(col, "missing from the joined row"))
     }
 }
