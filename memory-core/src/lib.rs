@@ -25,11 +25,11 @@ pub use backend::{BackendDescriptor, BackendRole, OpenedStore, Opening};
 pub use batched::BatchingEmbedder;
 pub use cached::CachedEmbedder;
 pub use engine::{
-    AddEvent, AddOutcome, AddRequest, CheckReport, ChunkingConfig, Context, DEFAULT_PLATFORM,
-    DecayReport, EMBED_CONTEXT_KEY, EngineConfig, EngineStats, Memory, MemoryBuilder,
-    MessageOutcome, NewSession, NewTopic, RateLimits, RecordMessage, ScoreParts, SearchHit,
-    SearchMode, SearchRequest, SearchResponse, SessionPatch, SkippedBackend, SyncReport, TOPIC_KEY,
-    TopicPatch, UpdateRequest, Validity, Weights, word_spans,
+    AddEvent, AddOutcome, AddPipeline, AddRequest, CheckReport, ChunkingConfig, Context,
+    DEFAULT_PLATFORM, DecayReport, EMBED_CONTEXT_KEY, EngineConfig, EngineStats, Memory,
+    MemoryBuilder, MessageOutcome, NewSession, NewTopic, RateLimits, RecordMessage, ScoreParts,
+    SearchHit, SearchMode, SearchRequest, SearchResponse, SessionPatch, SkippedBackend, SyncReport,
+    TOPIC_KEY, TopicPatch, UpdateRequest, Validity, Weights, word_spans,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use extract::{ExtractReport, ExtractionConfig, LlmUsage};

@@ -1,8 +1,10 @@
 //! Bulk ingest on the embedded default against the raw embedding
 //! throughput of the same model, measured in one run: the model alone
-//! embedding chat-like sentences in batches, then `add_batch` (what
-//! `memory import` calls) adding as many different sentences to a fresh
-//! SQLite store, vectors synced, then the model alone again. A last row
+//! embedding chat-like sentences in batches, then `add_batch` one batch
+//! after another and `add_pipeline` (what `memory import` writes with:
+//! each batch embedded while the one before is written) adding as many
+//! different sentences to fresh SQLite stores, vectors synced, then the
+//! model alone again. A last row
 //! adds the same number with a free embedder: what the store's writes cost
 //! on their own.
 //!
@@ -39,24 +41,33 @@ async fn raw_rate(model: &dyn Embedder, texts: &[String], batch: usize) -> f64 {
     texts.len() as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Memories per second `add_batch` stores in a fresh store named `name`,
-/// `batch` at a time over ten users, until every vector is synced.
+/// Memories per second stored in a fresh store named `name`, `batch` at
+/// a time over ten users, until every vector is synced: by `add_batch`
+/// one batch after another, or `pipelined` (what `import` does: each batch
+/// embedded while the one before is written).
 async fn ingest_rate(
     dir: &std::path::Path,
     name: &str,
     model: Arc<dyn Embedder>,
     adds: &[String],
     batch: usize,
+    pipelined: bool,
 ) -> anyhow::Result<f64> {
     let m = engine(dir, name, Some(model)).await;
     let start = Instant::now();
+    let mut pipeline = m.add_pipeline();
     for (c, chunk) in adds.chunks(batch).enumerate() {
         let reqs = chunk
             .iter()
             .map(|t| AddRequest::new(Scope::user(format!("u{}", c % 10)), t.clone()))
             .collect();
-        m.add_batch(reqs).await?;
+        if pipelined {
+            pipeline.push(reqs).await?;
+        } else {
+            m.add_batch(reqs).await?;
+        }
     }
+    pipeline.finish().await?;
     m.sync(true).await?;
     Ok(adds.len() as f64 / start.elapsed().as_secs_f64())
 }
@@ -74,7 +85,24 @@ async fn main() -> anyhow::Result<()> {
     let before = raw_rate(model.as_ref(), &texts(n, 2), batch).await;
 
     let dir = tempfile::tempdir()?;
-    let ingest = ingest_rate(dir.path(), "ingest", model.clone(), &texts(n, 3), batch).await?;
+    let one_by_one = ingest_rate(
+        dir.path(),
+        "ingest",
+        model.clone(),
+        &texts(n, 3),
+        batch,
+        false,
+    )
+    .await?;
+    let pipelined = ingest_rate(
+        dir.path(),
+        "pipelined",
+        model.clone(),
+        &texts(n, 6),
+        batch,
+        true,
+    )
+    .await?;
     let after = raw_rate(model.as_ref(), &texts(n, 4), batch).await;
     let writes = ingest_rate(
         dir.path(),
@@ -82,20 +110,29 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(HashEmbedder),
         &texts(n, 5),
         batch,
+        false,
     )
     .await?;
     let raw = f64::midpoint(before, after);
-    println!("{:<44} {:>10}", "case", "per second");
-    println!("{:<44} {before:>10.1}", "model alone, before");
-    println!("{:<44} {after:>10.1}", "model alone, after");
+    println!("{:<52} {:>10}", "case", "per second");
+    println!("{:<52} {before:>10.1}", "model alone, before");
+    println!("{:<52} {after:>10.1}", "model alone, after");
     println!(
-        "{:<44} {ingest:>10.1}",
-        "add_batch into SQLite, vectors synced"
+        "{:<52} {one_by_one:>10.1}",
+        "add_batch into SQLite, one after another"
     );
     println!(
-        "{:<44} {writes:>10.1}",
+        "{:<52} {pipelined:>10.1}",
+        "add_pipeline (import): next batch embedded meanwhile"
+    );
+    println!(
+        "{:<52} {writes:>10.1}",
         "add_batch with a free embedder (writes alone)"
     );
-    println!("ingest / model: {:.2}x", ingest / raw);
+    println!(
+        "ingest / model: add_batch {:.2}x, add_pipeline {:.2}x",
+        one_by_one / raw,
+        pipelined / raw
+    );
     Ok(())
 }

@@ -14,6 +14,10 @@ use crate::{Error, Result, StoredChunk};
 /// vector only, never the content or the keyword index.
 pub const EMBED_CONTEXT_KEY: &str = "embed_context";
 
+/// The windows a content is split into ([`Memory::windows`]); `None`
+/// when it fits the embedder's window whole.
+pub(crate) type Windows = Option<Vec<Range<usize>>>;
+
 /// What one memory's vectors are made from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EmbedInput<'a> {
@@ -21,6 +25,10 @@ pub(crate) struct EmbedInput<'a> {
     pub(crate) content: &'a str,
     /// Text embedded before a content that fits one window.
     pub(crate) context: Option<&'a str>,
+    /// The content's windows when the caller has already worked them out
+    /// (validating a request does): tokenising is a noticeable share of a
+    /// bulk add, so it is not done twice.
+    pub(crate) planned: Option<&'a Windows>,
 }
 
 impl<'a> EmbedInput<'a> {
@@ -31,7 +39,14 @@ impl<'a> EmbedInput<'a> {
             context: metadata
                 .get(EMBED_CONTEXT_KEY)
                 .and_then(serde_json::Value::as_str),
+            planned: None,
         }
+    }
+
+    /// Sets the content's windows, as [`Memory::windows`] gave them.
+    pub(crate) fn planned(mut self, windows: &'a Windows) -> Self {
+        self.planned = Some(windows);
+        self
     }
 }
 
@@ -108,7 +123,7 @@ fn offset(v: usize) -> Result<u32> {
 impl Memory {
     /// The windows `content` is split into, or `None` when the embedder's
     /// window covers it; `InvalidInput` past `chunking.max_chunks`.
-    pub(crate) fn windows(&self, content: &str) -> Result<Option<Vec<Range<usize>>>> {
+    pub(crate) fn windows(&self, content: &str) -> Result<Windows> {
         let e = &self.inner.embedder;
         let (Some(max), Some(n)) = (e.max_tokens(), e.count_tokens(content)) else {
             return Ok(None);
@@ -173,6 +188,7 @@ impl Memory {
             .map(|c| EmbedInput {
                 content: c,
                 context: None,
+                planned: None,
             })
             .collect();
         self.embed_inputs(&inputs).await
@@ -186,7 +202,10 @@ impl Memory {
         let mut plans = Vec::with_capacity(inputs.len());
         for input in inputs {
             let c = input.content;
-            let spans = self.windows(c)?;
+            let spans = match input.planned {
+                Some(w) => w.clone(),
+                None => self.windows(c)?,
+            };
             match &spans {
                 None => texts.push(self.situated(input)),
                 Some(spans) => {

@@ -6,7 +6,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use uuid::Uuid;
 
 use super::Memory;
-use super::chunking::EmbedInput;
+use super::chunking::{EmbedInput, Windows};
 use super::requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
 use super::scope::owner_filter;
 use super::topics::TOPIC_KEY;
@@ -19,6 +19,9 @@ use crate::{
 
 /// Exact-duplicate lookups of one batch in flight at once.
 const HASH_LOOKUPS: usize = 8;
+
+/// Passes an add makes when concurrent writers keep inserting its texts first.
+const ADD_ATTEMPTS: u32 = 4;
 
 impl Memory {
     /// Adds one memory. Exact duplicates in the scope are a no-op; near
@@ -62,6 +65,7 @@ impl Memory {
         extra: &ChangeSet,
     ) -> Result<Vec<AddOutcome>> {
         let mut topics_seen = HashSet::new();
+        let mut plans = Vec::with_capacity(requests.len());
         for (i, r) in requests.iter_mut().enumerate() {
             let named = |e: Error| {
                 if batch {
@@ -70,9 +74,8 @@ impl Memory {
                     e
                 }
             };
-            r.validate(&self.inner.config)
-                .and_then(|()| self.windows(&r.content).map(drop))
-                .map_err(named)?;
+            r.validate(&self.inner.config).map_err(named)?;
+            plans.push(self.windows(&r.content).map_err(named)?);
             if let Some(t) = r.topic_id.take() {
                 if topics_seen.insert((r.scope.tenant.clone(), t)) {
                     self.check_topic("topic_id", &r.scope.tenant, t, None)
@@ -84,16 +87,25 @@ impl Memory {
         }
         // A concurrent writer may insert the same content between our hash
         // check and our insert; the unique index turns that into Conflict,
-        // and a second pass then finds the winner's row.
-        match self.add_attempt(&requests, extra).await {
-            Err(e) if e.kind() == ErrorKind::Conflict => self.add_attempt(&requests, extra).await,
-            other => other,
+        // and the next pass finds the winner's row. Another writer may win
+        // the next race too (batches of a pipeline overlap in turn), so a
+        // few passes are allowed; the embedding cache serves their texts.
+        let mut attempt = 1;
+        loop {
+            match self.add_attempt(&requests, &plans, extra).await {
+                Err(e) if e.kind() == ErrorKind::Conflict && attempt < ADD_ATTEMPTS => {
+                    attempt += 1;
+                }
+                other => return other,
+            }
         }
     }
 
+    /// One try at writing `requests`, whose windows are `plans`.
     async fn add_attempt(
         &self,
         requests: &[AddRequest],
+        plans: &[Windows],
         extra: &ChangeSet,
     ) -> Result<Vec<AddOutcome>> {
         let now = crate::now();
@@ -152,7 +164,9 @@ impl Memory {
             todo.iter().filter(|(_, _, dup)| dup.is_none()).collect();
         let inputs: Vec<EmbedInput<'_>> = fresh
             .iter()
-            .map(|(i, _, _)| EmbedInput::of(&requests[*i].content, &requests[*i].metadata))
+            .map(|(i, _, _)| {
+                EmbedInput::of(&requests[*i].content, &requests[*i].metadata).planned(&plans[*i])
+            })
             .collect();
         let embeddings = self.embed_inputs(&inputs).await?;
 
@@ -335,9 +349,12 @@ impl Memory {
         request: UpdateRequest,
     ) -> Result<MemoryRecord> {
         request.validate(&self.inner.config)?;
-        if let Some(c) = &request.content {
-            self.windows(c)?;
-        }
+        let plan = request
+            .content
+            .as_deref()
+            .map(|c| self.windows(c))
+            .transpose()?
+            .flatten();
         // One read gives the record and its windows' vector ids.
         let stored = self.stored_current(tenant, id).await?;
         let current = stored.record.clone();
@@ -362,7 +379,7 @@ impl Memory {
             next.content_hash = content_hash(c);
             let metadata = request.metadata.as_ref().unwrap_or(&current.metadata);
             embedded = self
-                .embed_inputs(&[EmbedInput::of(c, metadata)])
+                .embed_inputs(&[EmbedInput::of(c, metadata).planned(&plan)])
                 .await?
                 .pop();
             next.embedding_model = Some(self.inner.embedder.model_id().to_owned());

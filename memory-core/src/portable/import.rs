@@ -7,7 +7,8 @@ use serde::Serialize;
 use super::conversations::{self, ConversationItem};
 use super::restore::restore;
 use crate::{
-    AddEvent, AddRequest, Error, HistoryEvent, Memory, RecordMessage, Result, StoredMemory,
+    AddEvent, AddOutcome, AddPipeline, AddRequest, Error, HistoryEvent, Memory, RecordMessage,
+    Result, StoredMemory,
 };
 
 /// What an import did.
@@ -35,6 +36,10 @@ pub struct Importer<'a> {
     tenant: String,
     batch: usize,
     adds: Vec<(usize, AddRequest)>,
+    /// Batches of adds are written while the next is embedded.
+    pipeline: AddPipeline,
+    /// The first line of the batch of adds in flight.
+    in_flight: Option<usize>,
     exported: Vec<(StoredMemory, Vec<HistoryEvent>)>,
     conversations: Vec<ConversationItem>,
     report: ImportReport,
@@ -60,6 +65,8 @@ impl Memory {
             tenant: tenant.to_owned(),
             batch,
             adds: Vec::new(),
+            pipeline: self.add_pipeline(),
+            in_flight: None,
             exported: Vec::new(),
             conversations: Vec::new(),
             report: ImportReport::default(),
@@ -79,7 +86,9 @@ impl Importer<'_> {
             .as_object_mut()
             .ok_or_else(|| at(n, "not a JSON object"))?;
         match obj.get("type").and_then(|t| t.as_str()) {
+            // Adds in flight land before anything else is written.
             Some("user" | "session" | "topic" | "message") => {
+                self.wait_adds().await?;
                 let item: ConversationItem = serde_json::from_value(value).map_err(|e| {
                     at(
                         n,
@@ -94,6 +103,7 @@ impl Importer<'_> {
                 }
             }
             Some("memory") => {
+                self.wait_adds().await?;
                 // Conversations come first in an export; memories may name their messages.
                 self.write_conversations()
                     .await
@@ -118,6 +128,7 @@ impl Importer<'_> {
                 obj.entry("tenant")
                     .or_insert_with(|| self.tenant.clone().into());
                 if obj.contains_key("role") {
+                    self.wait_adds().await?;
                     let msg: RecordMessage = serde_json::from_value(value)
                         .map_err(|e| at(n, format!("not a message ({e})")))?;
                     self.memory
@@ -142,6 +153,7 @@ impl Importer<'_> {
     /// memories; returns what the whole import did.
     pub async fn finish(mut self) -> Result<ImportReport> {
         self.write_adds().await?;
+        self.wait_adds().await?;
         self.write_conversations().await?;
         self.write_exported().await?;
         // Also what an interrupted run left queued: a re-run finishes the job.
@@ -172,17 +184,32 @@ impl Importer<'_> {
         Ok(())
     }
 
+    /// Starts writing the buffered adds; counts the batch before, which
+    /// was in flight meanwhile.
     async fn write_adds(&mut self) -> Result<()> {
         let Some(first) = self.adds.first().map(|(n, _)| *n) else {
             return Ok(());
         };
         let reqs: Vec<AddRequest> = self.adds.drain(..).map(|(_, r)| r).collect();
-        let outcomes = self
-            .memory
-            .add_batch(reqs)
-            .await
-            .map_err(|e| e.context(format!("batch starting at line {first}")))?;
-        for o in outcomes {
+        let before = self.in_flight.replace(first);
+        let done = self.pipeline.push(reqs).await;
+        self.count(done, before)
+    }
+
+    /// Waits for the adds in flight.
+    async fn wait_adds(&mut self) -> Result<()> {
+        let before = self.in_flight.take();
+        let done = self.pipeline.wait().await;
+        self.count(done, before)
+    }
+
+    /// Counts the outcomes of the batch starting at line `first`.
+    fn count(&mut self, done: Result<Option<Vec<AddOutcome>>>, first: Option<usize>) -> Result<()> {
+        let outcomes = done.map_err(|e| match first {
+            Some(n) => e.context(format!("batch starting at line {n}")),
+            None => e,
+        })?;
+        for o in outcomes.into_iter().flatten() {
             match o.event {
                 AddEvent::Added => self.report.added += 1,
                 AddEvent::Unchanged => self.report.unchanged += 1,

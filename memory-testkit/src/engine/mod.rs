@@ -19,6 +19,7 @@ mod chunking;
 mod consistency;
 mod conversation;
 mod directory;
+mod pipeline;
 mod search;
 mod validity;
 mod worker;
@@ -28,6 +29,7 @@ use chunking::*;
 use consistency::*;
 use conversation::*;
 use directory::*;
+use pipeline::*;
 use search::*;
 use validity::*;
 use worker::*;
@@ -101,6 +103,7 @@ where
         decay_lowers_prunes_and_does_not_compound(&factory().await)
     );
     case!(r, forget_and_concurrent_adds(&factory().await));
+    case!(r, pipelined_batches_store_each_text_once(&factory().await));
     case!(r, messages_window_and_recovery(&factory().await));
     case!(r, messages_can_be_remembered_and_searched(&factory().await));
     case!(r, embed_context_situates_the_vector_only(&factory().await));

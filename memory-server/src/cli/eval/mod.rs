@@ -167,12 +167,19 @@ async fn ingest(
         requests.push(request);
     }
     let mut by_id = HashMap::new();
-    for (chunk, turns) in requests.chunks(500).zip(turns.chunks(500)) {
-        let outcomes = m.add_batch(chunk.to_vec()).await?;
-        for (o, (_, _, t)) in outcomes.iter().zip(turns) {
+    let mut note = |outcomes: Option<Vec<memory::AddOutcome>>, turns: &[(u32, String, Turn)]| {
+        for (o, (_, _, t)) in outcomes.iter().flatten().zip(turns) {
             by_id.entry(o.id).or_insert_with(|| vec![t.dia_id.clone()]);
         }
+    };
+    // Each chunk is embedded while the one before is written.
+    let mut pipeline = m.add_pipeline();
+    let mut in_flight: &[(u32, String, Turn)] = &[];
+    for (chunk, turns) in requests.chunks(500).zip(turns.chunks(500)) {
+        note(pipeline.push(chunk.to_vec()).await?, in_flight);
+        in_flight = turns;
     }
+    note(pipeline.finish().await?, in_flight);
     Ok(by_id)
 }
 

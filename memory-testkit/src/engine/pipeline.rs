@@ -1,0 +1,89 @@
+//! Engine case on bulk adds with two batches in flight (`add_pipeline`).
+
+use std::collections::HashMap;
+
+use memory_core::AddOutcome;
+
+use super::*;
+
+/// Overlapping batches store each text once, as one batch after another
+/// would: batches sharing texts race to insert them, and the store's
+/// unique index sends the loser back to find the winner's row. Batches
+/// that merge near-duplicates wait for the batch before.
+pub(super) async fn pipelined_batches_store_each_text_once(b: &Backends) -> CaseResult {
+    let r = rig(b, EngineConfig::default()).await?;
+    let m = &r.memory;
+    let text = |i: usize| format!("fact number {i} about the garden");
+    // Each batch shares half its texts with the one before it.
+    let batches: Vec<Vec<usize>> = (0..4).map(|b| (b * 20..b * 20 + 40).collect()).collect();
+    let mut pipeline = m.add_pipeline();
+    let mut outcomes: Vec<AddOutcome> = Vec::new();
+    for batch in &batches {
+        let reqs = batch
+            .iter()
+            .map(|&i| AddRequest::new(r.scope.clone(), text(i)))
+            .collect();
+        let done = pipeline.push(reqs).await.or_fail("push")?;
+        outcomes.extend(done.into_iter().flatten());
+    }
+    outcomes.extend(
+        pipeline
+            .finish()
+            .await
+            .or_fail("finish")?
+            .into_iter()
+            .flatten(),
+    );
+    let texts: Vec<usize> = batches.iter().flatten().copied().collect();
+    ensure!(
+        outcomes.len() == texts.len(),
+        "{} outcomes for {} items",
+        outcomes.len(),
+        texts.len()
+    );
+    let mut ids: HashMap<usize, uuid::Uuid> = HashMap::new();
+    let mut added: HashMap<usize, usize> = HashMap::new();
+    for (&t, o) in texts.iter().zip(&outcomes) {
+        let id = *ids.entry(t).or_insert(o.id);
+        ensure!(id == o.id, "text {t} has two ids: {id} and {}", o.id);
+        if o.event == AddEvent::Added {
+            *added.entry(t).or_default() += 1;
+        }
+    }
+    ensure!(
+        ids.len() == 100 && (0..100).all(|t| added.get(&t) == Some(&1)),
+        "each of 100 texts must be added exactly once: {added:?}"
+    );
+    let check = m.check(false).await.or_fail("check")?;
+    ensure!(
+        check.is_consistent() && check.pending == 0 && check.index_count == 100,
+        "check: {check:?}"
+    );
+
+    // Merging needs the batch before written: not overlapped.
+    let mut pipeline = m.add_pipeline();
+    let none = pipeline
+        .push(vec![AddRequest::new(r.scope.clone(), "Alice loves cats")])
+        .await
+        .or_fail("push first")?;
+    ensure!(none.is_none(), "a first batch has no batch before it");
+    let near = AddRequest::new(r.scope.clone(), "alice LOVES cats!").dedup_threshold(0.95);
+    let first = pipeline
+        .push(vec![near])
+        .await
+        .or_fail("push near")?
+        .unwrap_or_default();
+    let merged = pipeline
+        .finish()
+        .await
+        .or_fail("finish")?
+        .unwrap_or_default();
+    ensure!(
+        first.len() == 1
+            && merged.len() == 1
+            && merged[0].event == AddEvent::Merged
+            && merged[0].id == first[0].id,
+        "near duplicate in the next batch: {first:?} then {merged:?}"
+    );
+    Ok(())
+}
