@@ -3,8 +3,9 @@
 //! embedding chat-like sentences in batches, then `add_batch` one batch
 //! after another and `add_pipeline` (what `memory import` writes with:
 //! each batch embedded while the one before is written) adding as many
-//! different sentences to fresh SQLite stores, vectors synced, then the
-//! model alone again. A last row
+//! different sentences to fresh SQLite stores, vectors synced, and
+//! `migrate --re-embed` copying as many into another, then the model alone
+//! again. A last row
 //! adds the same number with a free embedder: what the store's writes cost
 //! on their own.
 //!
@@ -20,7 +21,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use memory::{AddRequest, EmbedKind, Embedder, Scope};
+use memory::{AddRequest, EmbedKind, Embedder, MigrateOptions, Scope};
 use memory_benches::{HashEmbedder, engine, env_num, sentences};
 
 /// Chat-like sentences without the numeric suffix the store benches add;
@@ -72,6 +73,35 @@ async fn ingest_rate(
     Ok(adds.len() as f64 / start.elapsed().as_secs_f64())
 }
 
+/// Memories per second `memory migrate --re-embed` copies into a fresh
+/// store, each embedded anew with `model` (by the vector sync that ends a
+/// migration), verification included: from a store of `adds` seeded with
+/// free vectors.
+async fn re_embed_rate(
+    dir: &std::path::Path,
+    model: Arc<dyn Embedder>,
+    adds: &[String],
+    batch: usize,
+) -> anyhow::Result<f64> {
+    ingest_rate(dir, "source", Arc::new(HashEmbedder), adds, batch, true).await?;
+    let source = engine(dir, "source", Some(Arc::new(HashEmbedder))).await;
+    let target = engine(dir, "re-embedded", Some(model)).await;
+    let start = Instant::now();
+    let options = MigrateOptions {
+        re_embed: true,
+        batch,
+        ..MigrateOptions::default()
+    };
+    let report = target
+        .migrate_from(source.store().as_ref(), options, |_, _| {})
+        .await?;
+    anyhow::ensure!(
+        report.verified && report.copied == adds.len() as u64,
+        "the migration did not copy everything: {report:?}"
+    );
+    Ok(adds.len() as f64 / start.elapsed().as_secs_f64())
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let n = env_num("MEMORY_BENCH_SENTENCES", 2000);
@@ -103,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
         true,
     )
     .await?;
+    let re_embed = re_embed_rate(dir.path(), model.clone(), &texts(n, 7), batch).await?;
     let after = raw_rate(model.as_ref(), &texts(n, 4), batch).await;
     let writes = ingest_rate(
         dir.path(),
@@ -126,13 +157,18 @@ async fn main() -> anyhow::Result<()> {
         "add_pipeline (import): next batch embedded meanwhile"
     );
     println!(
+        "{:<52} {re_embed:>10.1}",
+        "migrate --re-embed (re-embedded by the vector sync)"
+    );
+    println!(
         "{:<52} {writes:>10.1}",
         "add_batch with a free embedder (writes alone)"
     );
     println!(
-        "ingest / model: add_batch {:.2}x, add_pipeline {:.2}x",
+        "ingest / model: add_batch {:.2}x, add_pipeline {:.2}x, migrate --re-embed {:.2}x",
         one_by_one / raw,
-        pipelined / raw
+        pipelined / raw,
+        re_embed / raw
     );
     Ok(())
 }

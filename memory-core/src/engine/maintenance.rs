@@ -100,21 +100,38 @@ impl Memory {
         };
         let mut report = SyncReport::default();
         let mut seen = BTreeSet::new();
+        // One page is embedded while the page before it is written to the
+        // index, so a re-embedding sync (`migrate --re-embed`) keeps the
+        // model busy; the index sees the pages in order.
+        let mut ready = None;
         loop {
-            let entries = self.inner.store.outbox_pending(PAGE, max).await?;
+            // The page being committed is still pending: read past it.
+            let entries = self.inner.store.outbox_pending(2 * PAGE, max).await?;
             // Each row is tried once per call, so a down index ends the loop.
             let fresh: Vec<(Uuid, VectorOp)> = entries
                 .iter()
                 .filter(|e| seen.insert((e.memory_id, e.op.as_str())))
+                .take(PAGE)
                 .map(|e| (e.memory_id, e.op))
                 .collect();
-            if fresh.is_empty() {
-                break;
-            }
-            let c = self.flush(&fresh, Vec::new()).await;
+            let next = async {
+                if fresh.is_empty() {
+                    None
+                } else {
+                    Some(self.prepare(&fresh, Vec::new()).await)
+                }
+            };
+            let (c, next) = match ready.take() {
+                Some(page) => futures::join!(self.commit(page), next),
+                None => (Default::default(), next.await),
+            };
             report.upserted += c.upserted;
             report.deleted += c.deleted;
             report.failed += c.failed;
+            match next {
+                Some(page) => ready = Some(page),
+                None => break,
+            }
         }
         Ok(report)
     }

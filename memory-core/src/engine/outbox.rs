@@ -18,6 +18,16 @@ pub(crate) struct FlushCounts {
     pub(crate) failed: u64,
 }
 
+/// A page of outbox ops made ready for the index: its deletes, and the
+/// memories to upsert read from the store with their vectors (embedded
+/// when they had none); what failed on the way is counted already.
+#[derive(Debug, Default)]
+pub(crate) struct Prepared {
+    deletes: Vec<Uuid>,
+    upserts: Vec<StoredMemory>,
+    counts: FlushCounts,
+}
+
 impl Memory {
     /// Pushes outbox ops to the vector index, acknowledging or failing each.
     /// Never fails: what did not go through stays pending for `sync`.
@@ -26,26 +36,34 @@ impl Memory {
         ops: &[(Uuid, VectorOp)],
         known: Vec<StoredMemory>,
     ) -> FlushCounts {
-        let mut counts = FlushCounts::default();
+        let ready = self.prepare(ops, known).await;
+        self.commit(ready).await
+    }
+
+    /// The store's half of a flush: reads the memories to upsert (those in
+    /// `known` are not read again) and embeds those without a vector.
+    /// Nothing reaches the index yet, so the next page can be prepared
+    /// while this one is committed.
+    pub(crate) async fn prepare(
+        &self,
+        ops: &[(Uuid, VectorOp)],
+        known: Vec<StoredMemory>,
+    ) -> Prepared {
         let store = &self.inner.store;
-        let collection = &self.inner.collection.name;
         let max = self.inner.config.max_vector_attempts;
-        let deletes: Vec<Uuid> = ops
-            .iter()
-            .filter(|(_, o)| *o == VectorOp::Delete)
-            .map(|(id, _)| *id)
-            .collect();
-        let upserts: Vec<Uuid> = ops
-            .iter()
-            .filter(|(_, o)| *o == VectorOp::Upsert)
-            .map(|(id, _)| *id)
-            .collect();
-        if !deletes.is_empty() {
-            let result = self.inner.vectors.delete(collection, &deletes).await;
-            counts.deleted += self.ack(&deletes, VectorOp::Delete, result, max).await;
-        }
+        let of = |op: VectorOp| -> Vec<Uuid> {
+            ops.iter()
+                .filter(|(_, o)| *o == op)
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        let mut ready = Prepared {
+            deletes: of(VectorOp::Delete),
+            ..Prepared::default()
+        };
+        let upserts = of(VectorOp::Upsert);
         if upserts.is_empty() {
-            return counts;
+            return ready;
         }
         let mut by_id: HashMap<Uuid, StoredMemory> =
             known.into_iter().map(|m| (m.record.id, m)).collect();
@@ -59,8 +77,8 @@ impl Memory {
                 Ok(found) => by_id.extend(found.into_iter().map(|m| (m.record.id, m))),
                 Err(e) => {
                     tracing::warn!(error = %e, "vector flush: store read failed");
-                    counts.failed += upserts.len() as u64;
-                    return counts;
+                    ready.counts.failed += upserts.len() as u64;
+                    return ready;
                 }
             }
         }
@@ -86,12 +104,33 @@ impl Memory {
         if let Err(e) = self.fill_missing_embeddings(&mut present).await {
             let ids: Vec<Uuid> = present.iter().map(|m| m.record.id).collect();
             let _ = store.outbox_failed(&ids, &e.to_string(), max).await;
-            counts.failed += ids.len() as u64;
+            ready.counts.failed += ids.len() as u64;
+            return ready;
+        }
+        ready.upserts = present;
+        ready
+    }
+
+    /// The index's half of a flush: the deletes, then the upserts, each
+    /// acknowledged in the outbox or left there with its failure.
+    pub(crate) async fn commit(&self, ready: Prepared) -> FlushCounts {
+        let Prepared {
+            deletes,
+            upserts,
+            mut counts,
+        } = ready;
+        let collection = &self.inner.collection.name;
+        let max = self.inner.config.max_vector_attempts;
+        if !deletes.is_empty() {
+            let result = self.inner.vectors.delete(collection, &deletes).await;
+            counts.deleted += self.ack(&deletes, VectorOp::Delete, result, max).await;
+        }
+        if upserts.is_empty() {
             return counts;
         }
         // A memory's windows are written with it and acknowledged with it.
-        let records: Vec<VectorRecord> = present.iter().flat_map(VectorRecord::all_of).collect();
-        let ids: Vec<Uuid> = present
+        let records: Vec<VectorRecord> = upserts.iter().flat_map(VectorRecord::all_of).collect();
+        let ids: Vec<Uuid> = upserts
             .iter()
             .filter(|m| m.embedding.is_some())
             .map(|m| m.record.id)

@@ -2,12 +2,16 @@
 //! (with ids, embeddings and history) from another store into this engine's,
 //! in batches, resumably, then verifies the result.
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::conversations::{self, ConversationCounts};
 use super::restore::{fingerprint, restore};
 use crate::{Error, Memory, Result, Store};
+
+/// Source histories read at once.
+const HISTORY_READS: usize = 8;
 
 /// How to migrate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,11 +109,15 @@ impl Memory {
             let Some(last) = page.last() else { break };
             after = Some(last.record.id);
             report.scanned += page.len() as u64;
-            let mut items = Vec::with_capacity(page.len());
-            for m in page {
-                let history = source.history(&m.record.scope.tenant, m.record.id).await?;
-                items.push((m, history));
-            }
+            // Histories are read a few at a time: one round trip each.
+            let items: Vec<_> = futures::stream::iter(page)
+                .map(async |m| {
+                    let history = source.history(&m.record.scope.tenant, m.record.id).await?;
+                    Ok::<_, Error>((m, history))
+                })
+                .buffered(HISTORY_READS)
+                .try_collect()
+                .await?;
             let (copied, skipped) = restore(dst, items, re_embed, dry_run).await?;
             report.copied += copied;
             report.skipped_existing += skipped;

@@ -87,3 +87,37 @@ pub(super) async fn pipelined_batches_store_each_text_once(b: &Backends) -> Case
     );
     Ok(())
 }
+
+/// A sync of several pages of the outbox (each page embedded while the one
+/// before is written to the index) drains all of them: upserts, and the
+/// deletes queued after some of them.
+pub(super) async fn a_sync_drains_many_pages(b: &Backends) -> CaseResult {
+    let r = rig(b, EngineConfig::default()).await?;
+    let m = &r.memory;
+    r.flaky.set_down(true);
+    let mut ids = Vec::new();
+    for part in 0..3 {
+        let reqs = (0..250)
+            .map(|i| AddRequest::new(r.scope.clone(), format!("queued fact {part}-{i}")))
+            .collect();
+        let done = m.add_batch(reqs).await.or_fail("add while down")?;
+        ids.extend(done.into_iter().map(|o| o.id));
+    }
+    for id in ids.iter().step_by(50) {
+        m.delete(&r.scope.tenant, *id)
+            .await
+            .or_fail("delete while down")?;
+    }
+    r.flaky.set_down(false);
+    let report = m.sync(false).await.or_fail("sync")?;
+    ensure!(
+        report.upserted == 735 && report.deleted == 15 && report.failed == 0,
+        "sync of 750 queued adds, 15 of them deleted: {report:?}"
+    );
+    let check = m.check(false).await.or_fail("check")?;
+    ensure!(
+        check.is_consistent() && check.pending == 0 && check.index_count == 735,
+        "check: {check:?}"
+    );
+    Ok(())
+}
