@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use memory_core::{
@@ -14,6 +14,7 @@ use uuid::Uuid;
 pub struct FlakyIndex {
     inner: Arc<dyn VectorIndex>,
     down: AtomicBool,
+    refused: AtomicU64,
 }
 
 impl FlakyIndex {
@@ -22,12 +23,19 @@ impl FlakyIndex {
         Self {
             inner,
             down: AtomicBool::new(false),
+            refused: AtomicU64::new(0),
         }
     }
 
     /// Switches failures on or off.
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Vectors whose upsert was refused while down, so far: how often
+    /// callers tried to write them.
+    pub fn refused_upserts(&self) -> u64 {
+        self.refused.load(Ordering::SeqCst)
     }
 
     fn check(&self) -> Result<()> {
@@ -63,7 +71,11 @@ impl VectorIndex for FlakyIndex {
         self.inner.drop_collection(name).await
     }
     async fn upsert(&self, collection: &str, records: &[VectorRecord]) -> Result<()> {
-        self.check()?;
+        if let Err(e) = self.check() {
+            self.refused
+                .fetch_add(records.len() as u64, Ordering::SeqCst);
+            return Err(e);
+        }
         self.inner.upsert(collection, records).await
     }
     async fn delete(&self, collection: &str, ids: &[Uuid]) -> Result<()> {

@@ -1,6 +1,6 @@
 //! Maintenance: sync the outbox, reindex, decay, consistency checks, stats.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,11 +8,15 @@ use uuid::Uuid;
 
 use super::Memory;
 use super::chunking::EmbedInput;
+use super::outbox::Prepared;
 use super::score::half_life;
 use crate::traits::{ChangeSet, ShortTermStats, StoreStats, VectorOp, VersionedUpdate};
-use crate::{ErrorKind, HistoryEvent, HistoryOp, Result, StoredMemory};
+use crate::{Error, ErrorKind, HistoryEvent, HistoryOp, Result, StoredMemory};
 
 const PAGE: usize = 256;
+
+/// Outbox pages prepared at once by `sync`.
+const PAGES_AHEAD: usize = 2;
 
 /// What `sync` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -100,38 +104,44 @@ impl Memory {
         };
         let mut report = SyncReport::default();
         let mut seen = BTreeSet::new();
-        // One page is embedded while the page before it is written to the
-        // index, so a re-embedding sync (`migrate --re-embed`) keeps the
-        // model busy; the index sees the pages in order.
-        let mut ready = None;
+        // Pages are prepared (read, and embedded when a memory has no
+        // vector, as after `migrate --re-embed`) on their own tasks, two at
+        // once, while the oldest is written to the index: the model always
+        // holds the next page's texts, and the index sees the pages in order.
+        let mut ahead: VecDeque<tokio::task::JoinHandle<Prepared>> = VecDeque::new();
         loop {
-            // The page being committed is still pending: read past it.
-            let entries = self.inner.store.outbox_pending(2 * PAGE, max).await?;
-            // Each row is tried once per call, so a down index ends the loop.
-            let fresh: Vec<(Uuid, VectorOp)> = entries
-                .iter()
-                .filter(|e| seen.insert((e.memory_id, e.op.as_str())))
-                .take(PAGE)
-                .map(|e| (e.memory_id, e.op))
-                .collect();
-            let next = async {
+            while ahead.len() < PAGES_AHEAD {
+                // The pages in flight are still pending: read past them.
+                let entries = self
+                    .inner
+                    .store
+                    .outbox_pending((ahead.len() + 1) * PAGE, max)
+                    .await?;
+                // Each row is tried once per call, so a down index ends the loop.
+                let fresh: Vec<(Uuid, VectorOp)> = entries
+                    .iter()
+                    .filter(|e| seen.insert((e.memory_id, e.op.as_str())))
+                    .take(PAGE)
+                    .map(|e| (e.memory_id, e.op))
+                    .collect();
                 if fresh.is_empty() {
-                    None
-                } else {
-                    Some(self.prepare(&fresh, Vec::new()).await)
+                    break;
                 }
+                let m = self.clone();
+                ahead.push_back(tokio::spawn(
+                    async move { m.prepare(&fresh, Vec::new()).await },
+                ));
+            }
+            let Some(oldest) = ahead.pop_front() else {
+                break;
             };
-            let (c, next) = match ready.take() {
-                Some(page) => futures::join!(self.commit(page), next),
-                None => (Default::default(), next.await),
-            };
+            let page = oldest
+                .await
+                .map_err(|e| Error::internal(format!("vector sync: a page was lost: {e}")))?;
+            let c = self.commit(page).await;
             report.upserted += c.upserted;
             report.deleted += c.deleted;
             report.failed += c.failed;
-            match next {
-                Some(page) => ready = Some(page),
-                None => break,
-            }
         }
         Ok(report)
     }

@@ -4,6 +4,7 @@
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::conversations::{self, ConversationCounts};
@@ -80,11 +81,7 @@ impl Memory {
         options: MigrateOptions,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<MigrateReport> {
-        let MigrateOptions {
-            dry_run,
-            re_embed,
-            batch,
-        } = options;
+        let MigrateOptions { dry_run, batch, .. } = options;
         if batch == 0 || batch > 10_000 {
             return Err(Error::invalid("batch must be within 1 and 10000"));
         }
@@ -103,29 +100,33 @@ impl Memory {
             Ok(())
         })
         .await?;
-        let mut after: Option<Uuid> = None;
-        loop {
-            let page = source.scan_memories(after, batch).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.record.id);
-            report.scanned += page.len() as u64;
-            // Histories are read a few at a time: one round trip each.
-            let items: Vec<_> = futures::stream::iter(page)
-                .map(async |m| {
-                    let history = source.history(&m.record.scope.tenant, m.record.id).await?;
-                    Ok::<_, Error>((m, history))
-                })
-                .buffered(HISTORY_READS)
-                .try_collect()
-                .await?;
-            let (copied, skipped) = restore(dst, items, re_embed, dry_run).await?;
-            report.copied += copied;
-            report.skipped_existing += skipped;
-            progress(report.scanned, total);
-        }
-        if !dry_run {
-            report.vectors_written = self.sync(true).await?.upserted;
-        }
+        // The vectors are written (and, re-embedding, the texts embedded)
+        // by a sync that runs beside the copy and takes pages as they are
+        // copied, so the model is not idle while the store is written.
+        let (copied_tx, copied_rx) = watch::channel(Copied::default());
+        let copy = async {
+            let mut after: Option<Uuid> = None;
+            while let Some(page) = copy_page(source, dst, after, options).await? {
+                after = Some(page.last);
+                report.scanned += page.scanned;
+                report.copied += page.copied;
+                report.skipped_existing += page.skipped;
+                progress(report.scanned, total);
+                if page.copied > 0 {
+                    copied_tx.send_modify(|c| c.queued += 1);
+                }
+            }
+            copied_tx.send_modify(|c| c.done = true);
+            Ok::<_, Error>(())
+        };
+        let written = if dry_run {
+            copy.await?;
+            0
+        } else {
+            let ((), beside) = futures::try_join!(copy, self.sync_beside(copied_rx))?;
+            beside + self.sync(true).await?.upserted
+        };
+        report.vectors_written = written;
         (report.source_count, report.source_checksum) = fingerprint(source).await?;
         (report.target_count, report.target_checksum) = fingerprint(dst).await?;
         report.conversations_source = ConversationCounts::of(source).await?;
@@ -139,4 +140,78 @@ impl Memory {
             && report.conversations_source == report.conversations_target;
         Ok(report)
     }
+}
+
+/// How far `migrate_from`'s copy has got.
+#[derive(Debug, Clone, Copy, Default)]
+struct Copied {
+    /// Pages that queued vectors.
+    queued: u64,
+    /// Whether every page is copied.
+    done: bool,
+}
+
+impl Memory {
+    /// Syncs while a copy runs, each time a page was copied since the last
+    /// sync; returns the vectors written. Stops at the end of the copy, or
+    /// once a write fails: a down index would otherwise be retried (and its
+    /// texts embedded again) for every page; the caller's last sync tries
+    /// once more.
+    async fn sync_beside(&self, mut copied: watch::Receiver<Copied>) -> Result<u64> {
+        let (mut synced, mut written) = (0, 0);
+        loop {
+            // Copied out at once: the borrow locks the channel, and the copy
+            // (in the same task) sends on it.
+            let now = match copied.wait_for(|c| c.queued > synced || c.done).await {
+                Ok(now) => *now,
+                Err(_) => return Ok(written),
+            };
+            let report = self.sync(true).await?;
+            written += report.upserted;
+            if now.done || report.failed > 0 {
+                return Ok(written);
+            }
+            synced = now.queued;
+        }
+    }
+}
+
+/// One page of memories copied by `migrate_from`.
+struct CopiedPage {
+    /// The page's last id, where the next page starts.
+    last: Uuid,
+    scanned: u64,
+    copied: u64,
+    skipped: u64,
+}
+
+/// Copies the page of source memories after `after` (with histories);
+/// `None` when the source has no more.
+async fn copy_page(
+    source: &dyn Store,
+    dst: &dyn Store,
+    after: Option<Uuid>,
+    options: MigrateOptions,
+) -> Result<Option<CopiedPage>> {
+    let page = source.scan_memories(after, options.batch).await?;
+    let Some(last) = page.last().map(|m| m.record.id) else {
+        return Ok(None);
+    };
+    let scanned = page.len() as u64;
+    // Histories are read a few at a time: one round trip each.
+    let items: Vec<_> = futures::stream::iter(page)
+        .map(async |m| {
+            let history = source.history(&m.record.scope.tenant, m.record.id).await?;
+            Ok::<_, Error>((m, history))
+        })
+        .buffered(HISTORY_READS)
+        .try_collect()
+        .await?;
+    let (copied, skipped) = restore(dst, items, options.re_embed, options.dry_run).await?;
+    Ok(Some(CopiedPage {
+        last,
+        scanned,
+        copied,
+        skipped,
+    }))
 }

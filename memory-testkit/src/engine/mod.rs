@@ -105,6 +105,10 @@ where
     case!(r, forget_and_concurrent_adds(&factory().await));
     case!(r, pipelined_batches_store_each_text_once(&factory().await));
     case!(r, a_sync_drains_many_pages(&factory().await));
+    case!(
+        r,
+        migrate_embeds_while_it_copies(&factory().await, &factory().await, &factory().await)
+    );
     case!(r, messages_window_and_recovery(&factory().await));
     case!(r, messages_can_be_remembered_and_searched(&factory().await));
     case!(r, embed_context_situates_the_vector_only(&factory().await));

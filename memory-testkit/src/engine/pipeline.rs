@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use memory_core::AddOutcome;
+use memory_core::{AddOutcome, MigrateOptions};
 
 use super::*;
 
@@ -88,9 +88,9 @@ pub(super) async fn pipelined_batches_store_each_text_once(b: &Backends) -> Case
     Ok(())
 }
 
-/// A sync of several pages of the outbox (each page embedded while the one
-/// before is written to the index) drains all of them: upserts, and the
-/// deletes queued after some of them.
+/// A sync of several pages of the outbox (two pages prepared at once while
+/// the one before is written to the index) drains all of them: upserts, and
+/// the deletes queued after some of them.
 pub(super) async fn a_sync_drains_many_pages(b: &Backends) -> CaseResult {
     let r = rig(b, EngineConfig::default()).await?;
     let m = &r.memory;
@@ -118,6 +118,72 @@ pub(super) async fn a_sync_drains_many_pages(b: &Backends) -> CaseResult {
     ensure!(
         check.is_consistent() && check.pending == 0 && check.index_count == 735,
         "check: {check:?}"
+    );
+    Ok(())
+}
+
+/// `migrate --re-embed` embeds and writes vectors while later pages are
+/// copied, and still ends with every memory embedded once, its
+/// history kept and the copy verified. With the target's index down, the
+/// copy goes on, the index is not retried page after page, and a second
+/// run completes the vectors.
+pub(super) async fn migrate_embeds_while_it_copies(
+    from: &Backends,
+    to: &Backends,
+    down_to: &Backends,
+) -> CaseResult {
+    let src = rig(from, EngineConfig::default()).await?;
+    for part in 0..3 {
+        let reqs = (0..200)
+            .map(|i| AddRequest::new(src.scope.clone(), format!("migrated fact {part}-{i}")))
+            .collect();
+        src.memory.add_batch(reqs).await.or_fail("seed")?;
+    }
+    let source = src.memory.store().as_ref();
+    let options = MigrateOptions {
+        dry_run: false,
+        re_embed: true,
+        batch: 100,
+    };
+    let dst = rig(to, EngineConfig::default()).await?;
+    let mut pages = 0;
+    let report = dst
+        .memory
+        .migrate_from(source, options, |_, _| pages += 1)
+        .await
+        .or_fail("migrate")?;
+    ensure!(
+        report.copied == 600 && report.vectors_written == 600 && report.verified && pages == 6,
+        "600 memories in 6 pages, each vector written once: {pages} pages, {report:?}"
+    );
+    let check = dst.memory.check(false).await.or_fail("check")?;
+    ensure!(
+        check.is_consistent() && check.pending == 0 && check.index_count == 600,
+        "check: {check:?}"
+    );
+
+    let down = rig(down_to, EngineConfig::default()).await?;
+    down.flaky.set_down(true);
+    let failed = down.memory.migrate_from(source, options, |_, _| {}).await;
+    // Each queued vector is tried by the sync beside the copy and by the
+    // last sync: not again for every page copied.
+    let refused = down.flaky.refused_upserts();
+    ensure!(
+        failed.is_err() && refused <= 2 * 600,
+        "index down: {refused} vector writes refused for 600 memories, {failed:?}"
+    );
+    down.flaky.set_down(false);
+    let report = down
+        .memory
+        .migrate_from(source, options, |_, _| {})
+        .await
+        .or_fail("migrate again")?;
+    ensure!(
+        report.copied == 0
+            && report.skipped_existing == 600
+            && report.vectors_written == 600
+            && report.verified,
+        "the second run writes the vectors: {report:?}"
     );
     Ok(())
 }
