@@ -123,8 +123,8 @@ pub(super) async fn a_sync_drains_many_pages(b: &Backends) -> CaseResult {
 }
 
 /// `migrate --re-embed` embeds and writes vectors while later pages are
-/// copied, and still ends with every memory embedded once, its
-/// history kept and the copy verified. With the target's index down, the
+/// copied, and still ends with every memory embedded once and the copy
+/// verified. With the target's index down, the
 /// copy goes on, the index is not retried page after page, and a second
 /// run completes the vectors.
 pub(super) async fn migrate_embeds_while_it_copies(
