@@ -60,14 +60,17 @@ pub(super) async fn pipelined_batches_store_each_text_once(b: &Backends) -> Case
         "check: {check:?}"
     );
 
-    // Merging needs the batch before written: not overlapped.
+    // Merging needs the batch before written: not overlapped. Another
+    // owner's, so the near-duplicate lookup is not among the 100 above
+    // (an approximate index may miss the nearest of many).
+    let carol = Scope::user("carol").with_tenant(r.scope.tenant.clone());
     let mut pipeline = m.add_pipeline();
     let none = pipeline
-        .push(vec![AddRequest::new(r.scope.clone(), "Alice loves cats")])
+        .push(vec![AddRequest::new(carol.clone(), "Alice loves cats")])
         .await
         .or_fail("push first")?;
     ensure!(none.is_none(), "a first batch has no batch before it");
-    let near = AddRequest::new(r.scope.clone(), "alice LOVES cats!").dedup_threshold(0.95);
+    let near = AddRequest::new(carol, "alice LOVES cats!").dedup_threshold(0.95);
     let first = pipeline
         .push(vec![near])
         .await
