@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use memory_core::{
-    BackendInfo, CollectionSpec, Error, ErrorKind, Result, ScoredId, VectorCapabilities,
+    BackendInfo, CollectionSpec, Error, ErrorKind, JoinedHit, Result, ScoredId, VectorCapabilities,
     VectorIndex, VectorQuery, VectorRecord,
 };
 use uuid::Uuid;
@@ -85,6 +85,16 @@ impl VectorIndex for FlakyIndex {
     async fn query(&self, collection: &str, query: &VectorQuery) -> Result<Vec<ScoredId>> {
         self.check()?;
         self.inner.query(collection, query).await
+    }
+    // Forwarded so the engine cases run the joined read a store's own
+    // index answers with, as the engine does in use.
+    async fn query_joined(
+        &self,
+        collection: &str,
+        query: &VectorQuery,
+    ) -> Result<Option<Vec<JoinedHit>>> {
+        self.check()?;
+        self.inner.query_joined(collection, query).await
     }
     async fn count(&self, collection: &str, tenant: Option<&str>) -> Result<u64> {
         self.check()?;

@@ -4,6 +4,7 @@
 mod access;
 mod chunking;
 mod context;
+mod dedup;
 mod jobs;
 mod limits;
 mod maintenance;

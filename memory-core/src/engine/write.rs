@@ -8,10 +8,9 @@ use uuid::Uuid;
 use super::Memory;
 use super::chunking::{EmbedInput, Windows};
 use super::requests::{AddEvent, AddOutcome, AddRequest, UpdateRequest};
-use super::scope::owner_filter;
 use super::topics::TOPIC_KEY;
 use crate::hash::content_hash;
-use crate::traits::{ChangeSet, ForgetReport, VectorOp, VectorQuery};
+use crate::traits::{ChangeSet, ForgetReport, VectorOp};
 use crate::{
     Error, ErrorKind, HistoryEvent, HistoryOp, MemoryRecord, Result, Scope, StoredMemory,
     VectorState,
@@ -139,16 +138,43 @@ impl Memory {
         .try_collect::<Vec<_>>()
         .await?
         .into_iter();
+        let mut changes = ChangeSet::default();
         let mut todo = Vec::new();
         for (i, hash) in hashes.into_iter().enumerate() {
             if let Some(first) = dup_of[i] {
-                outcomes[i] = outcomes[first].clone();
-                if outcomes[i].is_none() {
-                    todo.push((i, hash, Some(first)));
-                }
+                // Its outcome is its first occurrence's, copied once that is known.
+                todo.push((i, hash, Some(first)));
                 continue;
             }
             match found.next().flatten() {
+                // A fact told again after it expired is current again: the
+                // unique index holds one current row per text, so the expired
+                // row is revived rather than a new one added beside it.
+                Some(existing) if existing.is_expired(now) => {
+                    let mut next = existing.clone();
+                    next.expires_at = requests[i].expires_at.map(crate::truncate_ms);
+                    next.importance = next.importance.max(requests[i].importance);
+                    next.updated_at = now;
+                    next.version = existing.version + 1;
+                    next.vector_state = VectorState::Pending;
+                    changes.rewrite(
+                        StoredMemory::new(next, None),
+                        existing.version,
+                        HistoryEvent::new(
+                            &existing,
+                            HistoryOp::Merge,
+                            Some(existing.content.clone()),
+                            Some(requests[i].content.clone()),
+                            "restated after it expired",
+                        ),
+                    );
+                    outcomes[i] = Some(AddOutcome {
+                        id: existing.id,
+                        event: AddEvent::Merged,
+                        vector_state: VectorState::Pending,
+                        similarity: Some(1.0),
+                    });
+                }
                 Some(existing) => {
                     outcomes[i] = Some(AddOutcome {
                         id: existing.id,
@@ -170,15 +196,18 @@ impl Memory {
             .collect();
         let embeddings = self.embed_inputs(&inputs).await?;
 
-        let mut changes = ChangeSet::default();
         let mut merged_into: HashSet<Uuid> = HashSet::new();
         let mut new_ids: HashMap<usize, Uuid> = HashMap::new();
         for ((i, hash, _), embedded) in fresh.into_iter().zip(embeddings) {
             let r = &requests[*i];
             if r.supersedes.is_none()
-                && let Some((target, similarity)) = self.near_duplicate(r, &embedded.vector).await
-                && merged_into.insert(target.id)
+                && let Some((target, similarity)) = self
+                    .near_duplicates(r, &embedded.vector)
+                    .await
+                    .into_iter()
+                    .find(|(m, _)| !merged_into.contains(&m.id))
             {
+                merged_into.insert(target.id);
                 let mut next = target.clone();
                 next.content = r.content.clone();
                 next.content_hash = hash.clone();
@@ -306,41 +335,6 @@ impl Memory {
     }
 
     /// The most similar memory of the same owner above the threshold.
-    async fn near_duplicate(
-        &self,
-        r: &AddRequest,
-        embedding: &[f32],
-    ) -> Option<(MemoryRecord, f32)> {
-        let threshold = r.dedup_threshold.or(self.inner.config.dedup_threshold)?;
-        let query = VectorQuery {
-            tenant: r.scope.tenant.clone(),
-            vector: embedding.to_vec(),
-            k: 1,
-            filter: Some(owner_filter(&r.scope)),
-        };
-        let hits = match self
-            .inner
-            .vectors
-            .query(&self.inner.collection.name, &query)
-            .await
-        {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(error = %e, "near-duplicate check skipped: vector index failed");
-                return None;
-            }
-        };
-        let best = hits.into_iter().find(|h| h.score >= threshold)?;
-        let record = self
-            .inner
-            .store
-            .get_memories(&r.scope.tenant, &[best.id])
-            .await
-            .ok()?
-            .pop()?;
-        (record.scope == r.scope).then_some((record, best.score))
-    }
-
     /// Changes a memory. A content change is re-embedded; every change gets a history row.
     pub async fn update(
         &self,

@@ -84,6 +84,7 @@ where
     let mut r = Report::new(format!("engine[{}]", first.store.info().scheme));
     drop(first);
     case!(r, add_dedups_exactly_and_nearly(&factory().await));
+    case!(r, dedup_merges_only_into_live_memories(&factory().await));
     case!(r, bad_input_is_named_and_stores_nothing(&factory().await));
     case!(r, update_versions_and_reembeds(&factory().await));
     case!(

@@ -341,3 +341,91 @@ pub(super) async fn forget_and_concurrent_adds(b: &Backends) -> CaseResult {
     );
     Ok(())
 }
+
+/// A merge targets only what is believed now: never a superseded or expired
+/// memory, and the nearest among many of the owner's memories.
+pub(super) async fn dedup_merges_only_into_live_memories(b: &Backends) -> CaseResult {
+    let r = rig(b, EngineConfig::default()).await?;
+    let m = &r.memory;
+    let add = |text: &str| AddRequest::new(r.scope.clone(), text);
+    let paris = m.add(add("Alice lives in Paris")).await.or_fail("add")?;
+    let berlin = m
+        .add(add("Alice lives in Berlin").supersedes(paris.id))
+        .await
+        .or_fail("supersede")?;
+    let again = m
+        .add(add("alice lives in PARIS!").dedup_threshold(0.95))
+        .await
+        .or_fail("add near a superseded memory")?;
+    ensure!(
+        again.event == AddEvent::Added && again.id != paris.id && again.id != berlin.id,
+        "merged into a superseded memory: {again:?}"
+    );
+    let past = memory_core::now() - chrono::Duration::hours(1);
+    let bike = m
+        .add(add("Alice owns a red bike").expires_at(past))
+        .await
+        .or_fail("add expired")?;
+    let near = m
+        .add(add("alice owns a RED bike!").dedup_threshold(0.95))
+        .await
+        .or_fail("add near an expired memory")?;
+    ensure!(
+        near.event == AddEvent::Added && near.id != bike.id,
+        "merged into an expired memory: {near:?}"
+    );
+    // Told again word for word after it expired, a fact is current again.
+    let passport = m
+        .add(add("Alice's passport number ends in 42").expires_at(past))
+        .await
+        .or_fail("add expired")?;
+    let told = m
+        .add_batch(vec![
+            add("Alice's passport number ends in 42"),
+            add("Alice's  passport number ends in 42 "),
+        ])
+        .await
+        .or_fail("restate")?;
+    ensure!(
+        told[0].event == AddEvent::Merged
+            && told[0].id == passport.id
+            && told[1].event == AddEvent::Unchanged
+            && told[1].id == passport.id
+            && told[1].vector_state == told[0].vector_state,
+        "restated after expiry: {told:?}"
+    );
+    let revived = m.get(&r.scope.tenant, passport.id).await.or_fail("get")?;
+    ensure!(
+        revived.expires_at.is_none() && revived.version == 2,
+        "revived record: {revived:?}"
+    );
+    let found = m
+        .search(
+            SearchRequest::new(r.scope.clone(), "passport number")
+                .mode(SearchMode::Semantic)
+                .k(3),
+        )
+        .await
+        .or_fail("search")?;
+    ensure!(
+        found.hits.iter().any(|h| h.memory.id == passport.id),
+        "the revived memory is not found: {found:?}"
+    );
+    // Many memories of the owner share most words; the merge still finds
+    // the one the new text restates.
+    let many: Vec<AddRequest> = (0..200)
+        .map(|i| add(&format!("note {i} about topic {}", i * 7)))
+        .collect();
+    let added = m.add_batch(many).await.or_fail("add many")?;
+    let merged = m
+        .add(add("NOTE 123 about topic 861!").dedup_threshold(0.95))
+        .await
+        .or_fail("add near one of many")?;
+    ensure!(
+        merged.event == AddEvent::Merged && merged.id == added[123].id,
+        "near duplicate among many: {merged:?}"
+    );
+    let check = m.check(false).await.or_fail("check")?;
+    ensure!(check.is_consistent(), "check: {check:?}");
+    Ok(())
+}
