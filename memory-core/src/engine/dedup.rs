@@ -68,8 +68,10 @@ impl Memory {
         let mut out: Vec<(MemoryRecord, f32)> = found
             .into_iter()
             .filter(|m| m.scope == r.scope && m.is_current() && !m.is_expired(now))
-            .filter_map(|m| scores.get(&m.id).map(|s| (*s, m)))
-            .map(|(s, m)| (m, s))
+            .filter_map(|m| {
+                let similarity = *scores.get(&m.id)?;
+                Some((m, similarity))
+            })
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1));
         out

@@ -334,7 +334,6 @@ impl Memory {
             .collect()
     }
 
-    /// The most similar memory of the same owner above the threshold.
     /// Changes a memory. A content change is re-embedded; every change gets a history row.
     pub async fn update(
         &self,
