@@ -11,9 +11,8 @@ use uuid::Uuid;
 
 use super::ask::Ask;
 use super::{ExtractReport, Rewrite};
-use crate::engine::owner_filter;
-use crate::traits::{LanguageModel, VectorQuery};
-use crate::{AddRequest, Memory, MemoryRecord, Result, Validity};
+use crate::traits::LanguageModel;
+use crate::{AddRequest, Memory, MemoryRecord, Result};
 
 /// The prompt's version.
 pub(super) const PROMPT_VERSION: &str = "consolidate_v1";
@@ -78,7 +77,7 @@ impl Memory {
         if candidates.is_empty() {
             return Ok(Plan::default());
         }
-        let shown = self.neighbours(tenant, &candidates).await?;
+        let shown = self.neighbours(&candidates).await?;
         if shown.iter().all(Vec::is_empty) {
             return Ok(Plan {
                 adds: candidates,
@@ -163,40 +162,16 @@ impl Memory {
         Ok(plan)
     }
 
-    /// For each candidate, its owner's current memories most like it.
-    async fn neighbours(
-        &self,
-        tenant: &str,
-        candidates: &[AddRequest],
-    ) -> Result<Vec<Vec<MemoryRecord>>> {
+    /// For each candidate, its owner's live memories most like it.
+    async fn neighbours(&self, candidates: &[AddRequest]) -> Result<Vec<Vec<MemoryRecord>>> {
         let texts: Vec<String> = candidates.iter().map(|c| c.content.clone()).collect();
         let vectors = self.embed_checked(&texts).await?;
         let mut out = Vec::with_capacity(candidates.len());
         for (c, vector) in candidates.iter().zip(vectors) {
-            let query = VectorQuery {
-                tenant: tenant.to_owned(),
-                vector,
-                k: NEIGHBOURS,
-                filter: Validity::Current.and(Some(owner_filter(&c.scope))),
-            };
-            let hits = self
-                .inner
-                .vectors
-                .query(&self.inner.collection.name, &query)
+            let near = self
+                .live_neighbours(&c.scope, vector, NEIGHBOURS, MIN_SIMILARITY)
                 .await?;
-            let ids: Vec<Uuid> = hits
-                .iter()
-                .filter(|h| h.score >= MIN_SIMILARITY)
-                .map(|h| h.id)
-                .collect();
-            // The store is authoritative: the index's payload may be stale.
-            let found = self.inner.store.get_memories(tenant, &ids).await?;
-            out.push(
-                found
-                    .into_iter()
-                    .filter(|m| m.is_current() && m.scope == c.scope)
-                    .collect(),
-            );
+            out.push(near.into_iter().map(|(m, _)| m).collect());
         }
         Ok(out)
     }
