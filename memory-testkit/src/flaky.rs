@@ -1,5 +1,5 @@
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use memory_core::{
@@ -9,12 +9,15 @@ use memory_core::{
 use uuid::Uuid;
 
 /// Wraps a vector index and fails every call while switched down, as an
-/// unreachable server would: for testing the outbox and degraded search.
+/// unreachable server would, or refuses the upserts that carry a marked
+/// record, as a server refusing one record's payload would: for testing
+/// the outbox and degraded search.
 #[derive(Debug)]
 pub struct FlakyIndex {
     inner: Arc<dyn VectorIndex>,
     down: AtomicBool,
     refused: AtomicU64,
+    poison: Mutex<Option<String>>,
 }
 
 impl FlakyIndex {
@@ -24,6 +27,34 @@ impl FlakyIndex {
             inner,
             down: AtomicBool::new(false),
             refused: AtomicU64::new(0),
+            poison: Mutex::new(None),
+        }
+    }
+
+    /// Refuses, as invalid, every upsert holding a record whose metadata
+    /// has `key` (`None`: refuses none). The rest of the call is refused
+    /// with it, as a server refuses a whole request.
+    pub fn refuse_metadata(&self, key: Option<&str>) {
+        if let Ok(mut poison) = self.poison.lock() {
+            *poison = key.map(str::to_owned);
+        }
+    }
+
+    fn refuses(&self, records: &[VectorRecord]) -> Result<()> {
+        let poison = self.poison.lock().ok().and_then(|p| p.clone());
+        match poison {
+            Some(key)
+                if records
+                    .iter()
+                    .any(|r| r.payload.metadata.contains_key(&key)) =>
+            {
+                Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("a record has `{key}` (test)"),
+                )
+                .with_backend("flaky"))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -76,6 +107,7 @@ impl VectorIndex for FlakyIndex {
                 .fetch_add(records.len() as u64, Ordering::SeqCst);
             return Err(e);
         }
+        self.refuses(records)?;
         self.inner.upsert(collection, records).await
     }
     async fn delete(&self, collection: &str, ids: &[Uuid]) -> Result<()> {

@@ -111,13 +111,15 @@ impl Memory {
         let mut ahead: VecDeque<tokio::task::JoinHandle<Prepared>> = VecDeque::new();
         loop {
             while ahead.len() < PAGES_AHEAD {
-                // The pages in flight are still pending: read past them.
+                // The pages in flight and the rows that failed this call
+                // (the index refused them) are still pending: read past them.
+                let stuck = usize::try_from(report.failed).unwrap_or(usize::MAX);
                 let entries = self
                     .inner
                     .store
-                    .outbox_pending((ahead.len() + 1) * PAGE, max)
+                    .outbox_pending(stuck.saturating_add((ahead.len() + 1) * PAGE), max)
                     .await?;
-                // Each row is tried once per call, so a down index ends the loop.
+                // Each row is tried once per call.
                 let fresh: Vec<(Uuid, VectorOp)> = entries
                     .iter()
                     .filter(|e| seen.insert((e.memory_id, e.op.as_str())))
@@ -142,6 +144,10 @@ impl Memory {
             report.upserted += c.upserted;
             report.deleted += c.deleted;
             report.failed += c.failed;
+            // An index that is down would fail every page behind this one.
+            if c.index_failed {
+                break;
+            }
         }
         Ok(report)
     }

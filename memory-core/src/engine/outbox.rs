@@ -8,14 +8,26 @@ use uuid::Uuid;
 use super::Memory;
 use super::chunking::EmbedInput;
 use crate::traits::{ChangeSet, VectorOp, VectorRecord, VersionedUpdate};
-use crate::{Result, StoredMemory};
+use crate::{ErrorKind, Result, StoredMemory};
 
 /// Counts of one outbox flush.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct FlushCounts {
     pub(crate) upserted: u64,
     pub(crate) deleted: u64,
     pub(crate) failed: u64,
+    /// The memories whose vector write failed and stays queued.
+    pub(crate) failed_ids: Vec<Uuid>,
+    /// Whether the index failed a call for another reason than refusing
+    /// its content: unreachable, overloaded, an unexpected answer.
+    pub(crate) index_failed: bool,
+}
+
+impl FlushCounts {
+    fn fail(&mut self, ids: &[Uuid]) {
+        self.failed += ids.len() as u64;
+        self.failed_ids.extend_from_slice(ids);
+    }
 }
 
 /// A page of outbox ops made ready for the index: its deletes, and the
@@ -77,7 +89,7 @@ impl Memory {
                 Ok(found) => by_id.extend(found.into_iter().map(|m| (m.record.id, m))),
                 Err(e) => {
                     tracing::warn!(error = %e, "vector flush: store read failed");
-                    ready.counts.failed += upserts.len() as u64;
+                    ready.counts.fail(&upserts);
                     return ready;
                 }
             }
@@ -104,7 +116,7 @@ impl Memory {
         if let Err(e) = self.fill_missing_embeddings(&mut present).await {
             let ids: Vec<Uuid> = present.iter().map(|m| m.record.id).collect();
             let _ = store.outbox_failed(&ids, &e.to_string(), max).await;
-            ready.counts.failed += ids.len() as u64;
+            ready.counts.fail(&ids);
             return ready;
         }
         ready.upserts = present;
@@ -123,22 +135,50 @@ impl Memory {
         let max = self.inner.config.max_vector_attempts;
         if !deletes.is_empty() {
             let result = self.inner.vectors.delete(collection, &deletes).await;
-            counts.deleted += self.ack(&deletes, VectorOp::Delete, result, max).await;
+            counts.index_failed |= result.is_err();
+            let ok = self.ack(&deletes, VectorOp::Delete, result, max).await;
+            counts.deleted += ok;
+            counts.failed += deletes.len() as u64 - ok;
         }
-        if upserts.is_empty() {
-            return counts;
+        // A page is written in one call. When the index refuses its content
+        // (invalid input, a wrong dimension), the page is split in halves
+        // until the refused memories stand alone, so one record it cannot
+        // take does not hold back the rest until `max_vector_attempts`. Any
+        // other failure (unreachable, overloaded, an unexpected answer) would
+        // fail every part alike, so the page fails whole and is not split.
+        let mut parts = vec![&upserts[..]];
+        while let Some(part) = parts.pop() {
+            // A memory's windows are written with it and acknowledged with it.
+            let records: Vec<VectorRecord> = part.iter().flat_map(VectorRecord::all_of).collect();
+            let ids: Vec<Uuid> = part
+                .iter()
+                .filter(|m| m.embedding.is_some())
+                .map(|m| m.record.id)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let result = self.inner.vectors.upsert(collection, &records).await;
+            if let Err(e) = &result {
+                let refused = matches!(
+                    e.kind(),
+                    ErrorKind::InvalidInput | ErrorKind::DimensionMismatch
+                );
+                if refused && ids.len() > 1 {
+                    let (first, second) = part.split_at(part.len() / 2);
+                    parts.push(second);
+                    parts.push(first);
+                    continue;
+                }
+                counts.index_failed |= !refused;
+            }
+            let failed = result.is_err();
+            let ok = self.ack(&ids, VectorOp::Upsert, result, max).await;
+            counts.upserted += ok;
+            if failed || ok == 0 {
+                counts.fail(&ids);
+            }
         }
-        // A memory's windows are written with it and acknowledged with it.
-        let records: Vec<VectorRecord> = upserts.iter().flat_map(VectorRecord::all_of).collect();
-        let ids: Vec<Uuid> = upserts
-            .iter()
-            .filter(|m| m.embedding.is_some())
-            .map(|m| m.record.id)
-            .collect();
-        let result = self.inner.vectors.upsert(collection, &records).await;
-        let ok = self.ack(&ids, VectorOp::Upsert, result, max).await;
-        counts.upserted += ok;
-        counts.failed += ids.len() as u64 - ok;
         counts
     }
 

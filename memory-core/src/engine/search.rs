@@ -422,7 +422,7 @@ impl Memory {
     /// One vector list: its hits folded to memories, their windows, and
     /// the records an index in the store's database read with them; and
     /// whether the index filled the `k` asked for.
-    async fn vector_list(&self, q: &VectorQuery) -> Result<(bool, Folded)> {
+    pub(super) async fn vector_list(&self, q: &VectorQuery) -> Result<(bool, Folded)> {
         let name = &self.inner.collection.name;
         if let Some(joined) = self.inner.vectors.query_joined(name, q).await? {
             let full = joined.len() >= q.k;
@@ -462,7 +462,7 @@ impl Memory {
 
 /// A vector list folded to memories: hits, the window each matched by, and
 /// records already read.
-type Folded = (
+pub(super) type Folded = (
     Vec<ScoredId>,
     HashMap<Uuid, ChunkSpan>,
     HashMap<Uuid, MemoryRecord>,

@@ -202,7 +202,7 @@ impl Memory {
             let r = &requests[*i];
             if r.supersedes.is_none()
                 && let Some((target, similarity)) = self
-                    .near_duplicates(r, &embedded.vector)
+                    .near_duplicates(r, &embedded)
                     .await
                     .into_iter()
                     .find(|(m, _)| !merged_into.contains(&m.id))
@@ -309,14 +309,14 @@ impl Memory {
             let ops = changes.outbox.clone();
             self.inner.store.apply(changes).await?;
             let counts = self.flush(&ops, written).await;
-            let state = if counts.failed == 0 {
-                VectorState::Synced
-            } else {
-                VectorState::Pending
-            };
+            let failed: HashSet<Uuid> = counts.failed_ids.into_iter().collect();
             for o in outcomes.iter_mut().flatten() {
                 if o.event != AddEvent::Unchanged {
-                    o.vector_state = state;
+                    o.vector_state = if failed.contains(&o.id) {
+                        VectorState::Pending
+                    } else {
+                        VectorState::Synced
+                    };
                 }
             }
             for (i, _, dup) in &todo {

@@ -219,5 +219,22 @@ pub(super) async fn windows_follow_the_configuration(b: &Backends) -> CaseResult
         m.check(false).await.or_fail("check")?.is_consistent() && index_count(&r).await? == 4,
         "after reindex"
     );
+
+    // A short text just like the long memory's first window is not a
+    // restatement of all of it: merging would replace the long text.
+    let like_window = m
+        .add(AddRequest::new(r.scope.clone(), filler("b", 90)).dedup_threshold(0.9))
+        .await
+        .or_fail("add like a window")?;
+    ensure!(
+        like_window.event == AddEvent::Added && like_window.id != long.id,
+        "a text like one window was merged into the long memory: {like_window:?}"
+    );
+    let kept = m.get(&r.scope.tenant, long.id).await.or_fail("get long")?;
+    ensure!(
+        kept.content == filler("b", 260),
+        "the long memory's text was replaced by {} bytes",
+        kept.content.len()
+    );
     Ok(())
 }

@@ -72,6 +72,85 @@ pub(super) async fn vector_outage_queues_and_degrades(b: &Backends) -> CaseResul
     Ok(())
 }
 
+pub(super) async fn one_refused_vector_does_not_hold_back_its_page(b: &Backends) -> CaseResult {
+    let r = rig(b, EngineConfig::default()).await?;
+    let m = &r.memory;
+    r.flaky.refuse_metadata(Some("refused"));
+    let marked = json!({"refused": true})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let requests: Vec<AddRequest> = (0..20)
+        .map(|i| {
+            let add = AddRequest::new(r.scope.clone(), format!("page member number {i}"));
+            if i == 13 {
+                add.metadata(marked.clone())
+            } else {
+                add
+            }
+        })
+        .collect();
+    let outcomes = m.add_batch(requests).await.or_fail("add batch")?;
+    let pending: Vec<usize> = (0..outcomes.len())
+        .filter(|&i| outcomes[i].vector_state != VectorState::Synced)
+        .collect();
+    ensure!(
+        pending == [13],
+        "items not synced after the batch: {pending:?} (want only the refused one, 13)"
+    );
+    let semantic = |k| {
+        SearchRequest::new(r.scope.clone(), "page member")
+            .mode(SearchMode::Semantic)
+            .k(k)
+    };
+    let res = m.search(semantic(50)).await.or_fail("search")?;
+    ensure!(
+        res.hits.len() == 19,
+        "semantic search sees {} of the 19 accepted",
+        res.hits.len()
+    );
+    let report = m.sync(false).await.or_fail("sync while refused")?;
+    ensure!(
+        report.failed == 1 && report.upserted == 0,
+        "sync while one is refused: {report:?}"
+    );
+    r.flaky.refuse_metadata(None);
+    let report = m.sync(false).await.or_fail("sync")?;
+    ensure!(
+        report.upserted == 1 && report.failed == 0,
+        "sync once accepted: {report:?}"
+    );
+    let check = m.check(false).await.or_fail("check")?;
+    ensure!(
+        check.is_consistent() && check.pending == 0 && check.index_count == 20,
+        "after sync: {check:?}"
+    );
+
+    // More refused rows at the head of the outbox than a sync reads ahead
+    // do not keep the rows behind them waiting for another sync.
+    r.flaky.set_down(true);
+    let refused: Vec<AddRequest> = (0..520)
+        .map(|i| {
+            AddRequest::new(r.scope.clone(), format!("refused row {i}")).metadata(marked.clone())
+        })
+        .collect();
+    m.add_batch(refused)
+        .await
+        .or_fail("add refused while down")?;
+    let behind: Vec<AddRequest> = (0..10)
+        .map(|i| AddRequest::new(r.scope.clone(), format!("row behind them {i}")))
+        .collect();
+    m.add_batch(behind).await.or_fail("add behind while down")?;
+    r.flaky.set_down(false);
+    r.flaky.refuse_metadata(Some("refused"));
+    let report = m.sync(false).await.or_fail("sync behind refused rows")?;
+    ensure!(
+        report.upserted == 10 && report.failed == 520,
+        "one sync past 520 refused rows: {report:?}"
+    );
+    Ok(())
+}
+
 pub(super) async fn check_finds_and_repairs_orphans(b: &Backends) -> CaseResult {
     let r = rig(b, EngineConfig::default()).await?;
     let m = &r.memory;

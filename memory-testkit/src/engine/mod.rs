@@ -92,6 +92,10 @@ where
         hybrid_search_explains_filters_and_pages(&factory().await)
     );
     case!(r, vector_outage_queues_and_degrades(&factory().await));
+    case!(
+        r,
+        one_refused_vector_does_not_hold_back_its_page(&factory().await)
+    );
     case!(r, long_texts_are_split_into_windows(&factory().await));
     case!(r, windows_follow_the_configuration(&factory().await));
     case!(r, check_finds_and_repairs_orphans(&factory().await));

@@ -111,6 +111,15 @@ pub(super) async fn a_sync_drains_many_pages(b: &Backends) -> CaseResult {
             .await
             .or_fail("delete while down")?;
     }
+    // A sync while the index is down stops at the first page it cannot
+    // write, rather than failing every page in turn.
+    let before = r.flaky.refused_upserts();
+    let report = m.sync(false).await.or_fail("sync while down")?;
+    let tried = r.flaky.refused_upserts() - before;
+    ensure!(
+        report.upserted == 0 && tried <= 256,
+        "a sync while down tried {tried} vector writes: {report:?}"
+    );
     r.flaky.set_down(false);
     let report = m.sync(false).await.or_fail("sync")?;
     ensure!(
