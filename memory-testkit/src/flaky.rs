@@ -12,13 +12,26 @@ use uuid::Uuid;
 /// unreachable server would, or refuses the upserts that carry a marked
 /// record, as a server refusing one record's payload would: for testing
 /// the outbox and degraded search.
-#[derive(Debug)]
 pub struct FlakyIndex {
     inner: Arc<dyn VectorIndex>,
     down: AtomicBool,
     refused: AtomicU64,
     poison: Mutex<Option<String>>,
+    before_upsert: Mutex<Option<Hook>>,
 }
+
+impl std::fmt::Debug for FlakyIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlakyIndex")
+            .field("inner", &self.inner)
+            .field("down", &self.down)
+            .field("refused", &self.refused)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Work run inside an index call, before the call reaches the index.
+pub type Hook = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 impl FlakyIndex {
     /// Wraps `inner`, up.
@@ -28,6 +41,15 @@ impl FlakyIndex {
             down: AtomicBool::new(false),
             refused: AtomicU64::new(0),
             poison: Mutex::new(None),
+            before_upsert: Mutex::new(None),
+        }
+    }
+
+    /// Runs `hook` inside the next upsert, before it reaches the index: a
+    /// write that another one overtakes while its request is on the way.
+    pub fn before_next_upsert(&self, hook: Hook) {
+        if let Ok(mut slot) = self.before_upsert.lock() {
+            *slot = Some(hook);
         }
     }
 
@@ -108,6 +130,10 @@ impl VectorIndex for FlakyIndex {
             return Err(e);
         }
         self.refuses(records)?;
+        let hook = self.before_upsert.lock().ok().and_then(|mut h| h.take());
+        if let Some(hook) = hook {
+            hook.await;
+        }
         self.inner.upsert(collection, records).await
     }
     async fn delete(&self, collection: &str, ids: &[Uuid]) -> Result<()> {

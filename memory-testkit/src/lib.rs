@@ -17,7 +17,7 @@ pub mod store;
 pub mod vector;
 
 pub use embedder::DeterministicEmbedder;
-pub use flaky::FlakyIndex;
+pub use flaky::{FlakyIndex, Hook};
 pub use llm::CannedModel;
 pub use reranker::WordReranker;
 

@@ -1,7 +1,7 @@
 //! Pushing vectors through the outbox: each op written to the index and
 //! acknowledged, or left pending with its failure recorded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
@@ -136,9 +136,11 @@ impl Memory {
         if !deletes.is_empty() {
             let result = self.inner.vectors.delete(collection, &deletes).await;
             counts.index_failed |= result.is_err();
-            let ok = self.ack(&deletes, VectorOp::Delete, result, max).await;
-            counts.deleted += ok;
-            counts.failed += deletes.len() as u64 - ok;
+            let n = deletes.len() as u64;
+            match self.ack(&deletes, VectorOp::Delete, result, max).await {
+                Some(_) => counts.deleted += n,
+                None => counts.failed += n,
+            }
         }
         // A page is written in one call. When the index refuses its content
         // (invalid input, a wrong dimension), the page is split in halves
@@ -172,25 +174,86 @@ impl Memory {
                 }
                 counts.index_failed |= !refused;
             }
-            let failed = result.is_err();
-            let ok = self.ack(&ids, VectorOp::Upsert, result, max).await;
-            counts.upserted += ok;
-            if failed || ok == 0 {
-                counts.fail(&ids);
+            match self.ack(&ids, VectorOp::Upsert, result, max).await {
+                Some(acked) => {
+                    counts.upserted += ids.len() as u64;
+                    if acked.len() < ids.len() {
+                        self.mend_overtaken(part, &acked).await;
+                    }
+                }
+                None => counts.fail(&ids),
             }
         }
         counts
     }
 
-    async fn ack(&self, ids: &[Uuid], op: VectorOp, result: Result<()>, max: u32) -> u64 {
+    /// Mends the vectors of `written` whose upsert was no longer queued when
+    /// acknowledged: a delete or an update of the memory overtook this
+    /// write, flushed its own and then saw its vector overwritten by this
+    /// older one. A memory now gone loses its vectors again; one changed
+    /// since gets its current vectors again. One written twice at once (an
+    /// add's flush beside a sync) is as the store has it and stays.
+    async fn mend_overtaken(&self, written: &[StoredMemory], acked: &[Uuid]) {
+        let acked: HashSet<Uuid> = acked.iter().copied().collect();
+        let overtaken: Vec<&StoredMemory> = written
+            .iter()
+            .filter(|m| m.embedding.is_some() && !acked.contains(&m.record.id))
+            .collect();
+        let ids: Vec<Uuid> = overtaken.iter().map(|m| m.record.id).collect();
+        let now: HashMap<Uuid, StoredMemory> = match self.inner.store.get_stored(&ids).await {
+            Ok(found) => found.into_iter().map(|m| (m.record.id, m)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "re-reading overtaken vector writes failed; `check --repair` mends what they left");
+                return;
+            }
+        };
+        let mut stale: Vec<Uuid> = Vec::new();
+        let mut current: Vec<VectorRecord> = Vec::new();
+        for m in overtaken {
+            match now.get(&m.record.id) {
+                None => stale.extend(m.vector_ids()),
+                Some(n)
+                    if n.embedding.is_some()
+                        && (n.record.version != m.record.version || n.embedding != m.embedding) =>
+                {
+                    let keep: HashSet<Uuid> = n.vector_ids().into_iter().collect();
+                    stale.extend(m.vector_ids().into_iter().filter(|id| !keep.contains(id)));
+                    current.extend(VectorRecord::all_of(n));
+                }
+                Some(_) => {}
+            }
+        }
+        let collection = &self.inner.collection.name;
+        if !current.is_empty()
+            && let Err(e) = self.inner.vectors.upsert(collection, &current).await
+        {
+            tracing::warn!(error = %e, "rewriting overtaken vectors failed; `check --repair` mends them");
+        }
+        if !stale.is_empty()
+            && let Err(e) = self.inner.vectors.delete(collection, &stale).await
+        {
+            tracing::warn!(error = %e, "deleting overtaken vectors failed; `check --repair` removes them");
+        }
+    }
+
+    /// Acknowledges `ids`' written `op` in the outbox, or records its
+    /// failure. `None` when the write or the acknowledgement failed, else
+    /// the upserts that were still queued (see `outbox_done`).
+    async fn ack(
+        &self,
+        ids: &[Uuid],
+        op: VectorOp,
+        result: Result<()>,
+        max: u32,
+    ) -> Option<Vec<Uuid>> {
         match result {
             Ok(()) => {
                 let done: Vec<(Uuid, VectorOp)> = ids.iter().map(|id| (*id, op)).collect();
                 match self.inner.store.outbox_done(&done).await {
-                    Ok(()) => ids.len() as u64,
+                    Ok(acked) => Some(acked),
                     Err(e) => {
                         tracing::warn!(error = %e, "outbox acknowledgement failed; sync will redo it");
-                        0
+                        None
                     }
                 }
             }
@@ -204,7 +267,7 @@ impl Memory {
                 {
                     tracing::warn!(error = %e2, "recording the outbox failure failed");
                 }
-                0
+                None
             }
         }
     }

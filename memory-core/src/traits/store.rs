@@ -258,8 +258,10 @@ pub trait MemoryStore: Send + Sync + std::fmt::Debug {
 
     /// Outbox rows to work on, oldest first, skipping rows with `max_attempts` or more failures.
     async fn outbox_pending(&self, limit: usize, max_attempts: u32) -> Result<Vec<OutboxEntry>>;
-    /// Marks these outbox rows done.
-    async fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<()>;
+    /// Marks these outbox rows done, each only while its op is still the
+    /// one queued (a newer op for the same memory stays). Answers the
+    /// memories whose upsert was still queued, now marked synced.
+    async fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<Vec<Uuid>>;
     /// Records a failed attempt on these outbox rows.
     async fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()>;
 }

@@ -145,9 +145,9 @@ impl MemoryStore for PgStore {
             .collect()
     }
 
-    async fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<()> {
+    async fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<Vec<Uuid>> {
         if done.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let (ids, ops): (Vec<Uuid>, Vec<&str>) =
             done.iter().map(|(id, op)| (*id, op.as_str())).unzip();
@@ -170,7 +170,8 @@ impl MemoryStore for PgStore {
                 .await
                 .map_err(|e| map(e, "outbox done"))?;
         }
-        tx.commit().await.map_err(|e| map(e, "commit"))
+        tx.commit().await.map_err(|e| map(e, "commit"))?;
+        Ok(removed)
     }
 
     async fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()> {

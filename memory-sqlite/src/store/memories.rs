@@ -159,9 +159,9 @@ impl MemoryStore for SqliteStore {
             .collect()
     }
 
-    async fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<()> {
+    async fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<Vec<Uuid>> {
         if done.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut tx = self.db.begin_immediate().await?;
         let mut synced: Vec<String> = Vec::new();
@@ -199,7 +199,8 @@ impl MemoryStore for SqliteStore {
                 .await
                 .map_err(|e| map(e, "outbox done"))?;
         }
-        tx.commit().await.map_err(|e| map(e, "commit"))
+        tx.commit().await.map_err(|e| map(e, "commit"))?;
+        synced.iter().map(|id| crate::rows::uuid(id)).collect()
     }
 
     async fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()> {

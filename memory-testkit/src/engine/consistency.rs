@@ -151,6 +151,69 @@ pub(super) async fn one_refused_vector_does_not_hold_back_its_page(b: &Backends)
     Ok(())
 }
 
+/// A vector write that a delete or an update of its memory overtakes (they
+/// flush their own while it is on the way, and it lands after them) is
+/// mended when acknowledged: no orphan of the deleted memory, and the
+/// changed one keeps its current vector.
+pub(super) async fn an_overtaken_vector_write_is_mended(b: &Backends) -> CaseResult {
+    let r = rig(b, EngineConfig::default()).await?;
+    let m = &r.memory;
+    r.flaky.set_down(true);
+    let gone = m
+        .add(AddRequest::new(
+            r.scope.clone(),
+            "a fact deleted during its sync",
+        ))
+        .await
+        .or_fail("add")?;
+    let changed = m
+        .add(AddRequest::new(
+            r.scope.clone(),
+            "a fact changed during its sync",
+        ))
+        .await
+        .or_fail("add")?;
+    r.flaky.set_down(false);
+    let new_text = "zebras graze the savanna at dawn";
+    let (other, tenant) = (m.clone(), r.scope.tenant.clone());
+    r.flaky.before_next_upsert(Box::pin(async move {
+        let _ = other.delete(&tenant, gone.id).await;
+        let _ = other
+            .update(
+                &tenant,
+                changed.id,
+                UpdateRequest {
+                    content: Some(new_text.into()),
+                    ..Default::default()
+                },
+            )
+            .await;
+    }));
+    m.sync(false).await.or_fail("sync")?;
+    let check = m.check(false).await.or_fail("check")?;
+    ensure!(
+        check.is_consistent() && check.index_count == 1,
+        "after a delete overtook the sync: {check:?}"
+    );
+    let q = memory_core::VectorQuery {
+        tenant: r.scope.tenant.clone(),
+        vector: DeterministicEmbedder::new(64).vector(new_text),
+        k: 1,
+        filter: None,
+    };
+    let hits = r
+        .flaky
+        .query(&m.collection().name, &q)
+        .await
+        .or_fail("query")?;
+    ensure!(
+        hits.first()
+            .is_some_and(|h| h.id == changed.id && h.score > 0.99),
+        "the changed memory's vector is not its current one: {hits:?}"
+    );
+    Ok(())
+}
+
 pub(super) async fn check_finds_and_repairs_orphans(b: &Backends) -> CaseResult {
     let r = rig(b, EngineConfig::default()).await?;
     let m = &r.memory;

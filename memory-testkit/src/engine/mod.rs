@@ -96,6 +96,7 @@ where
         r,
         one_refused_vector_does_not_hold_back_its_page(&factory().await)
     );
+    case!(r, an_overtaken_vector_write_is_mended(&factory().await));
     case!(r, long_texts_are_split_into_windows(&factory().await));
     case!(r, windows_follow_the_configuration(&factory().await));
     case!(r, check_finds_and_repairs_orphans(&factory().await));

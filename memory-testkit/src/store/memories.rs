@@ -189,10 +189,14 @@ pub(super) async fn outbox_never_loses_a_newer_op(store: &Arc<dyn Store>) -> Cas
         })
         .await
         .or_fail("queue delete")?;
-    store
+    let acked = store
         .outbox_done(&[(a.id, VectorOp::Upsert)])
         .await
         .or_fail("ack stale upsert")?;
+    ensure!(
+        acked.is_empty(),
+        "a stale upsert was answered as acknowledged: {acked:?}"
+    );
     let pending = store.outbox_pending(10_000, 10).await.or_fail("pending")?;
     ensure!(
         pending
@@ -209,10 +213,14 @@ pub(super) async fn outbox_never_loses_a_newer_op(store: &Arc<dyn Store>) -> Cas
         .apply(insert(std::slice::from_ref(&b)))
         .await
         .or_fail("apply")?;
-    store
+    let acked = store
         .outbox_done(&[(b.id, VectorOp::Upsert)])
         .await
         .or_fail("ack")?;
+    ensure!(
+        acked == [b.id],
+        "the queued upsert was not answered as acknowledged: {acked:?}"
+    );
     let m = store
         .get_memories(&s.tenant, &[b.id])
         .await
