@@ -120,7 +120,7 @@ retrying!(MemoryStore, StoreCapabilities, {
     fn touch_memories(&self, tenant: &str, ids: &[Uuid], at: DateTime<Utc>) -> Result<()>;
     fn history(&self, tenant: &str, memory_id: Uuid) -> Result<Vec<HistoryEvent>>;
     fn outbox_pending(&self, limit: usize, max_attempts: u32) -> Result<Vec<OutboxEntry>>;
-    fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<Vec<Uuid>>;
+    fn outbox_done(&self, done: &[OutboxAck]) -> Result<Vec<Uuid>>;
     fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()>;
 });
 

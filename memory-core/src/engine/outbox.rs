@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::Memory;
 use super::chunking::EmbedInput;
-use crate::traits::{ChangeSet, VectorOp, VectorRecord, VersionedUpdate};
+use crate::traits::{ChangeSet, OutboxAck, VectorOp, VectorRecord, VersionedUpdate};
 use crate::{ErrorKind, Result, StoredMemory};
 
 /// Counts of one outbox flush.
@@ -106,7 +106,7 @@ impl Memory {
                 .outbox_done(
                     &gone
                         .iter()
-                        .map(|id| (*id, VectorOp::Upsert))
+                        .map(|id| OutboxAck::of(*id, VectorOp::Upsert))
                         .collect::<Vec<_>>(),
                 )
                 .await;
@@ -137,7 +137,11 @@ impl Memory {
             let result = self.inner.vectors.delete(collection, &deletes).await;
             counts.index_failed |= result.is_err();
             let n = deletes.len() as u64;
-            match self.ack(&deletes, VectorOp::Delete, result, max).await {
+            let done: Vec<OutboxAck> = deletes
+                .iter()
+                .map(|id| OutboxAck::of(*id, VectorOp::Delete))
+                .collect();
+            match self.ack(&done, result, max).await {
                 Some(_) => counts.deleted += n,
                 None => counts.failed += n,
             }
@@ -152,11 +156,17 @@ impl Memory {
         while let Some(part) = parts.pop() {
             // A memory's windows are written with it and acknowledged with it.
             let records: Vec<VectorRecord> = part.iter().flat_map(VectorRecord::all_of).collect();
-            let ids: Vec<Uuid> = part
+            // Done only while the store holds the version written: an update
+            // queued meanwhile keeps its own upsert queued.
+            let done: Vec<OutboxAck> = part
                 .iter()
                 .filter(|m| m.embedding.is_some())
-                .map(|m| m.record.id)
+                .map(|m| OutboxAck {
+                    version: Some(m.record.version),
+                    ..OutboxAck::of(m.record.id, VectorOp::Upsert)
+                })
                 .collect();
+            let ids: Vec<Uuid> = done.iter().map(|a| a.memory_id).collect();
             if ids.is_empty() {
                 continue;
             }
@@ -174,7 +184,7 @@ impl Memory {
                 }
                 counts.index_failed |= !refused;
             }
-            match self.ack(&ids, VectorOp::Upsert, result, max).await {
+            match self.ack(&done, result, max).await {
                 Some(acked) => {
                     counts.upserted += ids.len() as u64;
                     if acked.len() < ids.len() {
@@ -236,33 +246,26 @@ impl Memory {
         }
     }
 
-    /// Acknowledges `ids`' written `op` in the outbox, or records its
-    /// failure. `None` when the write or the acknowledgement failed, else
-    /// the upserts that were still queued (see `outbox_done`).
-    async fn ack(
-        &self,
-        ids: &[Uuid],
-        op: VectorOp,
-        result: Result<()>,
-        max: u32,
-    ) -> Option<Vec<Uuid>> {
+    /// Acknowledges the written ops in the outbox, or records their failure.
+    /// `None` when the write or the acknowledgement failed, else the
+    /// upserts that were still queued (see `outbox_done`).
+    async fn ack(&self, done: &[OutboxAck], result: Result<()>, max: u32) -> Option<Vec<Uuid>> {
         match result {
-            Ok(()) => {
-                let done: Vec<(Uuid, VectorOp)> = ids.iter().map(|id| (*id, op)).collect();
-                match self.inner.store.outbox_done(&done).await {
-                    Ok(acked) => Some(acked),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "outbox acknowledgement failed; sync will redo it");
-                        None
-                    }
+            Ok(()) => match self.inner.store.outbox_done(done).await {
+                Ok(acked) => Some(acked),
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox acknowledgement failed; sync will redo it");
+                    None
                 }
-            }
+            },
             Err(e) => {
-                tracing::warn!(error = %e, op = op.as_str(), n = ids.len(), "vector write failed; left in the outbox");
+                let ids: Vec<Uuid> = done.iter().map(|a| a.memory_id).collect();
+                let op = done.first().map_or("", |a| a.op.as_str());
+                tracing::warn!(error = %e, op, n = ids.len(), "vector write failed; left in the outbox");
                 if let Err(e2) = self
                     .inner
                     .store
-                    .outbox_failed(ids, &e.to_string(), max)
+                    .outbox_failed(&ids, &e.to_string(), max)
                     .await
                 {
                     tracing::warn!(error = %e2, "recording the outbox failure failed");

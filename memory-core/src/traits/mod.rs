@@ -26,8 +26,8 @@ pub use short_term::{
     RateDecision, RateLimit, SessionKey, ShortTerm, ShortTermCapabilities, ShortTermStats,
 };
 pub use store::{
-    ChangeSet, ForgetReport, ListQuery, MaintenanceStore, MemoryStore, OutboxEntry, ScopeStats,
-    Store, StoreCapabilities, StoreStats, VectorOp, VersionedUpdate,
+    ChangeSet, ForgetReport, ListQuery, MaintenanceStore, MemoryStore, OutboxAck, OutboxEntry,
+    ScopeStats, Store, StoreCapabilities, StoreStats, VectorOp, VersionedUpdate,
 };
 pub use vector::{
     CollectionSpec, JoinedHit, Metric, VectorCapabilities, VectorIndex, VectorPayload, VectorQuery,

@@ -29,6 +29,31 @@ impl VectorOp {
     }
 }
 
+/// A vector write the index has confirmed, to be marked done in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxAck {
+    /// The memory (or window) written.
+    pub memory_id: Uuid,
+    /// What was written.
+    pub op: VectorOp,
+    /// For an upsert, the memory's version whose vectors were written: the
+    /// row is done only while the store still holds that version, so a
+    /// newer version's upsert queued meanwhile stays queued. `None` marks
+    /// the row done whatever the version.
+    pub version: Option<u64>,
+}
+
+impl OutboxAck {
+    /// The acknowledgement of `op` on `memory_id`, whatever its version.
+    pub fn of(memory_id: Uuid, op: VectorOp) -> Self {
+        Self {
+            memory_id,
+            op,
+            version: None,
+        }
+    }
+}
+
 /// A row of the vector outbox: a vector write not yet confirmed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OutboxEntry {
@@ -259,9 +284,10 @@ pub trait MemoryStore: Send + Sync + std::fmt::Debug {
     /// Outbox rows to work on, oldest first, skipping rows with `max_attempts` or more failures.
     async fn outbox_pending(&self, limit: usize, max_attempts: u32) -> Result<Vec<OutboxEntry>>;
     /// Marks these outbox rows done, each only while its op is still the
-    /// one queued (a newer op for the same memory stays). Answers the
+    /// one queued and, for an upsert with a version, the memory is still at
+    /// that version (a newer op for the same memory stays). Answers the
     /// memories whose upsert was still queued, now marked synced.
-    async fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<Vec<Uuid>>;
+    async fn outbox_done(&self, done: &[OutboxAck]) -> Result<Vec<Uuid>>;
     /// Records a failed attempt on these outbox rows.
     async fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()>;
 }

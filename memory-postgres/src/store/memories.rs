@@ -1,7 +1,7 @@
 //! Memories, history and the vector outbox of [`PgStore`].
 
 use async_trait::async_trait;
-use memory_core::MemoryStore;
+use memory_core::{MemoryStore, OutboxAck};
 
 use super::*;
 
@@ -145,20 +145,27 @@ impl MemoryStore for PgStore {
             .collect()
     }
 
-    async fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<Vec<Uuid>> {
+    async fn outbox_done(&self, done: &[OutboxAck]) -> Result<Vec<Uuid>> {
         if done.is_empty() {
             return Ok(Vec::new());
         }
-        let (ids, ops): (Vec<Uuid>, Vec<&str>) =
-            done.iter().map(|(id, op)| (*id, op.as_str())).unzip();
+        let ids: Vec<Uuid> = done.iter().map(|a| a.memory_id).collect();
+        let ops: Vec<&str> = done.iter().map(|a| a.op.as_str()).collect();
+        let versions: Vec<Option<i64>> = done
+            .iter()
+            .map(|a| a.version.map(crate::rows::i64_of))
+            .collect();
         let mut tx = self.db.pool.begin().await.map_err(|e| map(e, "begin"))?;
         lock_memories(&mut tx, &ids).await?;
         let removed: Vec<Option<Uuid>> = sqlx::query_scalar(
-            "DELETE FROM outbox o USING UNNEST($1::uuid[], $2::text[]) AS d(id, op)
-             WHERE o.memory_id = d.id AND o.op = d.op RETURNING CASE WHEN o.op = 'upsert' THEN o.memory_id END",
+            "DELETE FROM outbox o USING UNNEST($1::uuid[], $2::text[], $3::bigint[]) AS d(id, op, version)
+             WHERE o.memory_id = d.id AND o.op = d.op
+               AND (d.version IS NULL OR EXISTS (SELECT 1 FROM memories m WHERE m.id = d.id AND m.version = d.version))
+             RETURNING CASE WHEN o.op = 'upsert' THEN o.memory_id END",
         )
         .bind(&ids)
         .bind(&ops)
+        .bind(&versions)
         .fetch_all(&mut *tx)
         .await
         .map_err(|e| map(e, "outbox done"))?;

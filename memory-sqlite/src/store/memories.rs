@@ -1,7 +1,7 @@
 //! Memories, history and the vector outbox of [`SqliteStore`].
 
 use async_trait::async_trait;
-use memory_core::MemoryStore;
+use memory_core::{MemoryStore, OutboxAck};
 
 use super::*;
 
@@ -159,7 +159,7 @@ impl MemoryStore for SqliteStore {
             .collect()
     }
 
-    async fn outbox_done(&self, done: &[(Uuid, VectorOp)]) -> Result<Vec<Uuid>> {
+    async fn outbox_done(&self, done: &[OutboxAck]) -> Result<Vec<Uuid>> {
         if done.is_empty() {
             return Ok(Vec::new());
         }
@@ -168,26 +168,47 @@ impl MemoryStore for SqliteStore {
         for op in [VectorOp::Upsert, VectorOp::Delete] {
             let ids: Vec<Uuid> = done
                 .iter()
-                .filter(|(_, o)| *o == op)
-                .map(|(id, _)| *id)
+                .filter(|a| a.op == op && a.version.is_none())
+                .map(|a| a.memory_id)
                 .collect();
-            if ids.is_empty() {
-                continue;
+            if !ids.is_empty() {
+                // Only the ops still queued as acknowledged go: a newer op
+                // for the same memory stays for the next flush.
+                let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM outbox WHERE op = ");
+                qb.push_bind(op.as_str()).push(" AND memory_id IN ");
+                push_ids(&mut qb, &ids);
+                qb.push(" RETURNING memory_id");
+                let removed: Vec<String> = qb
+                    .build_query_scalar()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(|e| map(e, "outbox done"))?;
+                if op == VectorOp::Upsert {
+                    synced.extend(removed);
+                }
             }
-            // Only the ops still queued as acknowledged go: a newer op for
-            // the same memory stays for the next flush.
-            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM outbox WHERE op = ");
-            qb.push_bind(op.as_str()).push(" AND memory_id IN ");
-            push_ids(&mut qb, &ids);
-            qb.push(" RETURNING memory_id");
-            let removed: Vec<String> = qb
-                .build_query_scalar()
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|e| map(e, "outbox done"))?;
-            if op == VectorOp::Upsert {
-                synced = removed;
-            }
+        }
+        // Upserts of a version: done only while the memory is still at it.
+        let versioned: Vec<serde_json::Value> = done
+            .iter()
+            .filter(|a| a.op == VectorOp::Upsert)
+            .filter_map(|a| {
+                a.version
+                    .map(|v| serde_json::json!([a.memory_id.to_string(), v]))
+            })
+            .collect();
+        if !versioned.is_empty() {
+            let removed: Vec<String> = sqlx::query_scalar(
+                "DELETE FROM outbox WHERE op = 'upsert' AND memory_id IN (
+                     SELECT m.id FROM memories m JOIN json_each(?) d
+                     ON m.id = json_extract(d.value, '$[0]') AND m.version = json_extract(d.value, '$[1]'))
+                 RETURNING memory_id",
+            )
+            .bind(serde_json::Value::from(versioned).to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| map(e, "outbox done"))?;
+            synced.extend(removed);
         }
         if !synced.is_empty() {
             let mut qb = QueryBuilder::<Sqlite>::new(

@@ -154,7 +154,8 @@ pub(super) async fn one_refused_vector_does_not_hold_back_its_page(b: &Backends)
 /// A vector write that a delete or an update of its memory overtakes (they
 /// flush their own while it is on the way, and it lands after them) is
 /// mended when acknowledged: no orphan of the deleted memory, and the
-/// changed one keeps its current vector.
+/// changed one keeps its current vector. An update whose own write failed
+/// keeps its upsert queued: the older write does not acknowledge it.
 pub(super) async fn an_overtaken_vector_write_is_mended(b: &Backends) -> CaseResult {
     let r = rig(b, EngineConfig::default()).await?;
     let m = &r.memory;
@@ -173,43 +174,58 @@ pub(super) async fn an_overtaken_vector_write_is_mended(b: &Backends) -> CaseRes
         ))
         .await
         .or_fail("add")?;
+    let late = m
+        .add(AddRequest::new(
+            r.scope.clone(),
+            "a fact changed while the index failed",
+        ))
+        .await
+        .or_fail("add")?;
     r.flaky.set_down(false);
     let new_text = "zebras graze the savanna at dawn";
-    let (other, tenant) = (m.clone(), r.scope.tenant.clone());
+    let late_text = "otters juggle pebbles by the river";
+    let (other, flaky, tenant) = (m.clone(), r.flaky.clone(), r.scope.tenant.clone());
+    let edit = |content: &str| UpdateRequest {
+        content: Some(content.into()),
+        ..Default::default()
+    };
+    let (new_edit, late_edit) = (edit(new_text), edit(late_text));
     r.flaky.before_next_upsert(Box::pin(async move {
         let _ = other.delete(&tenant, gone.id).await;
-        let _ = other
-            .update(
-                &tenant,
-                changed.id,
-                UpdateRequest {
-                    content: Some(new_text.into()),
-                    ..Default::default()
-                },
-            )
-            .await;
+        let _ = other.update(&tenant, changed.id, new_edit).await;
+        flaky.set_down(true);
+        let _ = other.update(&tenant, late.id, late_edit).await;
+        flaky.set_down(false);
     }));
     m.sync(false).await.or_fail("sync")?;
+    for (text, id) in [(new_text, changed.id), (late_text, late.id)] {
+        let q = memory_core::VectorQuery {
+            tenant: r.scope.tenant.clone(),
+            vector: DeterministicEmbedder::new(64).vector(text),
+            k: 1,
+            filter: None,
+        };
+        let hits = r
+            .flaky
+            .query(&m.collection().name, &q)
+            .await
+            .or_fail("query")?;
+        ensure!(
+            hits.first().is_some_and(|h| h.id == id && h.score > 0.99),
+            "a changed memory's vector is not its current one: {hits:?}"
+        );
+    }
+    let st = m.stats(Some(&r.scope.tenant)).await.or_fail("stats")?;
+    ensure!(
+        st.store.outbox_pending == 1,
+        "the update whose write failed is not queued: {} rows",
+        st.store.outbox_pending
+    );
+    m.sync(false).await.or_fail("sync again")?;
     let check = m.check(false).await.or_fail("check")?;
     ensure!(
-        check.is_consistent() && check.index_count == 1,
+        check.is_consistent() && check.index_count == 2,
         "after a delete overtook the sync: {check:?}"
-    );
-    let q = memory_core::VectorQuery {
-        tenant: r.scope.tenant.clone(),
-        vector: DeterministicEmbedder::new(64).vector(new_text),
-        k: 1,
-        filter: None,
-    };
-    let hits = r
-        .flaky
-        .query(&m.collection().name, &q)
-        .await
-        .or_fail("query")?;
-    ensure!(
-        hits.first()
-            .is_some_and(|h| h.id == changed.id && h.score > 0.99),
-        "the changed memory's vector is not its current one: {hits:?}"
     );
     Ok(())
 }

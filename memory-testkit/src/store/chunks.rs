@@ -140,10 +140,10 @@ pub(super) async fn chunks_follow_their_memory(store: &Arc<dyn Store>) -> CaseRe
             .is_empty(),
         "windows outlived their memory"
     );
-    let done: Vec<(Uuid, VectorOp)> = pending
+    let done: Vec<OutboxAck> = pending
         .iter()
         .filter(|e| e.tenant == scope.tenant)
-        .map(|e| (e.memory_id, e.op))
+        .map(|e| OutboxAck::of(e.memory_id, e.op))
         .collect();
     store.outbox_done(&done).await.or_fail("done")?;
     Ok(())

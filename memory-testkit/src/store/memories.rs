@@ -190,7 +190,7 @@ pub(super) async fn outbox_never_loses_a_newer_op(store: &Arc<dyn Store>) -> Cas
         .await
         .or_fail("queue delete")?;
     let acked = store
-        .outbox_done(&[(a.id, VectorOp::Upsert)])
+        .outbox_done(&[OutboxAck::of(a.id, VectorOp::Upsert)])
         .await
         .or_fail("ack stale upsert")?;
     ensure!(
@@ -205,7 +205,7 @@ pub(super) async fn outbox_never_loses_a_newer_op(store: &Arc<dyn Store>) -> Cas
         "acknowledging an old upsert dropped the newer delete"
     );
     store
-        .outbox_done(&[(a.id, VectorOp::Delete)])
+        .outbox_done(&[OutboxAck::of(a.id, VectorOp::Delete)])
         .await
         .or_fail("ack delete")?;
     let b = record(&s, "synced");
@@ -213,10 +213,22 @@ pub(super) async fn outbox_never_loses_a_newer_op(store: &Arc<dyn Store>) -> Cas
         .apply(insert(std::slice::from_ref(&b)))
         .await
         .or_fail("apply")?;
-    let acked = store
-        .outbox_done(&[(b.id, VectorOp::Upsert)])
-        .await
-        .or_fail("ack")?;
+    // A write of another version than the store's is not the one queued.
+    let other = OutboxAck {
+        version: Some(b.version + 1),
+        ..OutboxAck::of(b.id, VectorOp::Upsert)
+    };
+    let acked = store.outbox_done(&[other]).await.or_fail("ack other")?;
+    let pending = store.outbox_pending(10_000, 10).await.or_fail("pending")?;
+    ensure!(
+        acked.is_empty() && pending.iter().any(|e| e.memory_id == b.id),
+        "an upsert of another version was acknowledged: {acked:?}"
+    );
+    let written = OutboxAck {
+        version: Some(b.version),
+        ..OutboxAck::of(b.id, VectorOp::Upsert)
+    };
+    let acked = store.outbox_done(&[written]).await.or_fail("ack")?;
     ensure!(
         acked == [b.id],
         "the queued upsert was not answered as acknowledged: {acked:?}"

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use memory_core::{
     ChangeSet, ErrorKind, Filter, HistoryEvent, HistoryOp, ListQuery, MemoryKind, MemoryRecord,
-    Message, MessageQuery, OutboxEntry, Role, Scope, Session, Store, StoredMemory, UserTouch,
-    VectorOp, VectorState, VersionedUpdate, content_hash, now,
+    Message, MessageQuery, OutboxAck, OutboxEntry, Role, Scope, Session, Store, StoredMemory,
+    UserTouch, VectorOp, VectorState, VersionedUpdate, content_hash, now,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
