@@ -8,7 +8,8 @@ use memory_core::{BackendUrl, Error, Result};
 ///
 /// URL forms: `sqlite://./memory.db`, `sqlite:///abs/path.db`,
 /// `sqlite::memory:`, and Prisma's `file:./dev.db` / `file:/abs/path.db`; query keys `max_connections`, `busy_timeout_ms`,
-/// `cache_mb`, `mmap_mb`, `synchronous` (`normal`, `full`, `off`), `hnsw_threshold`.
+/// `cache_mb`, `mmap_mb`, `synchronous` (`normal`, `full`, `off`), `hnsw_threshold`,
+/// `partitions_mb`.
 /// Unknown keys are errors.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SqliteConfig {
@@ -28,6 +29,10 @@ pub struct SqliteConfig {
     /// A user's vectors are searched on an HNSW graph from this many on,
     /// scanned exactly below it; 0 scans every partition exactly.
     pub hnsw_threshold: usize,
+    /// The users' vector partitions one process keeps loaded, in MiB, and
+    /// as much again for their keyword indexes; past it, the least recently
+    /// searched are dropped and load again when next searched.
+    pub partitions_mb: u32,
 }
 
 impl std::fmt::Debug for SqliteConfig {
@@ -54,6 +59,9 @@ impl Default for SqliteConfig {
             mmap_mb: 64,
             synchronous: "normal".into(),
             hnsw_threshold: 20_000,
+            // 100k memories of 384 dimensions, graphs included, take about
+            // 300 MiB: a store of that size stays loaded whole.
+            partitions_mb: 1024,
         }
     }
 }
@@ -99,6 +107,7 @@ impl SqliteConfig {
             hnsw_threshold: q
                 .u32("hnsw_threshold")?
                 .map_or(defaults.hnsw_threshold, |n| n as usize),
+            partitions_mb: q.u32("partitions_mb")?.unwrap_or(defaults.partitions_mb),
             path,
         };
         q.finish()?;
@@ -122,6 +131,14 @@ mod tests {
         assert_eq!((c.cache_mb, c.mmap_mb), (16, 64));
         let c = SqliteConfig::from_url("sqlite://./m.db?mmap_mb=0&cache_mb=4").unwrap();
         assert_eq!((c.cache_mb, c.mmap_mb), (4, 0));
+        let c = SqliteConfig::from_url("sqlite://./m.db?partitions_mb=64").unwrap();
+        assert_eq!(c.partitions_mb, 64);
+        assert_eq!(
+            SqliteConfig::from_url("sqlite://./m.db")
+                .unwrap()
+                .partitions_mb,
+            1024
+        );
         assert_eq!(
             SqliteConfig::from_url("sqlite::memory:").unwrap().path,
             None

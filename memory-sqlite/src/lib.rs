@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod bounded;
 mod config;
 mod error;
 mod filter_sql;
@@ -71,6 +72,8 @@ pub struct SqliteDb {
     pool: SqlitePool,
     location: String,
     hnsw_threshold: usize,
+    /// Bytes of vector partitions a vector index keeps loaded.
+    partitions_budget: usize,
 }
 
 impl std::fmt::Debug for SqliteDb {
@@ -170,6 +173,9 @@ impl SqliteDb {
             pool,
             location,
             hnsw_threshold: cfg.hnsw_threshold,
+            partitions_budget: usize::try_from(cfg.partitions_mb)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1 << 20),
         })
     }
 

@@ -83,3 +83,59 @@ async fn another_writer_is_seen_and_a_trimmed_log_reloads() {
         "a partition older than the log was not reloaded"
     );
 }
+
+/// The loaded keyword partitions stay within `partitions_mb`: the least
+/// recently searched are dropped, and load again, correct, when searched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyword_partitions_stay_within_their_budget() {
+    const USERS: usize = 5;
+    const PER_USER: usize = 400;
+    const BUDGET: usize = 1 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/k.db?partitions_mb=1", dir.path().display());
+    let db = SqliteDb::connect(&url).await.unwrap();
+    let store = db.store();
+    let mut ids = Vec::new();
+    for user in 0..USERS {
+        let scope = Scope::user(format!("u{user}"));
+        let records: Vec<_> = (0..PER_USER)
+            .map(|i| {
+                memory_testkit::store::record(&scope, &format!("note{i} about garden{user} plans"))
+            })
+            .collect();
+        ids.push(records.iter().map(|r| r.id).collect::<Vec<_>>());
+        store
+            .apply(ChangeSet {
+                insert: records
+                    .into_iter()
+                    .map(|r| StoredMemory::new(r, None))
+                    .collect(),
+                ..ChangeSet::default()
+            })
+            .await
+            .unwrap();
+    }
+    let mut most = 0;
+    for (user, ids) in ids.iter().enumerate() {
+        let scope = Scope::user(format!("u{user}"));
+        assert_eq!(find(&*store, &scope, "note7").await, vec![ids[7]]);
+        let (parts, bytes) = store.keyword_partitions_cached().unwrap();
+        assert!(
+            parts >= 1 && bytes <= BUDGET,
+            "{parts} keyword partitions take {bytes} bytes (budget {BUDGET})"
+        );
+        most = most.max(parts);
+    }
+    let (parts, _) = store.keyword_partitions_cached().unwrap();
+    assert!(
+        parts < USERS,
+        "all {USERS} keyword partitions are still loaded"
+    );
+    assert!(
+        most >= 2,
+        "the budget holds two partitions, at most {most} were"
+    );
+    // The first user's partition was dropped; it loads again whole.
+    let scope = Scope::user("u0");
+    assert_eq!(find(&*store, &scope, "note399").await, vec![ids[0][399]]);
+}

@@ -3,14 +3,14 @@
 //! has applied, and a search first applies the entries after it, so writes
 //! by this process or any other on the same file are never missed.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use memory_core::{Error, Result, VectorPayload};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use super::postings::{Entry, Postings};
+use crate::bounded::{Bounded, Weighed};
 use crate::error::map;
 use crate::rows::{self, MEMORY_COLUMNS, get};
 
@@ -28,10 +28,17 @@ pub(crate) struct Partition {
     pub(super) postings: Postings,
 }
 
-/// The cached partitions, by owner token.
-#[derive(Debug, Default)]
+impl Weighed for Partition {
+    fn bytes(&self) -> usize {
+        self.postings.bytes()
+    }
+}
+
+/// The cached partitions, by owner token, the least recently searched
+/// dropped past the budget.
+#[derive(Debug)]
 pub(crate) struct KeywordCache {
-    parts: Mutex<HashMap<String, Arc<RwLock<Partition>>>>,
+    parts: Bounded<String, Partition>,
 }
 
 pub(super) fn lock_err() -> Error {
@@ -59,6 +66,18 @@ async fn entries(rows: Vec<SqliteRow>) -> Result<Vec<(i64, String, Entry)>> {
 }
 
 impl KeywordCache {
+    /// An empty cache that keeps at most about `budget` bytes of partitions.
+    pub(crate) fn new(budget: usize) -> Self {
+        Self {
+            parts: Bounded::new(budget),
+        }
+    }
+
+    /// How many partitions are cached and about how many bytes they take.
+    pub(crate) fn usage(&self) -> Result<(usize, usize)> {
+        self.parts.usage()
+    }
+
     /// The partition of `owner` (the token of `tenant` and `user`), current
     /// as of this call.
     pub(crate) async fn partition(
@@ -68,12 +87,7 @@ impl KeywordCache {
         tenant: &str,
         user: &str,
     ) -> Result<Arc<RwLock<Partition>>> {
-        let cached = self
-            .parts
-            .lock()
-            .map_err(|_| lock_err())?
-            .get(owner)
-            .cloned();
+        let cached = self.parts.get(&owner.to_owned())?;
         if let Some(part) = cached {
             let seen = part.read().map_err(|_| lock_err())?.seen;
             if self.catch_up(pool, owner, &part, seen).await? {
@@ -81,10 +95,7 @@ impl KeywordCache {
             }
         }
         let part = Arc::new(RwLock::new(Self::load(pool, tenant, user).await?));
-        self.parts
-            .lock()
-            .map_err(|_| lock_err())?
-            .insert(owner.to_owned(), part.clone());
+        self.parts.insert(owner.to_owned(), part.clone())?;
         Ok(part)
     }
 

@@ -53,6 +53,19 @@ pub(super) struct Postings {
 }
 
 impl Postings {
+    /// About how much memory it holds: each slot's memory (a payload with
+    /// its strings counted at a typical size, its distinct terms), each
+    /// posting, and each term's name and lists.
+    pub(super) fn bytes(&self) -> usize {
+        const PER_SLOT: usize =
+            std::mem::size_of::<Option<Doc>>() + 96 + std::mem::size_of::<u32>() + 24;
+        const PER_TERM: usize = 24 + 12 + std::mem::size_of::<Vec<(u32, u16)>>() + 4;
+        let postings = usize::try_from(self.live_len).unwrap_or(usize::MAX);
+        // A term's posting and its entry in the memory's term list: 8 bytes
+        // each, at most one pair per term occurrence.
+        self.docs.capacity() * PER_SLOT + postings.saturating_mul(16) + self.lists.len() * PER_TERM
+    }
+
     /// How many memories it holds.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {

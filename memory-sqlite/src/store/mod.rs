@@ -26,9 +26,15 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub(crate) fn new(db: SqliteDb) -> Self {
         Self {
+            keywords: std::sync::Arc::new(crate::keyword::KeywordCache::new(db.partitions_budget)),
             db,
-            keywords: std::sync::Arc::default(),
         }
+    }
+
+    /// How many users' keyword indexes this store holds loaded, and about
+    /// how many bytes they take (`partitions_mb` bounds it).
+    pub fn keyword_partitions_cached(&self) -> memory_core::Result<(usize, usize)> {
+        self.keywords.usage()
     }
 }
 

@@ -90,6 +90,12 @@ impl Graph {
         self.index.add(key(slot), vector).map_err(graph_err)
     }
 
+    /// About how much memory it holds: each node's half-precision vector,
+    /// its links on the base layer and the bookkeeping around them.
+    pub(super) fn bytes(&self, dimension: usize) -> usize {
+        self.index.capacity() * (dimension * 2 + CONNECTIVITY * 2 * 4 + 48)
+    }
+
     /// How many slots it holds.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {

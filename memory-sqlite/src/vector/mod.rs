@@ -12,7 +12,7 @@
 //! the partition sees (`partition.rs`, `graph.rs`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use memory_core::{
@@ -24,6 +24,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
 use crate::SqliteDb;
+use crate::bounded::Bounded;
 use crate::error::{corrupt, map};
 use crate::rows::{self, blob_to_vec, get, vec_to_blob};
 use crate::store::push_ids;
@@ -44,7 +45,7 @@ pub struct SqliteVectorIndex {
     db: SqliteDb,
     /// Whether the store's tables are its neighbours (`query_joined`).
     beside_store: bool,
-    cache: Mutex<HashMap<PartKey, Arc<RwLock<Partition>>>>,
+    cache: Bounded<PartKey, Partition>,
 }
 
 /// Rows read per statement when a partition is loaded.
@@ -58,10 +59,16 @@ fn lock_err() -> Error {
 impl SqliteVectorIndex {
     pub(crate) fn new(db: SqliteDb, beside_store: bool) -> Self {
         Self {
+            cache: Bounded::new(db.partitions_budget),
             db,
             beside_store,
-            cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// How many partitions this index holds loaded, and about how many
+    /// bytes they take (`partitions_mb` bounds it).
+    pub fn cached(&self) -> Result<(usize, usize)> {
+        self.cache.usage()
     }
 
     async fn spec(&self, name: &str) -> Result<CollectionSpec> {
@@ -126,28 +133,22 @@ impl SqliteVectorIndex {
         Ok(out)
     }
 
-    /// Applies a committed write to cached partitions that were current
-    /// before it; drops the ones that were not (they reload on next query).
+    /// Applies a committed write to the cached partitions that were current
+    /// before it (`epochs`: each partition's epoch after the write) and
+    /// drops the ones that were not; they reload on their next search.
     fn patch_cache(
         &self,
         epochs: &[(PartKey, i64)],
         apply: impl Fn(&PartKey, &mut Partition),
     ) -> Result<()> {
-        let mut cache = self.cache.lock().map_err(|_| lock_err())?;
-        for (key, epoch) in epochs {
-            let Some(p) = cache.get(key).cloned() else {
-                continue;
-            };
-            let mut part = p.write().map_err(|_| lock_err())?;
-            if part.epoch == epoch - 1 {
-                apply(key, &mut part);
-                part.epoch = *epoch;
-            } else {
-                drop(part);
-                cache.remove(key);
+        self.cache.patch(epochs, |key, &epoch, part| {
+            if part.epoch != epoch - 1 {
+                return false;
             }
-        }
-        Ok(())
+            apply(key, part);
+            part.epoch = epoch;
+            true
+        })
     }
 
     async fn load(
@@ -156,7 +157,7 @@ impl SqliteVectorIndex {
         epoch: i64,
         spec: &CollectionSpec,
     ) -> Result<Arc<RwLock<Partition>>> {
-        if let Some(p) = self.cache.lock().map_err(|_| lock_err())?.get(key).cloned()
+        if let Some(p) = self.cache.get(key)?
             && p.read().map_err(|_| lock_err())?.epoch == epoch
         {
             return Ok(p);
@@ -220,10 +221,7 @@ impl SqliteVectorIndex {
             }
         }
         let p = Arc::new(RwLock::new(parsed));
-        self.cache
-            .lock()
-            .map_err(|_| lock_err())?
-            .insert(key.clone(), p.clone());
+        self.cache.insert(key.clone(), p.clone())?;
         Ok(p)
     }
 }
@@ -285,11 +283,7 @@ impl VectorIndex for SqliteVectorIndex {
                 .map_err(|e| map(e, "drop collection"))?;
         }
         tx.commit().await.map_err(|e| map(e, "commit"))?;
-        self.cache
-            .lock()
-            .map_err(|_| lock_err())?
-            .retain(|k, _| k.0 != name);
-        Ok(())
+        self.cache.retain(|k| k.0 != name)
     }
 
     async fn upsert(&self, collection: &str, records: &[VectorRecord]) -> Result<()> {

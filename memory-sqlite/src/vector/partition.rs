@@ -34,6 +34,18 @@ pub(super) struct Partition {
     building: Option<HashSet<usize>>,
 }
 
+impl crate::bounded::Weighed for Partition {
+    /// Its vectors, ids, payloads and slot map (the strings in a payload
+    /// counted at a typical size), and its graph.
+    fn bytes(&self) -> usize {
+        /// An id, its slot entry and a payload with its strings.
+        const PER_ROW: usize = 16 + 40 + std::mem::size_of::<VectorPayload>() + 96;
+        self.data.capacity() * std::mem::size_of::<f32>()
+            + self.ids.capacity() * PER_ROW
+            + self.graph.as_ref().map_or(0, |g| g.bytes(self.dimension))
+    }
+}
+
 impl Partition {
     pub(super) fn new(epoch: i64, dimension: usize, metric: Metric) -> Self {
         Self {

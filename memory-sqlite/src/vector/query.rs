@@ -115,13 +115,7 @@ impl SqliteVectorIndex {
             return Ok(None);
         };
         let key: PartKey = (collection.to_owned(), q.tenant.clone(), part);
-        let Some(cached) = self
-            .cache
-            .lock()
-            .map_err(|_| lock_err())?
-            .get(&key)
-            .cloned()
-        else {
+        let Some(cached) = self.cache.get(&key)? else {
             return Ok(None);
         };
         let metric = {

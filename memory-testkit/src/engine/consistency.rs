@@ -160,27 +160,24 @@ pub(super) async fn an_overtaken_vector_write_is_mended(b: &Backends) -> CaseRes
     let r = rig(b, EngineConfig::default()).await?;
     let m = &r.memory;
     r.flaky.set_down(true);
-    let gone = m
-        .add(AddRequest::new(
-            r.scope.clone(),
-            "a fact deleted during its sync",
-        ))
+    let texts = [
+        "a fact deleted during its sync",
+        "a fact changed during its sync",
+        "a fact changed while the index failed",
+    ];
+    let added = m
+        .add_batch(
+            texts
+                .iter()
+                .map(|t| AddRequest::new(r.scope.clone(), *t))
+                .collect(),
+        )
         .await
         .or_fail("add")?;
-    let changed = m
-        .add(AddRequest::new(
-            r.scope.clone(),
-            "a fact changed during its sync",
-        ))
-        .await
-        .or_fail("add")?;
-    let late = m
-        .add(AddRequest::new(
-            r.scope.clone(),
-            "a fact changed while the index failed",
-        ))
-        .await
-        .or_fail("add")?;
+    let [gone, changed, late] = added.as_slice() else {
+        return Err(format!("3 adds answered {} outcomes", added.len()));
+    };
+    let (gone, changed, late) = (gone.id, changed.id, late.id);
     r.flaky.set_down(false);
     let new_text = "zebras graze the savanna at dawn";
     let late_text = "otters juggle pebbles by the river";
@@ -191,14 +188,14 @@ pub(super) async fn an_overtaken_vector_write_is_mended(b: &Backends) -> CaseRes
     };
     let (new_edit, late_edit) = (edit(new_text), edit(late_text));
     r.flaky.before_next_upsert(Box::pin(async move {
-        let _ = other.delete(&tenant, gone.id).await;
-        let _ = other.update(&tenant, changed.id, new_edit).await;
+        let _ = other.delete(&tenant, gone).await;
+        let _ = other.update(&tenant, changed, new_edit).await;
         flaky.set_down(true);
-        let _ = other.update(&tenant, late.id, late_edit).await;
+        let _ = other.update(&tenant, late, late_edit).await;
         flaky.set_down(false);
     }));
     m.sync(false).await.or_fail("sync")?;
-    for (text, id) in [(new_text, changed.id), (late_text, late.id)] {
+    for (text, id) in [(new_text, changed), (late_text, late)] {
         let q = memory_core::VectorQuery {
             tenant: r.scope.tenant.clone(),
             vector: DeterministicEmbedder::new(64).vector(text),
