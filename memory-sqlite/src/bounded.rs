@@ -4,6 +4,7 @@
 //! their next search), so a server that sees many users over its life does
 //! not keep every one of them.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, RwLock};
@@ -59,7 +60,11 @@ impl<K: Eq + Hash + Clone + Ord, V: Weighed> Bounded<K, V> {
     /// The cached partition under `key`, marked as used now and measured
     /// again (a graph is built, and a keyword partition catches up, after
     /// it is cached).
-    pub(crate) fn get(&self, key: &K) -> Result<Option<Arc<RwLock<V>>>> {
+    pub(crate) fn get<Q>(&self, key: &Q) -> Result<Option<Arc<RwLock<V>>>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let mut inner = self.inner.lock().map_err(|_| lock_err())?;
         inner.clock += 1;
         let now = inner.clock;
@@ -122,7 +127,7 @@ impl<K: Eq + Hash + Clone + Ord, V: Weighed> Bounded<K, V> {
                 inner.bytes = inner.bytes.saturating_sub(c.bytes);
             }
         }
-        self.shrink(&mut inner, None);
+        self.shrink::<K>(&mut inner, None);
         Ok(())
     }
 
@@ -148,14 +153,18 @@ impl<K: Eq + Hash + Clone + Ord, V: Weighed> Bounded<K, V> {
 
     /// Drops the least recently used partitions but `keep` while the cache
     /// is over its budget.
-    fn shrink(&self, inner: &mut Inner<K, V>, keep: Option<&K>) {
+    fn shrink<Q>(&self, inner: &mut Inner<K, V>, keep: Option<&Q>)
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
         if inner.bytes <= self.budget {
             return;
         }
         let mut by_age: Vec<(u64, K)> = inner
             .parts
             .iter()
-            .filter(|(k, _)| Some(*k) != keep)
+            .filter(|(k, _)| keep != Some((*k).borrow()))
             .map(|(k, c)| (c.used, k.clone()))
             .collect();
         by_age.sort_unstable();
@@ -163,7 +172,7 @@ impl<K: Eq + Hash + Clone + Ord, V: Weighed> Bounded<K, V> {
             if inner.bytes <= self.budget {
                 break;
             }
-            if let Some(c) = inner.parts.remove(&old) {
+            if let Some(c) = inner.parts.remove::<K>(&old) {
                 inner.bytes = inner.bytes.saturating_sub(c.bytes);
             }
         }

@@ -87,7 +87,7 @@ impl KeywordCache {
         tenant: &str,
         user: &str,
     ) -> Result<Arc<RwLock<Partition>>> {
-        let cached = self.parts.get(&owner.to_owned())?;
+        let cached = self.parts.get(owner)?;
         if let Some(part) = cached {
             let seen = part.read().map_err(|_| lock_err())?.seen;
             if self.catch_up(pool, owner, &part, seen).await? {
