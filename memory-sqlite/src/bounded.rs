@@ -151,6 +151,17 @@ impl<K: Eq + Hash + Clone + Ord, V: Weighed> Bounded<K, V> {
         Ok((inner.parts.len(), inner.bytes))
     }
 
+    /// How many cached partitions satisfy `test` (those locked for a
+    /// write at the moment are not counted).
+    pub(crate) fn count(&self, test: impl Fn(&V) -> bool) -> Result<usize> {
+        let inner = self.inner.lock().map_err(|_| lock_err())?;
+        Ok(inner
+            .parts
+            .values()
+            .filter(|c| c.part.try_read().is_ok_and(|p| test(&p)))
+            .count())
+    }
+
     /// Drops the least recently used partitions but `keep` while the cache
     /// is over its budget.
     fn shrink<Q>(&self, inner: &mut Inner<K, V>, keep: Option<&Q>)

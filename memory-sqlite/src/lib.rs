@@ -179,6 +179,11 @@ impl SqliteDb {
         })
     }
 
+    /// The database file's path (none in memory).
+    fn path(&self) -> Option<&str> {
+        (self.location != ":memory:").then_some(self.location.as_str())
+    }
+
     /// The store (and keyword index) on this database.
     pub fn store(&self) -> Arc<SqliteStore> {
         Arc::new(SqliteStore::new(self.clone()))

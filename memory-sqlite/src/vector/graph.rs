@@ -37,8 +37,8 @@ fn key(slot: usize) -> u64 {
 impl Graph {
     /// Builds the graph of `data` (rows of `dimension` floats, normalised
     /// already when the metric is cosine).
-    pub(super) fn build(data: &[f32], dimension: usize, metric: Metric) -> Result<Self> {
-        let index = Index::new(&IndexOptions {
+    fn empty(dimension: usize, metric: Metric) -> Result<Index> {
+        Index::new(&IndexOptions {
             dimensions: dimension,
             metric: match metric {
                 Metric::Cosine | Metric::Dot => MetricKind::IP,
@@ -50,7 +50,11 @@ impl Graph {
             expansion_search: EXPANSION_SEARCH,
             multi: false,
         })
-        .map_err(graph_err)?;
+        .map_err(graph_err)
+    }
+
+    pub(super) fn build(data: &[f32], dimension: usize, metric: Metric) -> Result<Self> {
+        let index = Self::empty(dimension, metric)?;
         let rows = data.len() / dimension.max(1);
         let threads = std::thread::available_parallelism()
             .map_or(1, std::num::NonZeroUsize::get)
@@ -97,9 +101,34 @@ impl Graph {
     }
 
     /// How many slots it holds.
-    #[cfg(test)]
-    pub(super) fn len(&self) -> usize {
+    pub(super) fn size(&self) -> usize {
         self.index.size()
+    }
+
+    /// The graph as bytes, for `saved.rs`.
+    pub(super) fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = vec![0; self.index.serialized_length()];
+        self.index.save_to_buffer(&mut out).map_err(graph_err)?;
+        Ok(out)
+    }
+
+    /// A graph from `to_bytes`, checked to have `dimension`.
+    pub(super) fn from_bytes(bytes: &[u8], dimension: usize, metric: Metric) -> Result<Self> {
+        let index = Self::empty(dimension, metric)?;
+        index.load_from_buffer(bytes).map_err(graph_err)?;
+        if index.dimensions() != dimension {
+            return Err(graph_err(format!(
+                "saved with {} dimensions, expected {dimension}",
+                index.dimensions()
+            )));
+        }
+        // Reserving again sizes its per-thread contexts and leaves room
+        // for the writes that follow.
+        let size = index.size();
+        index
+            .reserve(size + (size / 8).max(64))
+            .map_err(graph_err)?;
+        Ok(Self { index })
     }
 
     /// Puts `vector` at `slot`, replacing what was there.

@@ -33,8 +33,10 @@ mod graph;
 mod joined;
 mod partition;
 mod query;
+mod saved;
 
 use partition::{PartKey, Partition, part_of};
+use saved::GraphFiles;
 
 /// The longest vector accepted.
 const MAX_DIMENSION: usize = 16_000;
@@ -46,6 +48,8 @@ pub struct SqliteVectorIndex {
     /// Whether the store's tables are its neighbours (`query_joined`).
     beside_store: bool,
     cache: Bounded<PartKey, Partition>,
+    /// Where large partitions' graphs are saved (none in memory).
+    files: Option<GraphFiles>,
 }
 
 /// Rows read per statement when a partition is loaded.
@@ -60,9 +64,16 @@ impl SqliteVectorIndex {
     pub(crate) fn new(db: SqliteDb, beside_store: bool) -> Self {
         Self {
             cache: Bounded::new(db.partitions_budget),
+            files: GraphFiles::beside(db.path()),
             db,
             beside_store,
         }
+    }
+
+    /// How many of the loaded partitions are searched on an HNSW graph
+    /// (built, or taken from the file it was saved to) rather than scanned.
+    pub fn graphs_loaded(&self) -> Result<usize> {
+        self.cache.count(Partition::has_graph)
     }
 
     /// How many partitions this index holds loaded, and about how many
@@ -220,6 +231,22 @@ impl SqliteVectorIndex {
                 break;
             }
         }
+        parsed.file = self.files.as_ref().map(|f| f.file(key));
+        let threshold = self.db.hnsw_threshold;
+        if let Some(file) = parsed.file.clone()
+            && threshold > 0
+            && parsed.ids.len() >= threshold
+        {
+            let metric = spec.metric;
+            parsed = tokio::task::spawn_blocking(move || {
+                if let Some(saved) = file.load(dimension, metric) {
+                    parsed.adopt(saved);
+                }
+                parsed
+            })
+            .await
+            .map_err(|e| Error::internal(format!("graph load task failed: {e}")))?;
+        }
         let p = Arc::new(RwLock::new(parsed));
         self.cache.insert(key.clone(), p.clone())?;
         Ok(p)
@@ -283,6 +310,9 @@ impl VectorIndex for SqliteVectorIndex {
                 .map_err(|e| map(e, "drop collection"))?;
         }
         tx.commit().await.map_err(|e| map(e, "commit"))?;
+        if let Some(files) = &self.files {
+            files.remove_collection(name);
+        }
         self.cache.retain(|k| k.0 != name)
     }
 

@@ -10,6 +10,7 @@ use memory_core::{Metric, Op, ScoredId, VectorPayload, vecmath};
 use uuid::Uuid;
 
 use super::graph::Graph;
+use super::saved::{GraphFile, row_sum};
 use crate::topk::TopK;
 
 /// Below this share of a partition passing the filter, a graph search would
@@ -29,9 +30,11 @@ pub(super) struct Partition {
     pub(super) data: Vec<f32>,
     pub(super) slots: HashMap<Uuid, usize>,
     /// The graph over `data`, once built.
-    graph: Option<Arc<Graph>>,
+    pub(super) graph: Option<Arc<Graph>>,
     /// While a graph is being built: the slots changed since its snapshot.
     building: Option<HashSet<usize>>,
+    /// Where its graph is saved once built (none for an in-memory database).
+    pub(super) file: Option<GraphFile>,
 }
 
 impl crate::bounded::Weighed for Partition {
@@ -54,6 +57,11 @@ impl Partition {
             metric,
             ..Self::default()
         }
+    }
+
+    /// Whether it is searched on a graph.
+    pub(super) fn has_graph(&self) -> bool {
+        self.graph.is_some()
     }
 
     pub(super) fn upsert(&mut self, id: Uuid, vector: &[f32], payload: VectorPayload) {
@@ -107,7 +115,7 @@ impl Partition {
     /// Mirrors a changed slot in the graph, or notes it for the graph
     /// being built. A graph that fails to follow is dropped (searches scan
     /// exactly) and built again.
-    fn touched(&mut self, slot: usize) {
+    pub(super) fn touched(&mut self, slot: usize) {
         if let Some(dirty) = &mut self.building {
             dirty.insert(slot);
         }
@@ -157,7 +165,39 @@ impl Partition {
             if let Ok(mut part) = this.write() {
                 part.install(built);
             }
+            if let Err(e) = Self::save_graph(&this) {
+                tracing::warn!(error = %e, "could not save a vector graph; it is built again on the next load");
+            }
         });
+    }
+
+    /// Saves the partition's graph with its layout, when it has a graph
+    /// and a file. Writes wait meanwhile (the layout must be the graph's);
+    /// searches go on.
+    fn save_graph(this: &Arc<RwLock<Self>>) -> memory_core::Result<()> {
+        let (file, saved) = {
+            let Ok(part) = this.read() else {
+                return Ok(());
+            };
+            let (Some(file), Some(graph)) = (part.file.clone(), part.graph.clone()) else {
+                return Ok(());
+            };
+            let sums: Vec<u64> = part
+                .data
+                .chunks_exact(part.dimension.max(1))
+                .map(row_sum)
+                .collect();
+            let saved = (
+                part.dimension,
+                part.metric,
+                part.ids.clone(),
+                sums,
+                graph.to_bytes()?,
+            );
+            (file, saved)
+        };
+        let (dimension, metric, ids, sums, graph) = saved;
+        file.save(dimension, metric, &ids, &sums, &graph)
     }
 
     /// Takes a graph built from a snapshot, after bringing the slots
@@ -374,7 +414,7 @@ mod tests {
         }
         let graph = part.graph.clone().unwrap();
         assert_eq!(
-            graph.len(),
+            graph.size(),
             part.ids.len(),
             "graph and partition disagree on size"
         );
