@@ -17,6 +17,7 @@
 //! temporary file and renamed, so a reader never sees half of one.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -168,7 +169,7 @@ impl GraphFile {
         sums: &[u64],
         graph: &[u8],
     ) -> Result<()> {
-        let mut out = Vec::with_capacity(64 + ids.len() * 24 + graph.len());
+        let mut out = Vec::with_capacity(64 + ids.len() * 24);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&u32::try_from(dimension).unwrap_or(u32::MAX).to_le_bytes());
@@ -181,7 +182,6 @@ impl GraphFile {
         sums.iter()
             .for_each(|s| out.extend_from_slice(&s.to_le_bytes()));
         out.extend_from_slice(&(graph.len() as u64).to_le_bytes());
-        out.extend_from_slice(graph);
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| io_err("creating", dir, e))?;
         // Unique per process and save, so two writers never share one.
@@ -191,7 +191,17 @@ impl GraphFile {
             std::process::id(),
             SAVES.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::write(&tmp, &out).map_err(|e| io_err("writing", &tmp, e))?;
+        // The graph is written after the head rather than copied behind
+        // it: at 100k vectors it is about 100 MB.
+        let written = std::fs::File::create(&tmp).and_then(|mut f| {
+            f.write_all(&out)?;
+            f.write_all(graph)?;
+            f.sync_all()
+        });
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_err("writing", &tmp, e));
+        }
         std::fs::rename(&tmp, &self.path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             io_err("renaming", &tmp, e)
