@@ -1,12 +1,15 @@
 //! The loaded partitions of one process (vector or keyword), held within a
-//! byte budget: when a load, a write or a graph takes the cache past it,
+//! byte budget: when a load, a write or a graph takes the caches past it,
 //! the partitions searched least recently are dropped (they load again on
 //! their next search), so a server that sees many users over its life does
-//! not keep every one of them.
+//! not keep every one of them. The caches of one database handle (its
+//! vector indexes and its store's keyword indexes) share one budget; each
+//! drops its own partitions when they are over it together.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use memory_core::{Error, Result};
@@ -38,15 +41,61 @@ struct Inner<K, V> {
     bytes: usize,
 }
 
-/// Loaded partitions by key, least recently used dropped past `budget` bytes.
+/// The bytes the caches sharing it may hold, and hold now.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            used: AtomicUsize::new(0),
+        })
+    }
+
+    fn over(&self) -> bool {
+        self.used.load(Ordering::Relaxed) > self.limit
+    }
+
+    /// Notes that a cache's partitions went from `was` to `now` bytes.
+    fn change(&self, was: usize, now: usize) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_sub(was).saturating_add(now))
+            });
+    }
+}
+
+/// Loaded partitions by key, least recently used dropped past the budget.
 #[derive(Debug)]
 pub(crate) struct Bounded<K, V> {
-    budget: usize,
+    budget: Arc<Budget>,
     inner: Mutex<Inner<K, V>>,
 }
 
+impl<K, V> Drop for Bounded<K, V> {
+    fn drop(&mut self) {
+        if let Ok(inner) = self.inner.get_mut() {
+            self.budget.change(inner.bytes, 0);
+        }
+    }
+}
+
+impl<K, V> Inner<K, V> {
+    /// Notes that one entry went from `was` to `now` bytes, here and in
+    /// the shared budget.
+    fn resize(&mut self, budget: &Budget, was: usize, now: usize) {
+        self.bytes = self.bytes.saturating_sub(was).saturating_add(now);
+        budget.change(was, now);
+    }
+}
+
 impl<K: Eq + Hash + Clone + Ord, V: Weighed> Bounded<K, V> {
-    pub(crate) fn new(budget: usize) -> Self {
+    pub(crate) fn new(budget: Arc<Budget>) -> Self {
         Self {
             budget,
             inner: Mutex::new(Inner {
@@ -79,7 +128,7 @@ impl<K: Eq + Hash + Clone + Ord, V: Weighed> Bounded<K, V> {
             c.bytes = p.bytes();
         }
         let measured = c.bytes;
-        inner.bytes = inner.bytes.saturating_sub(was) + measured;
+        inner.resize(&self.budget, was, measured);
         self.shrink(&mut inner, Some(key));
         Ok(Some(part))
     }
@@ -92,13 +141,11 @@ impl<K: Eq + Hash + Clone + Ord, V: Weighed> Bounded<K, V> {
         let mut inner = self.inner.lock().map_err(|_| lock_err())?;
         inner.clock += 1;
         let used = inner.clock;
-        if let Some(old) = inner
+        let was = inner
             .parts
             .insert(key.clone(), Cached { part, used, bytes })
-        {
-            inner.bytes = inner.bytes.saturating_sub(old.bytes);
-        }
-        inner.bytes += bytes;
+            .map_or(0, |old| old.bytes);
+        inner.resize(&self.budget, was, bytes);
         self.shrink(&mut inner, Some(&key));
         Ok(())
     }
@@ -122,9 +169,9 @@ impl<K: Eq + Hash + Clone + Ord, V: Weighed> Bounded<K, V> {
             drop(part);
             if keep {
                 c.bytes = now;
-                inner.bytes = inner.bytes.saturating_sub(was) + now;
+                inner.resize(&self.budget, was, now);
             } else if let Some(c) = inner.parts.remove(key) {
-                inner.bytes = inner.bytes.saturating_sub(c.bytes);
+                inner.resize(&self.budget, c.bytes, 0);
             }
         }
         self.shrink::<K>(&mut inner, None);
@@ -141,7 +188,7 @@ impl<K: Eq + Hash + Clone + Ord, V: Weighed> Bounded<K, V> {
             .map(|(_, c)| c.bytes)
             .sum();
         inner.parts.retain(|k, _| keep(k));
-        inner.bytes = inner.bytes.saturating_sub(gone);
+        inner.resize(&self.budget, gone, 0);
         Ok(())
     }
 
@@ -162,14 +209,14 @@ impl<K: Eq + Hash + Clone + Ord, V: Weighed> Bounded<K, V> {
             .count())
     }
 
-    /// Drops the least recently used partitions but `keep` while the cache
-    /// is over its budget.
+    /// Drops the least recently used partitions but `keep` while the
+    /// caches sharing the budget are over it.
     fn shrink<Q>(&self, inner: &mut Inner<K, V>, keep: Option<&Q>)
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        if inner.bytes <= self.budget {
+        if !self.budget.over() {
             return;
         }
         let mut by_age: Vec<(u64, K)> = inner
@@ -180,11 +227,11 @@ impl<K: Eq + Hash + Clone + Ord, V: Weighed> Bounded<K, V> {
             .collect();
         by_age.sort_unstable();
         for (_, old) in by_age {
-            if inner.bytes <= self.budget {
+            if !self.budget.over() {
                 break;
             }
             if let Some(c) = inner.parts.remove::<K>(&old) {
-                inner.bytes = inner.bytes.saturating_sub(c.bytes);
+                inner.resize(&self.budget, c.bytes, 0);
             }
         }
     }

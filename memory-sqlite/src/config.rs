@@ -29,8 +29,8 @@ pub struct SqliteConfig {
     /// A user's vectors are searched on an HNSW graph from this many on,
     /// scanned exactly below it; 0 scans every partition exactly.
     pub hnsw_threshold: usize,
-    /// The users' vector partitions one process keeps loaded, in MiB, and
-    /// as much again for their keyword indexes; past it, the least recently
+    /// The users' vector partitions and keyword indexes one database
+    /// handle keeps loaded, together, in MiB; past it, the least recently
     /// searched are dropped and load again when next searched.
     pub partitions_mb: u32,
 }

@@ -72,8 +72,9 @@ pub struct SqliteDb {
     pool: SqlitePool,
     location: String,
     hnsw_threshold: usize,
-    /// Bytes of vector partitions a vector index keeps loaded.
-    partitions_budget: usize,
+    /// The bytes of partitions its vector indexes and its store's keyword
+    /// indexes keep loaded, together.
+    partitions: Arc<bounded::Budget>,
 }
 
 impl std::fmt::Debug for SqliteDb {
@@ -173,9 +174,11 @@ impl SqliteDb {
             pool,
             location,
             hnsw_threshold: cfg.hnsw_threshold,
-            partitions_budget: usize::try_from(cfg.partitions_mb)
-                .unwrap_or(usize::MAX)
-                .saturating_mul(1 << 20),
+            partitions: bounded::Budget::new(
+                usize::try_from(cfg.partitions_mb)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(1 << 20),
+            ),
         })
     }
 

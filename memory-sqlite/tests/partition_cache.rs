@@ -1,8 +1,12 @@
-//! The loaded vector partitions stay within `partitions_mb`: the least
-//! recently searched are dropped, and load again, correct, when searched.
+//! The loaded vector partitions stay within `partitions_mb`, shared with
+//! the keyword indexes: the least recently searched are dropped, and load
+//! again, correct, when searched.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use memory_core::{CollectionSpec, Filter, Metric, VectorIndex, VectorQuery, VectorRecord};
+use memory_core::{
+    ChangeSet, CollectionSpec, Filter, KeywordIndex, KeywordQuery, MemoryStore, Metric, Scope,
+    StoredMemory, VectorIndex, VectorQuery, VectorRecord,
+};
 use memory_sqlite::SqliteDb;
 use uuid::Uuid;
 
@@ -137,5 +141,74 @@ async fn partitions_stay_within_their_budget() {
     assert!(
         parts == 1 && bytes > BUDGET,
         "the large partition just searched was dropped: {parts} partitions, {bytes} bytes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vector_and_keyword_partitions_share_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/s.db?partitions_mb=1", dir.path().display());
+    let db = SqliteDb::connect(&url).await.unwrap();
+    let (store, index) = (db.store(), db.store_vector_index());
+    index
+        .create_collection(&CollectionSpec {
+            name: "c".into(),
+            dimension: DIMENSION,
+            metric: Metric::Cosine,
+        })
+        .await
+        .unwrap();
+    for user in 0..USERS {
+        let scope = Scope::user(format!("u{user}"));
+        let records: Vec<VectorRecord> = (0..PER_USER)
+            .map(|i| VectorRecord {
+                id: Uuid::now_v7(),
+                vector: vector((user * PER_USER + i) as u64),
+                payload: memory_testkit::vector::payload("t", &format!("u{user}"), "fact"),
+            })
+            .collect();
+        index.upsert("c", &records).await.unwrap();
+        let memories = (0..400)
+            .map(|i| {
+                let text = format!("note{i} about garden{user} plans");
+                StoredMemory::new(memory_testkit::store::record(&scope, &text), None)
+            })
+            .collect();
+        store
+            .apply(ChangeSet {
+                insert: memories,
+                ..ChangeSet::default()
+            })
+            .await
+            .unwrap();
+    }
+    // Each kind alone fits the budget twice over; together they must not
+    // take much more than it (the partition being searched always stays,
+    // while the other cache drops its own on its next search).
+    let mut most = 0;
+    for user in 0..USERS {
+        let hits = index.query("c", &pinned(user, 1)).await.unwrap();
+        assert!(!hits.is_empty());
+        let scope = Scope::user(format!("u{user}"));
+        let filter = Filter::parse(&serde_json::json!({"user_id": scope.user_id})).unwrap();
+        let hits = store
+            .search(&KeywordQuery {
+                tenant: scope.tenant.clone(),
+                text: "note7".into(),
+                k: 10,
+                filter: Some(filter),
+            })
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 1, "user {user}'s note7");
+        let (vectors, keywords) = (
+            index.cached().unwrap().1,
+            store.keyword_partitions_cached().unwrap().1,
+        );
+        most = most.max(vectors + keywords);
+    }
+    assert!(
+        most <= BUDGET + BUDGET / 2,
+        "vector and keyword partitions together took {most} bytes, budget {BUDGET}"
     );
 }

@@ -66,8 +66,8 @@ async fn entries(rows: Vec<SqliteRow>) -> Result<Vec<(i64, String, Entry)>> {
 }
 
 impl KeywordCache {
-    /// An empty cache that keeps at most about `budget` bytes of partitions.
-    pub(crate) fn new(budget: usize) -> Self {
+    /// An empty cache whose partitions count against `budget`.
+    pub(crate) fn new(budget: std::sync::Arc<crate::bounded::Budget>) -> Self {
         Self {
             parts: Bounded::new(budget),
         }

@@ -26,7 +26,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub(crate) fn new(db: SqliteDb) -> Self {
         Self {
-            keywords: std::sync::Arc::new(crate::keyword::KeywordCache::new(db.partitions_budget)),
+            keywords: std::sync::Arc::new(crate::keyword::KeywordCache::new(db.partitions.clone())),
             db,
         }
     }

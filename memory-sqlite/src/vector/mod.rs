@@ -63,7 +63,7 @@ fn lock_err() -> Error {
 impl SqliteVectorIndex {
     pub(crate) fn new(db: SqliteDb, beside_store: bool) -> Self {
         Self {
-            cache: Bounded::new(db.partitions_budget),
+            cache: Bounded::new(db.partitions.clone()),
             files: GraphFiles::beside(db.path()),
             db,
             beside_store,
