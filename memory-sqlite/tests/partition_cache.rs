@@ -40,11 +40,7 @@ fn pinned(user: usize, seed: u64) -> VectorQuery {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn partitions_stay_within_their_budget() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/p.db?partitions_mb=1", dir.path().display());
-    let index = SqliteDb::connect(&url).await.unwrap().vector_index();
+async fn create_collection(index: &impl VectorIndex) {
     index
         .create_collection(&CollectionSpec {
             name: "c".into(),
@@ -53,6 +49,15 @@ async fn partitions_stay_within_their_budget() {
         })
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_stay_within_their_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/p.db?partitions_mb=1", dir.path().display());
+    let db = SqliteDb::connect(&url).await.unwrap();
+    let index = db.vector_index();
+    create_collection(&*index).await;
     let mut ids = vec![Vec::new(); USERS];
     for (user, ids) in ids.iter_mut().enumerate() {
         let records: Vec<VectorRecord> = (0..PER_USER)
@@ -150,14 +155,7 @@ async fn vector_and_keyword_partitions_share_the_budget() {
     let url = format!("sqlite://{}/s.db?partitions_mb=1", dir.path().display());
     let db = SqliteDb::connect(&url).await.unwrap();
     let (store, index) = (db.store(), db.store_vector_index());
-    index
-        .create_collection(&CollectionSpec {
-            name: "c".into(),
-            dimension: DIMENSION,
-            metric: Metric::Cosine,
-        })
-        .await
-        .unwrap();
+    create_collection(&*index).await;
     for user in 0..USERS {
         let scope = Scope::user(format!("u{user}"));
         let records: Vec<VectorRecord> = (0..PER_USER)
