@@ -16,7 +16,7 @@
 //! the collection and of the tenant and user; each is written whole to a
 //! temporary file and renamed, so a reader never sees half of one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -250,6 +250,10 @@ impl GraphFile {
             .chunks_exact(8)
             .map(|b| Some(u64::from_le_bytes(b.try_into().ok()?)))
             .collect::<Option<Vec<_>>>()?;
+        // An id twice would leave a slot no write can reach.
+        if ids.iter().collect::<HashSet<_>>().len() != n {
+            return None;
+        }
         let graph_len = c.len()?;
         let graph = Graph::from_bytes(c.take(graph_len)?, dimension, metric).ok()?;
         (graph.size() == n).then_some(Saved { ids, sums, graph })
@@ -332,5 +336,45 @@ impl Partition {
             }
         }
         self.graph.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_file_is_taken_only_by_its_own_partition_and_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        let files = GraphFiles::beside(db.to_str()).unwrap();
+        let key: PartKey = ("c".into(), "t".into(), "u:a".into());
+        let file = files.file(&key);
+        #[allow(clippy::cast_precision_loss)]
+        let data: Vec<f32> = (0..256)
+            .map(|i| ((i * 7919) % 101) as f32 / 101.0)
+            .collect();
+        let graph = Graph::build(&data, 4, Metric::Dot)
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        let mut ids: Vec<Uuid> = (1..=64).map(Uuid::from_u128).collect();
+        let sums: Vec<u64> = data.chunks_exact(4).map(row_sum).collect();
+        file.save(4, Metric::Dot, &ids, &sums, &graph).unwrap();
+        let saved = file.load(4, Metric::Dot).unwrap();
+        assert_eq!((saved.ids, saved.sums), (ids.clone(), sums.clone()));
+        assert!(file.load(8, Metric::Dot).is_none(), "another dimension");
+        assert!(file.load(4, Metric::L2).is_none(), "another metric");
+        let other = GraphFile {
+            path: file.path.clone(),
+            key: ("c".into(), "t".into(), "u:b".into()),
+        };
+        assert!(other.load(4, Metric::Dot).is_none(), "another partition");
+        ids[5] = ids[6];
+        file.save(4, Metric::Dot, &ids, &sums, &graph).unwrap();
+        assert!(file.load(4, Metric::Dot).is_none(), "an id twice");
+        files.remove_collection("c");
+        assert!(file.load(4, Metric::Dot).is_none(), "a dropped collection");
     }
 }
