@@ -1,8 +1,10 @@
 //! Several processes opening one fresh database file at once all get a
-//! migrated schema: a migration lost to another opener is run again.
+//! migrated schema: a migration lost to another opener is run again. New
+//! files get 16 KiB pages; older files keep theirs.
 #![allow(clippy::unwrap_used)]
 
 use memory_sqlite::SqliteDb;
+use sqlx::{ConnectOptions, Connection};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_first_opens_all_succeed() {
@@ -78,4 +80,46 @@ async fn stale_keyword_terms_are_reanalysed_on_open() {
     let hits = search(&db).await;
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].id, id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_files_get_large_pages_and_old_files_keep_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let page_size = |db: &SqliteDb| {
+        let pool = db.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("PRAGMA page_size")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let fresh = SqliteDb::connect(&format!("sqlite://{}/new.db", dir.path().display()))
+        .await
+        .unwrap();
+    assert_eq!(page_size(&fresh).await, 16384);
+
+    // A file made before, with SQLite's default pages, opens and works.
+    let old = dir.path().join("old.db");
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&old)
+        .create_if_missing(true)
+        .page_size(4096)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE before (x INTEGER)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let db = SqliteDb::connect(&format!("sqlite://{}", old.display()))
+        .await
+        .unwrap();
+    assert_eq!(page_size(&db).await, 4096);
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert!(n > 0, "the old file was not migrated");
 }
