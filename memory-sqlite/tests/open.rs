@@ -1,6 +1,6 @@
 //! Several processes opening one fresh database file at once all get a
 //! migrated schema: a migration lost to another opener is run again. New
-//! files get 16 KiB pages; older files keep theirs.
+//! files get 32 KiB pages; older files keep theirs.
 #![allow(clippy::unwrap_used)]
 
 use memory_sqlite::SqliteDb;
@@ -97,7 +97,7 @@ async fn new_files_get_large_pages_and_old_files_keep_theirs() {
     let fresh = SqliteDb::connect(&format!("sqlite://{}/new.db", dir.path().display()))
         .await
         .unwrap();
-    assert_eq!(page_size(&fresh).await, 16384);
+    assert_eq!(page_size(&fresh).await, 32768);
 
     // A file made before, with SQLite's default pages, opens and works.
     let old = dir.path().join("old.db");
