@@ -203,7 +203,33 @@ async fn a_saved_graph_is_taken_up_again_with_the_writes_made_since() {
     })
     .await;
 
-    // Dropping the collection removes its graphs.
-    fourth.drop_collection("c").await.unwrap();
+    // Deleting some of a user's vectors keeps the file; deleting the last
+    // one removes it, so no copy of them stays behind.
+    fourth.delete("c", &ids[..100]).await.unwrap();
+    assert!(file.exists(), "the file went with only some vectors");
+    let rest: Vec<Uuid> = ids[100..]
+        .iter()
+        .copied()
+        .chain(added.iter().map(|(id, _)| *id))
+        .collect();
+    fourth.delete("c", &rest).await.unwrap();
+    assert!(!file.exists(), "the file stayed after the last vector");
+
+    // Dropping a collection removes its graphs.
+    fourth
+        .create_collection(&CollectionSpec {
+            name: "d".into(),
+            dimension: DIMENSION,
+            metric: Metric::Cosine,
+        })
+        .await
+        .unwrap();
+    fourth.upsert("d", &records[..THRESHOLD]).await.unwrap();
+    fourth.query("d", &query(&vectors[0], 1)).await.unwrap();
+    eventually("the second collection's graph is saved", || {
+        graph_files(&db).len() == 1
+    })
+    .await;
+    fourth.drop_collection("d").await.unwrap();
     assert!(graph_files(&db).is_empty(), "{:?}", graph_files(&db));
 }

@@ -232,6 +232,13 @@ impl SqliteVectorIndex {
             }
         }
         parsed.file = self.files.as_ref().map(|f| f.file(key));
+        // Its last vector's delete removes the file, unless the process
+        // stopped first.
+        if let Some(file) = &parsed.file
+            && parsed.ids.is_empty()
+        {
+            file.remove();
+        }
         let threshold = self.db.hnsw_threshold;
         if let Some(file) = parsed.file.clone()
             && threshold > 0
@@ -400,7 +407,28 @@ impl VectorIndex for SqliteVectorIndex {
         parts.sort();
         parts.dedup();
         let epochs = Self::bump(&mut tx, collection, &parts).await?;
+        let mut emptied = Vec::new();
+        if self.files.is_some() {
+            for (key, _) in &epochs {
+                let left: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM vec_items WHERE collection = ? AND tenant = ? AND part = ?)",
+                )
+                .bind(&key.0)
+                .bind(&key.1)
+                .bind(&key.2)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| map(e, "delete vectors"))?;
+                if !left {
+                    emptied.push(key);
+                }
+            }
+        }
         tx.commit().await.map_err(|e| map(e, "commit"))?;
+        // A user's vectors all deleted leave no copy of them in a graph file.
+        if let Some(files) = &self.files {
+            emptied.into_iter().for_each(|key| files.file(key).remove());
+        }
         self.patch_cache(&epochs, |_, part| ids.iter().for_each(|id| part.remove(id)))
     }
 

@@ -10,7 +10,8 @@
 //! removed or added, by this process or another) is applied to the graph as
 //! the writes themselves would have been. Past a small share of changes a
 //! fresh build is cheaper and gives a better graph, so the file is left and
-//! the partition builds (and saves) again.
+//! the partition builds (and saves) again. A partition's file goes with its
+//! last vector, and a collection's files with the collection.
 //!
 //! Files live in `<database>-graphs/`, one per partition, named by hashes of
 //! the collection and of the tenant and user; each is written whole to a
@@ -206,6 +207,16 @@ impl GraphFile {
             let _ = std::fs::remove_file(&tmp);
             io_err("renaming", &tmp, e)
         })
+    }
+
+    /// Removes the file, if there is one.
+    pub(super) fn remove(&self) {
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(error = %e, path = %self.path.display(), "could not remove a graph file");
+            }
+            _ => {}
+        }
     }
 
     /// The saved layout and graph, if the file exists and belongs to this
