@@ -62,6 +62,10 @@ impl Budget {
 
     /// Notes that a cache's partitions went from `was` to `now` bytes.
     fn change(&self, was: usize, now: usize) {
+        // Most searches find their partition's size unchanged.
+        if was == now {
+            return;
+        }
         let _ = self
             .used
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {

@@ -10,7 +10,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use super::postings::{Entry, Postings};
-use crate::bounded::{Bounded, Weighed};
+use crate::bounded::{Bounded, Budget, Weighed};
 use crate::error::map;
 use crate::rows::{self, MEMORY_COLUMNS, get};
 
@@ -67,7 +67,7 @@ async fn entries(rows: Vec<SqliteRow>) -> Result<Vec<(i64, String, Entry)>> {
 
 impl KeywordCache {
     /// An empty cache whose partitions count against `budget`.
-    pub(crate) fn new(budget: std::sync::Arc<crate::bounded::Budget>) -> Self {
+    pub(crate) fn new(budget: Arc<Budget>) -> Self {
         Self {
             parts: Bounded::new(budget),
         }

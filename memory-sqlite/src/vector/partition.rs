@@ -175,29 +175,21 @@ impl Partition {
     /// and a file. Writes wait meanwhile (the layout must be the graph's);
     /// searches go on.
     fn save_graph(this: &Arc<RwLock<Self>>) -> memory_core::Result<()> {
-        let (file, saved) = {
-            let Ok(part) = this.read() else {
-                return Ok(());
-            };
-            let (Some(file), Some(graph)) = (part.file.clone(), part.graph.clone()) else {
-                return Ok(());
-            };
-            let sums: Vec<u64> = part
-                .data
-                .chunks_exact(part.dimension.max(1))
-                .map(row_sum)
-                .collect();
-            let saved = (
-                part.dimension,
-                part.metric,
-                part.ids.clone(),
-                sums,
-                graph.to_bytes()?,
-            );
-            (file, saved)
+        let Ok(part) = this.read() else {
+            return Ok(());
         };
-        let (dimension, metric, ids, sums, graph) = saved;
-        file.save(dimension, metric, &ids, &sums, &graph)
+        let (Some(file), Some(graph)) = (part.file.clone(), part.graph.clone()) else {
+            return Ok(());
+        };
+        let sums: Vec<u64> = part
+            .data
+            .chunks_exact(part.dimension.max(1))
+            .map(row_sum)
+            .collect();
+        let (dimension, metric, ids) = (part.dimension, part.metric, part.ids.clone());
+        let bytes = graph.to_bytes()?;
+        drop(part);
+        file.save(dimension, metric, &ids, &sums, &bytes)
     }
 
     /// Takes a graph built from a snapshot, after bringing the slots

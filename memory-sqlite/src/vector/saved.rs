@@ -115,12 +115,20 @@ impl GraphFiles {
             return;
         };
         for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix)
-                && let Err(e) = std::fs::remove_file(entry.path())
-            {
-                tracing::warn!(error = %e, path = %entry.path().display(), "could not remove a dropped collection's graph");
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                remove(&entry.path());
             }
         }
+    }
+}
+
+/// Removes the file at `path`, if there is one.
+fn remove(path: &Path) {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            tracing::warn!(error = %e, path = %path.display(), "could not remove a graph file");
+        }
+        _ => {}
     }
 }
 
@@ -211,12 +219,7 @@ impl GraphFile {
 
     /// Removes the file, if there is one.
     pub(super) fn remove(&self) {
-        match std::fs::remove_file(&self.path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                tracing::warn!(error = %e, path = %self.path.display(), "could not remove a graph file");
-            }
-            _ => {}
-        }
+        remove(&self.path);
     }
 
     /// The saved layout and graph, if the file exists and belongs to this
