@@ -94,6 +94,22 @@ fn remember_recall_update_forget() {
     assert_eq!(stats["store"]["memories"], 1);
     assert_eq!(stats["vectors"], 1);
     c.fails(&["get", &id], "not found");
+
+    // The file is rebuilt without what was forgotten, and still serves.
+    let compacted = c.json(&["compact"]);
+    assert_eq!(compacted.as_array().map(Vec::len), Some(1), "{compacted}");
+    assert_eq!(compacted[0]["page_size_after"], 32768, "{compacted}");
+    assert!(
+        compacted[0]["path"].as_str().unwrap().ends_with("cli.db"),
+        "{compacted}"
+    );
+    let kw = c.json(&["search", "chess", "--mode", "keyword"]);
+    assert_eq!(kw["hits"][0]["memory"]["content"], "Bob plays chess");
+    assert_eq!(c.json(&["check"])["index_count"], 1);
+    c.fails(
+        &["--db", "postgres://localhost/none", "compact"],
+        "compact works on SQLite files",
+    );
 }
 
 #[test]

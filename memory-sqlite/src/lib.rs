@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod bounded;
+mod compact;
 mod config;
 mod error;
 mod filter_sql;
@@ -20,6 +21,7 @@ use memory_core::{
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use compact::{CompactReport, compact};
 pub use config::SqliteConfig;
 pub use store::SqliteStore;
 pub use vector::SqliteVectorIndex;
@@ -121,7 +123,7 @@ impl SqliteDb {
             // pages or less up to 1536 dimensions, where 16 KiB pages spill
             // again, into pages of 16 KiB (README, Bulk ingest). It applies
             // when a file is created; an existing file keeps its page size.
-            .page_size(32768)
+            .page_size(compact::PAGE_SIZE)
             .pragma("temp_store", "memory")
             .pragma("mmap_size", (u64::from(cfg.mmap_mb) << 20).to_string());
         let pools = SqlitePoolOptions::new()

@@ -1,6 +1,7 @@
 //! Command-line arguments, and one module per command (as sqlx-cli does):
 //! `run` matches the parsed command and calls that module's function.
 
+mod compact;
 mod conversations;
 mod directory;
 mod doctor;
@@ -170,6 +171,10 @@ enum Command {
     },
     /// Counts of every backend.
     Stats,
+    /// Rebuild the SQLite files the configuration names without the space
+    /// deleted memories left (SQLite never shrinks a file by itself), in
+    /// 32 KiB pages; nothing else may have them open meanwhile.
+    Compact,
     /// Compare store and vector index; --repair fixes what differs.
     Check {
         /// Queue missing vectors and delete orphans.
@@ -283,6 +288,7 @@ impl Cli {
                 return Ok(());
             }
             Command::Migrate(a) => return migrate::run(self.load_config()?, t, a, &out).await,
+            Command::Compact => return compact::run(&self.load_config()?, &out).await,
             Command::Eval(a) => {
                 return eval::run(self.load_config()?, self.db.is_none(), t, a, &out).await;
             }
@@ -346,6 +352,7 @@ impl Cli {
             | Command::Openapi
             | Command::Doctor
             | Command::Migrate(_)
+            | Command::Compact
             | Command::Eval(_) => Ok(()),
         }
     }
