@@ -9,6 +9,8 @@ use memory_core::{
     Scope, StoredMemory, VectorIndex, VectorQuery, VectorRecord,
 };
 use memory_sqlite::SqliteDb;
+
+mod common;
 use sqlx::{ConnectOptions, Connection};
 use uuid::Uuid;
 
@@ -19,18 +21,7 @@ const DIMENSION: usize = 64;
 
 /// A unit vector of its own for every `seed`.
 fn vector(seed: usize) -> Vec<f32> {
-    let mut x = (seed as u64).wrapping_mul(6_364_136_223_846_793_005) | 1;
-    let mut v: Vec<f32> = (0..DIMENSION)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % 2001) as f32 / 1000.0 - 1.0
-        })
-        .collect();
-    let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
-    v.iter_mut().for_each(|a| *a /= n);
-    v
+    memory_testkit::vector::seeded_vector(seed as u64, DIMENSION)
 }
 
 async fn scalar(db: &SqliteDb, sql: &'static str) -> String {
@@ -67,18 +58,7 @@ async fn keyword(db: &SqliteDb, text: &str) -> Vec<Uuid> {
 /// A memory database made with SQLite's old default 4 KiB pages, holding
 /// `MEMORIES` memories with vectors of which the first `GONE` were deleted.
 async fn old_database(path: &std::path::Path) -> Vec<Uuid> {
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .page_size(4096)
-        .connect()
-        .await
-        .unwrap();
-    sqlx::query("CREATE TABLE before (x INTEGER)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    common::old_file(path).await;
     let db = SqliteDb::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();

@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use memory_sqlite::SqliteDb;
-use sqlx::{ConnectOptions, Connection};
+
+mod common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_first_opens_all_succeed() {
@@ -101,18 +102,7 @@ async fn new_files_get_large_pages_and_old_files_keep_theirs() {
 
     // A file made before, with SQLite's default pages, opens and works.
     let old = dir.path().join("old.db");
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&old)
-        .create_if_missing(true)
-        .page_size(4096)
-        .connect()
-        .await
-        .unwrap();
-    sqlx::query("CREATE TABLE before (x INTEGER)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    common::old_file(&old).await;
     let db = SqliteDb::connect(&format!("sqlite://{}", old.display()))
         .await
         .unwrap();

@@ -17,18 +17,7 @@ const BUDGET: usize = 1 << 20;
 
 /// A unit vector that differs for every `seed`.
 fn vector(seed: u64) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(6_364_136_223_846_793_005) | 1;
-    let mut v: Vec<f32> = (0..DIMENSION)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % 2001) as f32 / 1000.0 - 1.0
-        })
-        .collect();
-    let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
-    v.iter_mut().for_each(|a| *a /= n);
-    v
+    memory_testkit::vector::seeded_vector(seed, DIMENSION)
 }
 
 fn pinned(user: usize, seed: u64) -> VectorQuery {

@@ -23,6 +23,11 @@ pub fn random_vector(rng: &mut StdRng, dim: usize) -> Vec<f32> {
     v
 }
 
+/// A unit vector of its own for every `seed`, the same on every call.
+pub fn seeded_vector(seed: u64, dim: usize) -> Vec<f32> {
+    random_vector(&mut StdRng::seed_from_u64(seed), dim)
+}
+
 /// A plain payload: `tenant`'s memory of `user`, of `kind`, no metadata.
 pub fn payload(tenant: &str, user: &str, kind: &str) -> VectorPayload {
     VectorPayload {
