@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use memory_core::{
-    ChangeSet, CollectionSpec, ErrorKind, Filter, KeywordIndex, KeywordQuery, MemoryStore, Metric,
-    Scope, StoredMemory, VectorIndex, VectorQuery, VectorRecord,
+    ChangeSet, ErrorKind, Filter, KeywordIndex, KeywordQuery, MemoryStore, Scope, VectorIndex,
+    VectorQuery, VectorRecord,
 };
 use memory_sqlite::SqliteDb;
 
@@ -72,25 +72,9 @@ async fn old_database(path: &std::path::Path) -> Vec<Uuid> {
         })
         .collect();
     let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
-    db.store()
-        .apply(ChangeSet {
-            insert: records
-                .into_iter()
-                .map(|r| StoredMemory::new(r, None))
-                .collect(),
-            ..ChangeSet::default()
-        })
-        .await
-        .unwrap();
+    common::insert(&*db.store(), records).await;
     let index = db.store_vector_index();
-    index
-        .create_collection(&CollectionSpec {
-            name: "c".into(),
-            dimension: DIMENSION,
-            metric: Metric::Cosine,
-        })
-        .await
-        .unwrap();
+    common::create_collection(&*index, "c", DIMENSION).await;
     let vectors: Vec<VectorRecord> = ids
         .iter()
         .enumerate()

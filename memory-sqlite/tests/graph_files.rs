@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use memory_core::{CollectionSpec, Filter, Metric, VectorIndex, VectorQuery, VectorRecord};
+use memory_core::{Filter, VectorIndex, VectorQuery, VectorRecord};
 use memory_sqlite::{SqliteDb, SqliteVectorIndex};
 use memory_testkit::vector::{payload, random_vector};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use uuid::Uuid;
+
+mod common;
 
 const DIMENSION: usize = 32;
 const ROWS: usize = 3000;
@@ -80,14 +82,7 @@ async fn a_saved_graph_is_taken_up_again_with_the_writes_made_since() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("g.db");
     let first = open(&db, THRESHOLD).await;
-    first
-        .create_collection(&CollectionSpec {
-            name: "c".into(),
-            dimension: DIMENSION,
-            metric: Metric::Cosine,
-        })
-        .await
-        .unwrap();
+    common::create_collection(&*first, "c", DIMENSION).await;
     let mut rng = StdRng::seed_from_u64(7);
     let ids: Vec<Uuid> = (0..ROWS).map(|_| Uuid::now_v7()).collect();
     let mut vectors: Vec<Vec<f32>> = (0..ROWS)
@@ -216,14 +211,7 @@ async fn a_saved_graph_is_taken_up_again_with_the_writes_made_since() {
     assert!(!file.exists(), "the file stayed after the last vector");
 
     // Dropping a collection removes its graphs.
-    fourth
-        .create_collection(&CollectionSpec {
-            name: "d".into(),
-            dimension: DIMENSION,
-            metric: Metric::Cosine,
-        })
-        .await
-        .unwrap();
+    common::create_collection(&*fourth, "d", DIMENSION).await;
     fourth.upsert("d", &records[..THRESHOLD]).await.unwrap();
     fourth.query("d", &query(&vectors[0], 1)).await.unwrap();
     eventually("the second collection's graph is saved", || {

@@ -9,6 +9,8 @@ use memory_core::{
 use memory_sqlite::SqliteDb;
 use uuid::Uuid;
 
+mod common;
+
 async fn add(db: &SqliteDb, scope: &Scope, text: &str) -> Uuid {
     let record = memory_testkit::store::record(scope, text);
     let id = record.id;
@@ -104,16 +106,7 @@ async fn keyword_partitions_stay_within_their_budget() {
             })
             .collect();
         ids.push(records.iter().map(|r| r.id).collect::<Vec<_>>());
-        store
-            .apply(ChangeSet {
-                insert: records
-                    .into_iter()
-                    .map(|r| StoredMemory::new(r, None))
-                    .collect(),
-                ..ChangeSet::default()
-            })
-            .await
-            .unwrap();
+        common::insert(&*store, records).await;
     }
     let mut most = 0;
     for (user, ids) in ids.iter().enumerate() {

@@ -4,11 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use memory_core::{
-    ChangeSet, CollectionSpec, Filter, KeywordIndex, KeywordQuery, MemoryStore, Metric, Scope,
-    StoredMemory, VectorIndex, VectorQuery, VectorRecord,
+    ChangeSet, Filter, KeywordIndex, KeywordQuery, MemoryStore, Scope, StoredMemory, VectorIndex,
+    VectorQuery, VectorRecord,
 };
 use memory_sqlite::SqliteDb;
 use uuid::Uuid;
+
+mod common;
 
 const DIMENSION: usize = 256;
 const PER_USER: usize = 300;
@@ -29,24 +31,13 @@ fn pinned(user: usize, seed: u64) -> VectorQuery {
     }
 }
 
-async fn create_collection(index: &impl VectorIndex) {
-    index
-        .create_collection(&CollectionSpec {
-            name: "c".into(),
-            dimension: DIMENSION,
-            metric: Metric::Cosine,
-        })
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitions_stay_within_their_budget() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/p.db?partitions_mb=1", dir.path().display());
     let db = SqliteDb::connect(&url).await.unwrap();
     let index = db.vector_index();
-    create_collection(&*index).await;
+    common::create_collection(&*index, "c", DIMENSION).await;
     let mut ids = vec![Vec::new(); USERS];
     for (user, ids) in ids.iter_mut().enumerate() {
         let records: Vec<VectorRecord> = (0..PER_USER)
@@ -144,7 +135,7 @@ async fn vector_and_keyword_partitions_share_the_budget() {
     let url = format!("sqlite://{}/s.db?partitions_mb=1", dir.path().display());
     let db = SqliteDb::connect(&url).await.unwrap();
     let (store, index) = (db.store(), db.store_vector_index());
-    create_collection(&*index).await;
+    common::create_collection(&*index, "c", DIMENSION).await;
     for user in 0..USERS {
         let scope = Scope::user(format!("u{user}"));
         let records: Vec<VectorRecord> = (0..PER_USER)
