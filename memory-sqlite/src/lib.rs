@@ -215,13 +215,34 @@ impl SqliteDb {
         Arc::new(SqliteVectorIndex::new(self.clone(), true))
     }
 
-    /// The SQLite library's version, for `memory doctor`.
+    /// The SQLite library's version and, for a file, its page size and
+    /// free space, naming `memory compact` when it would help; for
+    /// `memory doctor`.
     pub async fn server_version(&self) -> Result<String> {
-        let (v,): (String,) = sqlx::query_as("SELECT sqlite_version()")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| error::map(e, "version"))?;
-        Ok(format!("SQLite {v}"))
+        let (v, page, pages, free): (String, i64, i64, i64) = sqlx::query_as(
+            "SELECT sqlite_version(), (SELECT page_size FROM pragma_page_size), \
+             (SELECT page_count FROM pragma_page_count), (SELECT freelist_count FROM pragma_freelist_count)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| error::map(e, "version"))?;
+        if self.path().is_none() {
+            return Ok(format!("SQLite {v}"));
+        }
+        let mib = |n: i64| (n * page) as f64 / f64::from(1 << 20);
+        let hint = if page < i64::from(compact::PAGE_SIZE) {
+            "; `memory compact` brings it to 32 KiB pages"
+        } else if free * 4 > pages {
+            "; `memory compact` gives the free space back"
+        } else {
+            ""
+        };
+        Ok(format!(
+            "SQLite {v}; {} KiB pages, {:.1} MiB of {:.1} MiB free{hint}",
+            page / 1024,
+            mib(free),
+            mib(pages)
+        ))
     }
 
     /// A write transaction that takes SQLite's write lock at once, so two

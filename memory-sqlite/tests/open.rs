@@ -99,6 +99,9 @@ async fn new_files_get_large_pages_and_old_files_keep_theirs() {
         .await
         .unwrap();
     assert_eq!(page_size(&fresh).await, 32768);
+    let described = fresh.server_version().await.unwrap();
+    assert!(described.contains("; 32 KiB pages,"), "{described}");
+    assert!(!described.contains("memory compact"), "{described}");
 
     // A file made before, with SQLite's default pages, opens and works.
     let old = dir.path().join("old.db");
@@ -107,6 +110,11 @@ async fn new_files_get_large_pages_and_old_files_keep_theirs() {
         .await
         .unwrap();
     assert_eq!(page_size(&db).await, 4096);
+    let described = db.server_version().await.unwrap();
+    assert!(
+        described.contains("; 4 KiB pages,") && described.contains("`memory compact` brings it"),
+        "{described}"
+    );
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
         .fetch_one(db.pool())
         .await
