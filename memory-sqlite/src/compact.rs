@@ -78,6 +78,15 @@ pub async fn compact(url: &str) -> Result<CompactReport> {
             "no SQLite database file at {path:?}"
         )));
     }
+    let mut head = [0u8; 16];
+    let is_sqlite = std::fs::File::open(&path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|()| &head == b"SQLite format 3\0");
+    if !is_sqlite {
+        return Err(Error::invalid(format!(
+            "{path:?} is not a memory database (not a SQLite file)"
+        )));
+    }
     let started = Instant::now();
     let bytes_before = file_bytes(&path);
     let opts = SqliteConnectOptions::new()

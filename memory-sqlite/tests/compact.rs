@@ -11,7 +11,6 @@ use memory_core::{
 use memory_sqlite::SqliteDb;
 
 mod common;
-use sqlx::{ConnectOptions, Connection};
 use uuid::Uuid;
 
 const MEMORIES: usize = 3000;
@@ -213,22 +212,21 @@ async fn compaction_shrinks_an_old_file_into_large_pages_and_keeps_everything() 
 async fn compaction_refuses_what_is_not_a_memory_database_file() {
     let dir = tempfile::tempdir().unwrap();
     let other = dir.path().join("other.db");
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&other)
-        .create_if_missing(true)
-        .connect()
-        .await
-        .unwrap();
-    sqlx::query("CREATE TABLE t (x INTEGER)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    // A SQLite file of another program's: one table of its own.
+    common::old_file(&other).await;
     let e = memory_sqlite::compact(&format!("sqlite://{}", other.display()))
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     assert!(e.to_string().contains("not a memory database"), "{e}");
+
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a database at all").unwrap();
+    let e = memory_sqlite::compact(&format!("sqlite://{}", text.display()))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not a SQLite file"), "{e}");
+    assert_eq!(std::fs::read(&text).unwrap(), b"not a database at all");
 
     let e = memory_sqlite::compact("sqlite::memory:").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
