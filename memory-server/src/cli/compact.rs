@@ -1,6 +1,8 @@
 //! `memory compact`: every SQLite file the configuration names (store and
 //! vectors) rebuilt without its free pages, in 32 KiB pages.
 
+use std::path::PathBuf;
+
 use anyhow::{Result, bail};
 use memory::Config;
 use memory::sqlite::SCHEMES;
@@ -11,12 +13,14 @@ use super::output::Out;
 fn sqlite_files(cfg: &Config) -> Vec<String> {
     let mut urls = cfg.store.list();
     urls.extend(cfg.vectors.iter().flat_map(|v| v.list()));
-    let mut files: Vec<(String, String)> = Vec::new();
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
     for url in urls {
         let Ok(sqlite) = memory::sqlite::SqliteConfig::from_url(&url) else {
             continue;
         };
         let Some(path) = sqlite.path else { continue };
+        // `./memory.db` and `memory.db` are one file.
+        let path = std::fs::canonicalize(&path).unwrap_or_else(|_| PathBuf::from(path));
         if !files.iter().any(|(p, _)| *p == path) {
             files.push((path, url));
         }
