@@ -28,14 +28,22 @@ fn sanitise(part: &str) -> String {
     if s.is_empty() { "x".into() } else { s }
 }
 
-/// The backend name for `parts` (a collection, then any owner parts).
-pub fn collection_name(parts: &[&str]) -> String {
+/// The first `bytes` bytes (at most 32) of a SHA-256 of `parts`, in hex.
+/// Each part is hashed after its length, so no two lists of parts share a
+/// digest by where their boundaries fall.
+pub fn parts_digest(parts: &[&str], bytes: usize) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p.as_bytes());
     }
-    let digest = hex::encode(&h.finalize()[..6]);
+    let digest = h.finalize();
+    hex::encode(&digest[..bytes.min(digest.len())])
+}
+
+/// The backend name for `parts` (a collection, then any owner parts).
+pub fn collection_name(parts: &[&str]) -> String {
+    let digest = parts_digest(parts, 6);
     let readable: Vec<String> = parts.iter().map(|p| sanitise(p)).collect();
     // Starts with a letter, so never an IPv4 address; "_" separates parts and
     // there are no periods at all.

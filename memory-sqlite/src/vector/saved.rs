@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use memory_core::naming::parts_digest;
 use memory_core::{Error, Metric, Result, VectorPayload};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::graph::Graph;
@@ -67,18 +67,6 @@ pub(super) fn row_sum(row: &[f32]) -> u64 {
     h
 }
 
-fn hash_hex(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p.as_bytes());
-    }
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn io_err(what: &str, path: &Path, e: impl std::fmt::Display) -> Error {
     Error::internal(format!("{what} {}: {e}", path.display())).with_backend("sqlite")
 }
@@ -92,7 +80,7 @@ impl GraphFiles {
     }
 
     fn prefix(collection: &str) -> String {
-        format!("{}-", hash_hex(&[collection]))
+        format!("{}-", parts_digest(&[collection], 8))
     }
 
     /// The file of the partition under `key`.
@@ -100,7 +88,7 @@ impl GraphFiles {
         let name = format!(
             "{}{}.graph",
             Self::prefix(&key.0),
-            hash_hex(&[&key.1, &key.2])
+            parts_digest(&[&key.1, &key.2], 8)
         );
         GraphFile {
             path: self.dir.join(name),
@@ -277,10 +265,9 @@ impl GraphFile {
 impl Partition {
     /// Lays this freshly loaded partition out in `saved`'s order and takes
     /// its graph, then brings into the graph what changed since the save.
-    /// Returns whether the partition has the graph now; when more changed
-    /// than a small share of the partition, it leaves the partition as it
-    /// was and the graph is built afresh.
-    pub(super) fn adopt(&mut self, saved: Saved) -> bool {
+    /// When more changed than a small share of the partition, it leaves the
+    /// partition as it was and the graph is built afresh.
+    pub(super) fn adopt(&mut self, saved: Saved) {
         let d = self.dimension.max(1);
         let n = self.ids.len();
         // Where each saved id is now, and which saved slots changed.
@@ -302,10 +289,10 @@ impl Partition {
         let gone = saved.ids.len() - kept;
         let added = n - kept;
         if changed.len() + gone + added > (n / 100).max(256) {
-            return false;
+            return;
         }
         let Some(filler) = self.payloads.first().cloned() else {
-            return false;
+            return;
         };
         let mut data = Vec::with_capacity(saved.ids.len().max(n) * d);
         let mut ids = Vec::with_capacity(saved.ids.len().max(n));
@@ -318,15 +305,16 @@ impl Partition {
         for (slot, (id, at)) in saved.ids.iter().zip(&now).enumerate() {
             // A vector removed since keeps its slot until it is removed
             // below, as its removal would have found it.
-            let (row, payload) = match *at {
-                Some(i) => (&self.data[i * d..(i + 1) * d], old_payloads[i].take()),
-                None => (&[][..], None),
+            let payload = match *at {
+                Some(i) => {
+                    data.extend_from_slice(&self.data[i * d..(i + 1) * d]);
+                    old_payloads[i].take()
+                }
+                None => {
+                    data.resize(data.len() + d, 0.0);
+                    None
+                }
             };
-            if row.is_empty() {
-                data.resize(data.len() + d, 0.0);
-            } else {
-                data.extend_from_slice(row);
-            }
             payloads.push(payload.unwrap_or_else(|| filler.clone()));
             ids.push(*id);
             slots.insert(*id, slot);
@@ -349,7 +337,6 @@ impl Partition {
                 self.upsert(old_ids[i], &old_data[i * d..(i + 1) * d], payload);
             }
         }
-        self.graph.is_some()
     }
 }
 
