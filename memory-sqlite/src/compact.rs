@@ -1,6 +1,8 @@
 //! Compaction of a database file: the space deleted rows left behind given
 //! back, the keyword index merged into one segment, and a file made before
-//! 32 KiB pages brought to them (README, Bulk ingest).
+//! 32 KiB pages brought to them (README, Bulk ingest). Saved graphs that
+//! still hold vectors the database no longer has go too, so after `forget`
+//! and compaction nothing of a forgotten memory is left in the files.
 //!
 //! SQLite changes a file's page size only outside WAL mode, and leaves WAL
 //! mode only when no other connection has the file open, so compaction
@@ -15,6 +17,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
 use crate::SqliteConfig;
 use crate::error::map;
+use crate::vector::scrub_graphs;
 
 /// The page size new files get, and compaction brings old files to.
 pub(crate) const PAGE_SIZE: u32 = 32768;
@@ -34,6 +37,10 @@ pub struct CompactReport {
     pub bytes_after: u64,
     /// Pages that held nothing before (deleted rows' space).
     pub free_pages_before: u64,
+    /// Saved graph files removed because they held vectors the database no
+    /// longer has (a forgotten memory's, an updated memory's old one), or
+    /// were left by a save cut short; their partitions save them afresh.
+    pub graphs_removed: usize,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -120,9 +127,14 @@ pub async fn compact(url: &str) -> Result<CompactReport> {
         .fetch_one(&mut conn)
         .await
         .map_err(|e| map(e, "compact"));
+    let graphs = match (&result, &restored) {
+        (Ok(_), Ok(_)) => scrub_graphs(&path, &mut conn).await,
+        _ => Ok(0),
+    };
     let _ = conn.close().await;
     let (page_size_before, free_pages_before, page_size_after) = result?;
     restored?;
+    let graphs_removed = graphs?;
     Ok(CompactReport {
         bytes_after: file_bytes(&path),
         path,
@@ -130,6 +142,7 @@ pub async fn compact(url: &str) -> Result<CompactReport> {
         page_size_after,
         bytes_before,
         free_pages_before,
+        graphs_removed,
         elapsed: started.elapsed(),
     })
 }

@@ -27,25 +27,39 @@ async fn open(db: &Path, threshold: usize) -> Arc<SqliteVectorIndex> {
 }
 
 fn record(id: Uuid, vector: Vec<f32>) -> VectorRecord {
+    users_record("u", id, vector)
+}
+
+/// A vector of `user`'s, in that user's partition.
+fn users_record(user: &str, id: Uuid, vector: Vec<f32>) -> VectorRecord {
     VectorRecord {
         id,
         vector,
-        payload: payload("t", "u", "fact"),
+        payload: payload("t", user, "fact"),
     }
 }
 
 fn query(vector: &[f32], k: usize) -> VectorQuery {
+    users_query("u", vector, k)
+}
+
+fn users_query(user: &str, vector: &[f32], k: usize) -> VectorQuery {
     VectorQuery {
         tenant: "t".into(),
         vector: vector.to_vec(),
         k,
-        filter: Some(Filter::parse(&serde_json::json!({"user_id": "u"})).unwrap()),
+        filter: Some(Filter::parse(&serde_json::json!({"user_id": user})).unwrap()),
     }
 }
 
 async fn top(index: &SqliteVectorIndex, vector: &[f32], k: usize) -> Vec<Uuid> {
+    users_top(index, "u", vector, k).await
+}
+
+/// The ids of `user`'s `k` vectors nearest `vector`.
+async fn users_top(index: &SqliteVectorIndex, user: &str, vector: &[f32], k: usize) -> Vec<Uuid> {
     index
-        .query("c", &query(vector, k))
+        .query("c", &users_query(user, vector, k))
         .await
         .unwrap()
         .into_iter()
@@ -220,4 +234,99 @@ async fn a_saved_graph_is_taken_up_again_with_the_writes_made_since() {
     .await;
     fourth.drop_collection("d").await.unwrap();
     assert!(graph_files(&db).is_empty(), "{:?}", graph_files(&db));
+}
+
+/// Compaction removes the graph files that still hold a vector their
+/// partition no longer has (a removed one, an updated one's old value), so
+/// nothing of it is left on disk; files a save cut short left, and files
+/// no partition would take, go too. A file that matches its partition
+/// stays as it is, and the others' partitions save theirs afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_removes_graph_files_holding_vectors_the_database_no_longer_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let url = format!("sqlite://{}?hnsw_threshold={THRESHOLD}", db.display());
+    let handle = SqliteDb::connect(&url).await.unwrap();
+    let index = handle.vector_index();
+    common::create_collection(&*index, "c", DIMENSION).await;
+    let mut rng = StdRng::seed_from_u64(11);
+    let users = ["removed", "kept", "updated"];
+    let mut vectors: Vec<Vec<(Uuid, Vec<f32>)>> = Vec::new();
+    for user in users {
+        let rows: Vec<(Uuid, Vec<f32>)> = (0..THRESHOLD + 200)
+            .map(|_| (Uuid::now_v7(), random_vector(&mut rng, DIMENSION)))
+            .collect();
+        let records: Vec<VectorRecord> = rows
+            .iter()
+            .map(|(id, v)| users_record(user, *id, v.clone()))
+            .collect();
+        index.upsert("c", &records).await.unwrap();
+        users_top(&index, user, &rows[0].1, 1).await;
+        vectors.push(rows);
+    }
+    eventually("every partition's graph is saved", || {
+        graph_files(&db).len() == users.len()
+    })
+    .await;
+    let before: Vec<(PathBuf, Vec<u8>)> = graph_files(&db)
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+
+    // Few enough changes that a partition loading would keep its file.
+    let removed: Vec<Uuid> = vectors[0][..5].iter().map(|(id, _)| *id).collect();
+    index.delete("c", &removed).await.unwrap();
+    let (updated, _) = vectors[2][0];
+    let fresh = random_vector(&mut rng, DIMENSION);
+    index
+        .upsert("c", &[users_record("updated", updated, fresh.clone())])
+        .await
+        .unwrap();
+    // What a crash mid-save leaves, and a copy under a name of its own.
+    let graphs = before[0].0.parent().unwrap().to_path_buf();
+    std::fs::write(graphs.join("x.graph.tmp.1.0"), &before[0].1[..100]).unwrap();
+    std::fs::write(graphs.join("copy.graph"), &before[0].1).unwrap();
+    handle.pool().close().await;
+    drop(index);
+
+    let report = memory_sqlite::compact(&url).await.unwrap();
+    assert_eq!(report.graphs_removed, 4, "{report:?}");
+    let left: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&graphs)
+        .unwrap()
+        .flatten()
+        .map(|e| (e.path(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "{:?}",
+        left.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert!(before.contains(&left[0]), "the matching file was changed");
+
+    // The kept file is taken up; the others are built and saved afresh.
+    let reopened = open(&db, THRESHOLD).await;
+    let kept = &vectors[1];
+    assert_eq!(
+        users_top(&reopened, "kept", &kept[7].1, 1).await,
+        vec![kept[7].0]
+    );
+    assert_eq!(
+        users_top(&reopened, "updated", &fresh, 1).await,
+        vec![updated]
+    );
+    let all: HashSet<Uuid> = users_top(&reopened, "removed", &vectors[0][9].1, THRESHOLD * 2)
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(all.len(), THRESHOLD + 195);
+    assert!(
+        removed.iter().all(|id| !all.contains(id)),
+        "a removed vector"
+    );
+    eventually(
+        "the removed files' partitions save their graphs again",
+        || graph_files(&db).len() == users.len(),
+    )
+    .await;
 }

@@ -44,13 +44,14 @@ pub(crate) async fn run(cfg: &Config, out: &Out) -> Result<()> {
         let mib = |b: u64| b as f64 / f64::from(1 << 20);
         if !out.json {
             println!(
-                "{}: {:.1} MiB -> {:.1} MiB ({} free pages given back), pages {} -> {} bytes, {:.1} s",
+                "{}: {:.1} MiB -> {:.1} MiB ({} free pages given back), pages {} -> {} bytes, {} stale graph files removed, {:.1} s",
                 r.path,
                 mib(r.bytes_before),
                 mib(r.bytes_after),
                 r.free_pages_before,
                 r.page_size_before,
                 r.page_size_after,
+                r.graphs_removed,
                 r.elapsed.as_secs_f64()
             );
         }
@@ -61,6 +62,7 @@ pub(crate) async fn run(cfg: &Config, out: &Out) -> Result<()> {
             "free_pages_before": r.free_pages_before,
             "page_size_before": r.page_size_before,
             "page_size_after": r.page_size_after,
+            "graphs_removed": r.graphs_removed,
             "elapsed_ms": r.elapsed.as_millis(),
         }));
     }

@@ -34,6 +34,9 @@ mod joined;
 mod partition;
 mod query;
 mod saved;
+mod scrub;
+
+pub(crate) use scrub::scrub_graphs;
 
 use partition::{PartKey, Partition, part_of};
 use saved::GraphFiles;

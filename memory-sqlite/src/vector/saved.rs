@@ -79,6 +79,11 @@ impl GraphFiles {
         })
     }
 
+    /// The directory the graphs are saved in.
+    pub(super) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn prefix(collection: &str) -> String {
         format!("{}-", parts_digest(&[collection], 8))
     }
@@ -205,6 +210,11 @@ impl GraphFile {
         })
     }
 
+    /// Where the file is.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Removes the file, if there is one.
     pub(super) fn remove(&self) {
         remove(&self.path);
@@ -232,15 +242,50 @@ impl GraphFile {
 
     fn parse(&self, bytes: &[u8], dimension: usize, metric: Metric) -> Option<Saved> {
         let mut c = Cursor { bytes, at: 0 };
+        let head = Head::read(&mut c)?;
+        if head.dimension != dimension || head.metric != metric.as_str() {
+            return None;
+        }
+        if head.key != (&*self.key.0, &*self.key.1, &*self.key.2) {
+            return None;
+        }
+        let graph_len = c.len()?;
+        let graph = Graph::from_bytes(c.take(graph_len)?, dimension, metric).ok()?;
+        (graph.size() == head.ids.len()).then_some(Saved {
+            ids: head.ids,
+            sums: head.sums,
+            graph,
+        })
+    }
+}
+
+/// What a file says before its graph: the partition's shape, key and
+/// layout.
+pub(super) struct Head<'a> {
+    dimension: usize,
+    metric: &'a str,
+    /// Collection, tenant and partition.
+    pub(super) key: (&'a str, &'a str, &'a str),
+    /// The id at each slot, each once.
+    pub(super) ids: Vec<Uuid>,
+    /// Each slot's vector checksum.
+    pub(super) sums: Vec<u64>,
+}
+
+impl<'a> Head<'a> {
+    /// The head of the file `bytes` holds, if it is a graph file of this
+    /// version and whole up to its graph.
+    pub(super) fn of(bytes: &'a [u8]) -> Option<Self> {
+        Self::read(&mut Cursor { bytes, at: 0 })
+    }
+
+    fn read(c: &mut Cursor<'a>) -> Option<Self> {
         if c.take(MAGIC.len())? != MAGIC || c.u32()? != VERSION {
             return None;
         }
-        if usize::try_from(c.u32()?).ok()? != dimension || c.str()? != metric.as_str() {
-            return None;
-        }
-        if (c.str()?, c.str()?, c.str()?) != (&*self.key.0, &*self.key.1, &*self.key.2) {
-            return None;
-        }
+        let dimension = usize::try_from(c.u32()?).ok()?;
+        let metric = c.str()?;
+        let key = (c.str()?, c.str()?, c.str()?);
         let n = c.len()?;
         let ids = c
             .take(n.checked_mul(16)?)?
@@ -256,9 +301,13 @@ impl GraphFile {
         if ids.iter().collect::<HashSet<_>>().len() != n {
             return None;
         }
-        let graph_len = c.len()?;
-        let graph = Graph::from_bytes(c.take(graph_len)?, dimension, metric).ok()?;
-        (graph.size() == n).then_some(Saved { ids, sums, graph })
+        Some(Self {
+            dimension,
+            metric,
+            key,
+            ids,
+            sums,
+        })
     }
 }
 
