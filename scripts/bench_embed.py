@@ -25,6 +25,8 @@ def main():
         so = ort.SessionOptions()
         so.intra_op_num_threads = t
         so.inter_op_num_threads = 1
+        # The same session settings as the Rust embedder (embedder.rs).
+        so.add_session_config_entry("optimization.disable_specified_optimizers", "SkipLayerNormFusion")
         s = ort.InferenceSession(model_file, so, providers=["CPUExecutionProvider"])
 
         def embed(texts):

@@ -3,6 +3,7 @@
 mod config;
 mod embedder;
 mod models;
+mod pool;
 mod reranker;
 
 pub use config::{MODEL_NAME, OnnxConfig, PREPARE_COMMAND, cache_dir};
