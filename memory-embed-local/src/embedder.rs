@@ -354,8 +354,12 @@ impl Embedder for OnnxEmbedder {
         let lanes = self.inner.sessions.size().clamp(1, chunks.len());
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..lanes {
-            let (inner, sorted, chunks, next) =
-                (self.inner.clone(), sorted.clone(), chunks.clone(), next.clone());
+            let (inner, sorted, chunks, next) = (
+                self.inner.clone(),
+                sorted.clone(),
+                chunks.clone(),
+                next.clone(),
+            );
             tasks.spawn_blocking(move || -> Result<Vec<(usize, Vec<Vec<f32>>)>> {
                 let mut done = Vec::new();
                 loop {
