@@ -10,11 +10,11 @@ use ort::environment::Environment;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::Tensor;
-use tokenizers::Tokenizer;
 
 use crate::config::OnnxConfig;
 use crate::models::{LocalModel, Quant};
 use crate::pool::Pool;
+use crate::tokenizer::{self, Tokenizer};
 
 /// Output width of the default model.
 pub const DIMENSION: usize = crate::models::DEFAULT_MODEL.dimension;
@@ -64,8 +64,7 @@ const TEXTS_PER_CALL: usize = 1024;
 struct Inner {
     sessions: Pool,
     /// Without truncation or padding: counting needs every token, and
-    /// `run` truncates and pads itself. One copy only, since the
-    /// multilingual vocabulary's tokenizer takes about 250 MB.
+    /// `run` truncates and pads itself.
     tokenizer: Tokenizer,
     /// The model's window, special tokens included.
     window: usize,
@@ -94,7 +93,7 @@ impl OnnxEmbedder {
     pub fn load(cfg: &OnnxConfig) -> Result<Self> {
         cfg.check()?;
         let env = runtime(&cfg.ort_library)?;
-        let mut tokenizer = Tokenizer::from_file(&cfg.tokenizer_file).map_err(|e| {
+        let mut tokenizer = tokenizer::load(&cfg.tokenizer_file).map_err(|e| {
             Error::config(format!("local embedder: tokenizer.json unreadable: {e}"))
         })?;
         let pad_id = tokenizer.get_padding().map_or(0, |p| p.pad_id);

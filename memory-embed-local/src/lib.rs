@@ -5,6 +5,8 @@ mod embedder;
 mod models;
 mod pool;
 mod reranker;
+mod tokenizer;
+mod unigram;
 
 pub use config::{MODEL_NAME, OnnxConfig, PREPARE_COMMAND, cache_dir};
 pub use embedder::{DIMENSION, OnnxEmbedder};

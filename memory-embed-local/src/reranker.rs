@@ -9,11 +9,12 @@ use memory_core::{Error, ErrorKind, Reranker, Result};
 use ort::session::Session;
 use ort::value::Tensor;
 use tokenizers::{
-    EncodeInput, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams, TruncationStrategy,
+    EncodeInput, PaddingParams, PaddingStrategy, TruncationParams, TruncationStrategy,
 };
 
 use crate::config::{hf_snapshots, ort_library};
 use crate::embedder::{ort_err, runtime, session};
+use crate::tokenizer::{self, Tokenizer};
 
 /// Where a cross-encoder's files are, and how to run it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +119,7 @@ impl OnnxReranker {
     /// Loads the cross-encoder in `cfg`; its id is `model_id`.
     pub fn load(cfg: &RerankerConfig, model_id: impl Into<String>) -> Result<Self> {
         let env = runtime(&cfg.ort_library)?;
-        let mut tokenizer = Tokenizer::from_file(&cfg.tokenizer_file)
+        let mut tokenizer = tokenizer::load(&cfg.tokenizer_file)
             .map_err(|e| Error::config(format!("reranker: tokenizer.json unreadable: {e}")))?;
         tokenizer.with_padding(Some(PaddingParams {
             strategy: PaddingStrategy::BatchLongest,
