@@ -114,9 +114,13 @@ impl OnnxEmbedder {
         for _ in 0..cfg.sessions {
             sessions.push(session(&env, &cfg.model_file, cfg.threads)?);
         }
+        let wide = match cfg.alone_threads {
+            0 => None,
+            n => Some(session(&env, &cfg.model_file, n)?),
+        };
         Ok(Self {
             inner: Arc::new(Inner {
-                sessions: Pool::new(sessions),
+                sessions: Pool::new(sessions, wide),
                 tokenizer,
                 window: cfg.max_tokens.max(2),
                 pad_id,
@@ -165,7 +169,8 @@ pub(crate) fn session(
 }
 
 impl Inner {
-    fn run(&self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>> {
+    /// Embeds one batch; `alone` when it is its call's only one.
+    fn run(&self, texts: &[String], kind: EmbedKind, alone: bool) -> Result<Vec<Vec<f32>>> {
         let prefix = self.model.prefix(kind);
         let inputs: Vec<String> = if prefix.is_empty() {
             texts.to_vec()
@@ -199,7 +204,7 @@ impl Inner {
         let input_ids = Tensor::from_array((shape, ids)).map_err(ort_err)?;
         let attention = Tensor::from_array((shape, mask.clone())).map_err(ort_err)?;
         let token_types = Tensor::from_array((shape, types)).map_err(ort_err)?;
-        let mut taken = self.sessions.take()?;
+        let mut taken = self.sessions.take(alone)?;
         let outputs = taken
             .session()?
             .run(ort::inputs!["input_ids" => input_ids, "attention_mask" => attention, "token_type_ids" => token_types])
@@ -351,6 +356,7 @@ impl Embedder for OnnxEmbedder {
         let chunks = Arc::new(chunks);
         let next = Arc::new(AtomicUsize::new(0));
         let lanes = self.inner.sessions.size().clamp(1, chunks.len());
+        let alone = chunks.len() == 1;
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..lanes {
             let (inner, sorted, chunks, next) = (
@@ -366,7 +372,7 @@ impl Embedder for OnnxEmbedder {
                     let Some(range) = chunks.get(c) else {
                         return Ok(done);
                     };
-                    done.push((range.start, inner.run(&sorted[range.clone()], kind)?));
+                    done.push((range.start, inner.run(&sorted[range.clone()], kind, alone)?));
                 }
             });
         }

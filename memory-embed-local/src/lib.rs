@@ -36,6 +36,7 @@ pub const BACKEND: BackendDescriptor = BackendDescriptor {
         "ORT_DYLIB_PATH",
         "MEMORY_EMBED_THREADS",
         "MEMORY_EMBED_SESSIONS",
+        "MEMORY_EMBED_ALONE_THREADS",
         "HF_HOME",
         "HF_HUB_CACHE",
     ],

@@ -190,3 +190,38 @@ async fn batches_over_sessions_keep_each_texts_place() {
         assert!(sim > 0.999, "{text:?}: {sim}");
     }
 }
+
+/// `MEMORY_EMBED_ALONE_THREADS` adds a session whose threads span the
+/// cores for a call that comes alone; its vectors are the other sessions'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_for_lone_calls_embeds_as_the_others_do() {
+    let with = |value: &'static str| {
+        move |k: &str| match k {
+            "MEMORY_EMBED_ALONE_THREADS" => Some(value.to_owned()),
+            _ => std::env::var(k).ok(),
+        }
+    };
+    let err = OnnxConfig::discover_model_with(MINILM, Quant::Int8, &with("two")).unwrap_err();
+    assert!(
+        err.message().contains("MEMORY_EMBED_ALONE_THREADS"),
+        "{err}"
+    );
+    let plain = OnnxConfig::discover_model(MINILM, Quant::Int8)
+        .unwrap_or_else(|e| panic!("run scripts/prepare-model {}: {e}", MINILM.name));
+    assert_eq!(plain.alone_threads, 0, "off unless asked for");
+    let cfg = OnnxConfig::discover_model_with(MINILM, Quant::Int8, &with("2")).unwrap();
+    assert_eq!(cfg.alone_threads, 2);
+    let wide = OnnxEmbedder::load(&cfg).unwrap();
+    let narrow = OnnxEmbedder::load(&OnnxConfig {
+        sessions: 1,
+        ..plain
+    })
+    .unwrap();
+    for text in SENTENCES {
+        let text = [(*text).to_owned()];
+        let a = wide.embed(&text, EmbedKind::Query).await.unwrap();
+        let b = narrow.embed(&text, EmbedKind::Query).await.unwrap();
+        let sim = vecmath::cosine(&a[0], &b[0]);
+        assert!(sim > 0.9999, "{text:?}: {sim}");
+    }
+}

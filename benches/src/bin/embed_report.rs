@@ -40,6 +40,7 @@ async fn main() -> anyhow::Result<()> {
             let e = OnnxEmbedder::load(&OnnxConfig {
                 threads: t,
                 sessions: 1,
+                alone_threads: 0,
                 batch: b,
                 ..base.clone()
             })?;
@@ -135,8 +136,8 @@ async fn main() -> anyhow::Result<()> {
 async fn precisions(texts: &[String], singles: usize) -> anyhow::Result<()> {
     println!();
     println!(
-        "{:<44} {:>10} {:>12} {:>12}",
-        "model (1 thread)", "sent/s b32", "single p50", "int8/fp32"
+        "{:<44} {:>10} {:>12} {:>12} {:>12}",
+        "model (1 thread)", "sent/s b32", "single p50", "int8/fp32", "lone p50"
     );
     for model in MODELS {
         let mut fp32 = None;
@@ -151,8 +152,9 @@ async fn precisions(texts: &[String], singles: usize) -> anyhow::Result<()> {
             let e = OnnxEmbedder::load(&OnnxConfig {
                 threads: 1,
                 sessions: 1,
+                alone_threads: 0,
                 batch: 32,
-                ..cfg
+                ..cfg.clone()
             })?;
             e.embed(&texts[..32.min(texts.len())], D).await?;
             let start = Instant::now();
@@ -160,25 +162,44 @@ async fn precisions(texts: &[String], singles: usize) -> anyhow::Result<()> {
                 e.embed(chunk, D).await?;
             }
             let rate = texts.len() as f64 / start.elapsed().as_secs_f64();
-            let mut lat = Vec::with_capacity(singles);
-            for text in &texts[..singles] {
-                let s = Instant::now();
-                e.embed(std::slice::from_ref(text), EmbedKind::Query)
-                    .await?;
-                lat.push(s.elapsed());
-            }
-            let (p50, _) = percentiles(lat);
+            let p50 = single_p50(&e, &texts[..singles]).await?;
+            // A session per core, and one whose threads span the cores
+            // for a call that comes alone (`MEMORY_EMBED_ALONE_THREADS`).
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let pooled = OnnxEmbedder::load(&OnnxConfig {
+                alone_threads: cores,
+                ..cfg.clone()
+            })?;
+            let lone = single_p50(&pooled, &texts[..singles]).await?;
+            drop(pooled);
             let ratio = match (quant, fp32) {
                 (Quant::Int8, Some((r, p))) => format!("{:.2}x / {:.2}x", rate / r, p / p50),
                 _ => String::new(),
             };
             fp32 = fp32.or(Some((rate, p50)));
             println!(
-                "{:<44} {rate:>10.1} {p50:>9.2} ms {ratio:>12}",
-                e.model_id()
+                "{:<44} {rate:>10.1} {p50:>9.2} ms {ratio:>12} {lone:>9.2} ms ({} threads)",
+                e.model_id(),
+                cores
             );
         }
     }
     println!("int8/fp32: batch throughput ratio / single-text latency ratio");
+    println!(
+        "lone p50: single texts with a session whose threads span the cores for calls that come alone"
+    );
     Ok(())
+}
+
+/// The median time to embed each of `texts` as a query on its own.
+async fn single_p50(e: &OnnxEmbedder, texts: &[String]) -> anyhow::Result<f64> {
+    e.embed(&texts[..1], EmbedKind::Query).await?;
+    let mut lat = Vec::with_capacity(texts.len());
+    for text in texts {
+        let s = Instant::now();
+        e.embed(std::slice::from_ref(text), EmbedKind::Query)
+            .await?;
+        lat.push(s.elapsed());
+    }
+    Ok(percentiles(lat).0)
 }
