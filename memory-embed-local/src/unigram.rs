@@ -44,6 +44,7 @@ impl Pieces {
     }
 }
 
+#[cfg(test)]
 impl TryFrom<Vec<(String, f64)>> for Pieces {
     type Error = tokenizers::Error;
 
@@ -318,14 +319,21 @@ impl Unigram {
     }
 
     /// The tokens of `sentence`, as the crate's `Unigram::tokenize` gives
-    /// them: each cut piece's id looked up by its text (so a fused run of
-    /// unknown characters is `<unk>`, or its bytes' `<0xXX>` pieces).
+    /// them: it looks each cut piece's id up by its text, which for a piece
+    /// of the vocabulary is the id the cut found, so only an unknown span
+    /// (a fused run of characters no piece covers) is looked up: it may be
+    /// a piece after all, else its bytes' `<0xXX>` pieces, else `<unk>`.
     pub(crate) fn tokenize(&self, sentence: &str) -> Result<Vec<Token>> {
         let mut tokens = Vec::new();
-        for (span, _) in self.cut(sentence)? {
+        for (span, found) in self.cut(sentence)? {
             let value = &sentence[span.clone()];
             let offsets = (span.start, span.end);
-            if let Some(id) = self.id(value) {
+            let id = if Some(found) == self.unk_id {
+                self.id(value)
+            } else {
+                Some(found)
+            };
+            if let Some(id) = id {
                 tokens.push(Token::new(id, value.to_owned(), offsets));
                 continue;
             }
