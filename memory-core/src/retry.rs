@@ -230,6 +230,7 @@ retrying!(VectorIndex, VectorCapabilities, {
 
 retrying!(KeywordIndex, KeywordCapabilities, {
     fn search(&self, query: &KeywordQuery) -> Result<Vec<ScoredId>>;
+    fn search_joined(&self, query: &KeywordQuery) -> Result<Option<Vec<JoinedHit>>>;
 });
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod compact;
 mod config;
 mod error;
 mod filter_sql;
+mod joined;
 mod keyword;
 mod keyword_terms;
 mod rows;

@@ -45,7 +45,7 @@ pub(crate) fn i64_of(v: u64) -> i64 {
 }
 
 /// Named columns of one row: a row as the driver returns it, or one a
-/// statement aggregated into JSON (see `vector/joined.rs`), so both are
+/// statement aggregated into JSON (see `joined.rs`), so both are
 /// read by the same decoders.
 pub(crate) trait Cols {
     /// The text in `col`; `None` when NULL.

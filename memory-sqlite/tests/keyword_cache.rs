@@ -24,20 +24,33 @@ async fn add(db: &SqliteDb, scope: &Scope, text: &str) -> Uuid {
     id
 }
 
+/// The user's hits for `text`, found alike by a joined search asked first
+/// (which finds the cached index as the last search left it) and a search.
 async fn find(store: &impl KeywordIndex, scope: &Scope, text: &str) -> Vec<Uuid> {
     let filter = Filter::parse(&serde_json::json!({"user_id": scope.user_id})).unwrap();
-    store
-        .search(&KeywordQuery {
-            tenant: scope.tenant.clone(),
-            text: text.into(),
-            k: 10,
-            filter: Some(filter),
-        })
+    let query = KeywordQuery {
+        tenant: scope.tenant.clone(),
+        text: text.into(),
+        k: 10,
+        filter: Some(filter),
+    };
+    let joined: Vec<Uuid> = store
+        .search_joined(&query)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|j| j.hit.id)
+        .collect();
+    let found: Vec<Uuid> = store
+        .search(&query)
         .await
         .unwrap()
         .into_iter()
         .map(|h| h.id)
-        .collect()
+        .collect();
+    assert_eq!(joined, found, "a joined search found other hits");
+    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,9 +82,11 @@ async fn another_writer_is_seen_and_a_trimmed_log_reloads() {
         .unwrap();
     assert_eq!(find(&*searcher, &scope, "bread").await, vec![second]);
 
-    // Entries this process never read are trimmed away: it must reload.
+    // Entries this process never read are trimmed away, the last kept
+    // another user's: it must reload.
     let third = add(&writer, &scope, "bread pudding").await;
     let fourth = add(&writer, &scope, "banana bread").await;
+    add(&writer, &Scope::user("w"), "bread for w").await;
     sqlx::query("DELETE FROM kw_log WHERE seq < (SELECT MAX(seq) FROM kw_log)")
         .execute(writer.pool())
         .await

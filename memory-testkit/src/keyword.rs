@@ -224,7 +224,8 @@ async fn edit(
 
 /// A search pinned to one user (what the engine sends) sees every write
 /// made after that user was first searched: edits, additions, a memory
-/// superseded, moved to another user, or deleted.
+/// superseded, moved to another user, or deleted. A joined search, where
+/// the index offers one, finds the same hits with the memories as stored.
 async fn a_users_search_follows_every_write(
     store: &Arc<dyn Store>,
     kw: &Arc<dyn KeywordIndex>,
@@ -251,8 +252,33 @@ async fn a_users_search_follows_every_write(
             filter: Some(filter),
         });
         async move {
-            let hits = kw.search(&q.or_fail("filter")?).await.or_fail("search")?;
-            Ok::<_, String>(hits.into_iter().map(|h| h.id).collect::<Vec<_>>())
+            let q = q.or_fail("filter")?;
+            // Asked first, a joined search finds the user's index behind
+            // the write; asked again, current.
+            let behind = kw.search_joined(&q).await.or_fail("joined search")?;
+            let hits = kw.search(&q).await.or_fail("search")?;
+            let current = kw.search_joined(&q).await.or_fail("joined search")?;
+            let ids: Vec<_> = hits.into_iter().map(|h| h.id).collect();
+            for joined in [behind, current].into_iter().flatten() {
+                let joined_ids: Vec<_> = joined.iter().map(|j| j.hit.id).collect();
+                ensure!(
+                    joined_ids == ids,
+                    "joined search found {joined_ids:?}, search {ids:?}"
+                );
+                let stored = store
+                    .get_memories(&q.tenant, &ids)
+                    .await
+                    .or_fail("get memories")?;
+                for j in joined {
+                    ensure!(
+                        j.chunk.is_none() && stored.iter().any(|r| Some(r) == j.record.as_ref()),
+                        "joined search read {:?} for {}, the store holds another",
+                        j.record,
+                        j.hit.id
+                    );
+                }
+            }
+            Ok::<_, String>(ids)
         }
     };
     ensure!(

@@ -6,6 +6,7 @@ mod chunking;
 mod context;
 mod jobs;
 mod limits;
+mod lists;
 mod maintenance;
 mod messages;
 mod neighbours;

@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Memory;
+use super::lists::Folded;
 use super::scope::scope_filter;
 use super::score::{Ranker, ScoreParts, Weights};
 use super::validity::Validity;
 use crate::traits::{KeywordQuery, VectorQuery};
-use crate::{ChunkSpan, Error, Filter, MemoryRecord, Result, Scope, ScoredId};
+use crate::{ChunkSpan, Error, Filter, MemoryRecord, Result, Scope};
 
 /// Which lists a search consults.
 #[derive(
@@ -289,19 +290,19 @@ impl Memory {
         let keyword_fut = async {
             match (&self.inner.keywords, use_keyword) {
                 (Some(kw), true) => {
-                    kw.search(&KeywordQuery {
+                    let q = KeywordQuery {
                         tenant: tenant.clone(),
                         text: request.query.clone(),
                         k: candidates,
                         filter: filter.clone(),
-                    })
-                    .await
+                    };
+                    self.keyword_list(kw.as_ref(), &q).await
                 }
-                _ => Ok(Vec::new()),
+                _ => Ok((Vec::new(), HashMap::new())),
             }
         };
         let (vector_hits, keyword_hits) = futures::join!(vector_fut, keyword_fut);
-        let (mut vector_hits, spans, held) = match vector_hits {
+        let (mut vector_hits, spans, mut held) = match vector_hits {
             Ok(h) => h,
             // Invalid input is the caller's to fix; an outage degrades to keyword search.
             Err(e) if use_keyword && e.kind() != crate::ErrorKind::InvalidInput => {
@@ -312,7 +313,10 @@ impl Memory {
             Err(e) => return Err(e),
         };
         let keyword_hits = match keyword_hits {
-            Ok(h) => h,
+            Ok((hits, records)) => {
+                held.extend(records);
+                hits
+            }
             Err(e) if use_vector && degraded.is_empty() => {
                 tracing::warn!(error = %e, "keyword search failed; serving vector results");
                 degraded.push("keyword".to_owned());
@@ -342,7 +346,7 @@ impl Memory {
             p.keyword_score = Some(h.score);
             p.keyword_rank = Some(rank + 1);
         }
-        // Records the vector list brought along are not asked for again.
+        // Records a list brought along are not asked for again.
         let ids: Vec<Uuid> = parts
             .keys()
             .filter(|id| !held.contains_key(id))
@@ -418,77 +422,4 @@ impl Memory {
             rewrites: Vec::new(),
         })
     }
-
-    /// One vector list: its hits folded to memories, their windows, and
-    /// the records an index in the store's database read with them; and
-    /// whether the index filled the `k` asked for.
-    pub(super) async fn vector_list(&self, q: &VectorQuery) -> Result<(bool, Folded)> {
-        let name = &self.inner.collection.name;
-        if let Some(joined) = self.inner.vectors.query_joined(name, q).await? {
-            let full = joined.len() >= q.k;
-            let mut refs = HashMap::new();
-            let mut held = HashMap::new();
-            let mut raw = Vec::with_capacity(joined.len());
-            for j in joined {
-                if let Some(c) = j.chunk {
-                    refs.insert(c.chunk_id, c);
-                }
-                if let Some(r) = j.record {
-                    held.insert(r.id, r);
-                }
-                raw.push(j.hit);
-            }
-            let (hits, spans) = fold_windows(raw, &refs);
-            return Ok((full, (hits, spans, held)));
-        }
-        let raw = self.inner.vectors.query(name, q).await?;
-        let full = raw.len() >= q.k;
-        let refs: HashMap<Uuid, crate::ChunkRef> = if raw.is_empty() {
-            HashMap::new()
-        } else {
-            let ids: Vec<Uuid> = raw.iter().map(|h| h.id).collect();
-            self.inner
-                .store
-                .chunk_refs(&q.tenant, &ids)
-                .await?
-                .into_iter()
-                .map(|r| (r.chunk_id, r))
-                .collect()
-        };
-        let (hits, spans) = fold_windows(raw, &refs);
-        Ok((full, (hits, spans, HashMap::new())))
-    }
-}
-
-/// A vector list folded to memories: hits, the window each matched by, and
-/// records already read.
-pub(super) type Folded = (
-    Vec<ScoredId>,
-    HashMap<Uuid, ChunkSpan>,
-    HashMap<Uuid, MemoryRecord>,
-);
-
-/// Folds the windows among an index's hits into their memories: each
-/// memory once, at its best window's score, with that window's span.
-fn fold_windows(
-    raw: Vec<ScoredId>,
-    refs: &HashMap<Uuid, crate::ChunkRef>,
-) -> (Vec<ScoredId>, HashMap<Uuid, ChunkSpan>) {
-    let mut spans = HashMap::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut hits = Vec::with_capacity(raw.len());
-    // The index answers best first, so a memory's first window is its best.
-    for h in raw {
-        let (id, span) = match refs.get(&h.id) {
-            Some(r) => (r.memory_id, Some(r.span)),
-            None => (h.id, None),
-        };
-        if seen.insert(id) {
-            if let Some(span) = span {
-                spans.insert(id, span);
-            }
-            hits.push(ScoredId { id, score: h.score });
-        }
-    }
-    (hits, spans)
 }

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
-use super::BackendInfo;
+use super::{BackendInfo, JoinedHit};
 use crate::{Filter, Op, Result, ScoredId};
 
 /// A full-text query.
@@ -45,4 +45,11 @@ pub trait KeywordIndex: Send + Sync + std::fmt::Debug {
     fn capabilities(&self) -> KeywordCapabilities;
     /// Best matches for the query.
     async fn search(&self, query: &KeywordQuery) -> Result<Vec<ScoredId>>;
+    /// [`Self::search`]'s hits with their memories, read in the same round
+    /// trip, for an index that lives in the store's own database (the
+    /// engine then need not fetch them); `Ok(None)` when it cannot answer
+    /// so, the default, and the engine searches the usual way.
+    async fn search_joined(&self, _query: &KeywordQuery) -> Result<Option<Vec<JoinedHit>>> {
+        Ok(None)
+    }
 }

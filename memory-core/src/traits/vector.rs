@@ -317,12 +317,13 @@ pub trait VectorIndex: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<Uuid>>;
 }
 
-/// A vector hit with what the store holds for it.
+/// A vector or keyword hit with what the store holds for it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JoinedHit {
     /// The vector's id and score.
     pub hit: ScoredId,
-    /// When the vector is a window of a longer memory: which one.
+    /// When the vector is a window of a longer memory: which one (never
+    /// for a keyword hit).
     pub chunk: Option<crate::ChunkRef>,
     /// The memory (the window's, for a window) in the query's tenant;
     /// `None` when the store has no such memory.

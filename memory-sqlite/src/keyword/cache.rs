@@ -24,7 +24,8 @@ fn select() -> QueryBuilder<Sqlite> {
 /// One (tenant, user)'s index and the last log entry applied to it.
 #[derive(Debug, Default)]
 pub(crate) struct Partition {
-    seen: i64,
+    /// The last `kw_log` entry applied.
+    pub(super) seen: i64,
     pub(super) postings: Postings,
 }
 
@@ -76,6 +77,11 @@ impl KeywordCache {
     /// How many partitions are cached and about how many bytes they take.
     pub(crate) fn usage(&self) -> Result<(usize, usize)> {
         self.parts.usage()
+    }
+
+    /// The partition of `owner` if cached, as it is: perhaps behind the log.
+    pub(crate) fn cached(&self, owner: &str) -> Result<Option<Arc<RwLock<Partition>>>> {
+        self.parts.get(owner)
     }
 
     /// The partition of `owner` (the token of `tenant` and `user`), current

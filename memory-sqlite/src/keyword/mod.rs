@@ -3,15 +3,19 @@
 //! query's terms; other searches (a whole tenant, an agent) go to FTS5,
 //! which ranks every matching row before `LIMIT`.
 
+use std::sync::{Arc, RwLock};
+
 use async_trait::async_trait;
 use memory_core::{
-    BackendInfo, KeywordCapabilities, KeywordIndex, KeywordQuery, Op, Result, ScoredId,
+    BackendInfo, Filter, JoinedHit, KeywordCapabilities, KeywordIndex, KeywordQuery, Op, Result,
+    ScoredId,
 };
 use sqlx::{QueryBuilder, Sqlite};
 
 use crate::SqliteStore;
 use crate::error::map;
 use crate::filter_sql::push_and;
+use crate::joined::{self, Check};
 use crate::rows;
 use crate::store::owner_token;
 
@@ -19,6 +23,7 @@ mod cache;
 mod postings;
 
 pub(crate) use cache::KeywordCache;
+use cache::Partition;
 
 /// The most words of a query that are searched.
 const MAX_TERMS: usize = 64;
@@ -48,22 +53,14 @@ impl KeywordIndex for SqliteStore {
     }
 
     async fn search(&self, query: &KeywordQuery) -> Result<Vec<ScoredId>> {
+        if let Some(user) = in_memory_user(query) {
+            return self.search_partition(query, user).await;
+        }
         let pinned = query
             .filter
             .as_ref()
             .and_then(|f| f.pinned(&memory_core::Field::UserId))
             .and_then(|v| v.as_str());
-        // The cached payloads hold no access time (it changes on every read).
-        let in_memory = query.filter.as_ref().is_none_or(|f| {
-            f.conditions()
-                .iter()
-                .all(|c| c.field != memory_core::Field::LastAccessedAt)
-        });
-        if let Some(user) = pinned
-            && in_memory
-        {
-            return self.search_partition(query, user).await;
-        }
         let Some(mut fts) = fts_query(&query.text) else {
             return Ok(Vec::new());
         };
@@ -98,10 +95,88 @@ impl KeywordIndex for SqliteStore {
             })
             .collect()
     }
+
+    /// A search pinned to one user is ranked on the user's cached index
+    /// first and its memories read in the statement that checks the index
+    /// was current, so it costs one round trip; if the log moved on
+    /// meanwhile it is answered again the long way.
+    async fn search_joined(&self, query: &KeywordQuery) -> Result<Option<Vec<JoinedHit>>> {
+        let Some(user) = in_memory_user(query) else {
+            return Ok(None);
+        };
+        let terms = memory_core::text::query_terms(&query.text, MAX_TERMS);
+        if terms.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let owner = owner_token(&query.tenant, Some(user));
+        if let Some(part) = self.keywords.cached(&owner)? {
+            let (hits, seen) = rank(part, terms.clone(), query.k, query.filter.clone()).await?;
+            let check = Check::KeywordLog {
+                owner: &owner,
+                seen,
+            };
+            let (joined, moved) =
+                joined::memories(&self.db.pool, &query.tenant, hits, check).await?;
+            if moved == Some(0) {
+                return Ok(Some(joined));
+            }
+        }
+        let hits = self.search_partition(query, user).await?;
+        let (joined, _) = joined::memories(&self.db.pool, &query.tenant, hits, Check::None).await?;
+        Ok(Some(joined))
+    }
+}
+
+/// The user whose cached index answers the query: a filter pinning one
+/// user and not asking about access times (which change on every read and
+/// are not cached).
+fn in_memory_user(query: &KeywordQuery) -> Option<&str> {
+    let filter = query.filter.as_ref()?;
+    let user = filter.pinned(&memory_core::Field::UserId)?.as_str()?;
+    filter
+        .conditions()
+        .iter()
+        .all(|c| c.field != memory_core::Field::LastAccessedAt)
+        .then_some(user)
+}
+
+/// Up to this many postings and slots, a partition is ranked in the
+/// caller's task: handing it to the blocking pool and back costs more.
+const INLINE_RANK_STEPS: usize = 1 << 14;
+
+/// The partition's `k` best for `terms`, with the log entry it was current
+/// at when ranked.
+async fn rank(
+    part: Arc<RwLock<Partition>>,
+    terms: Vec<String>,
+    k: usize,
+    filter: Option<Filter>,
+) -> Result<(Vec<ScoredId>, i64)> {
+    let small = {
+        let p = part.read().map_err(|_| cache::lock_err())?;
+        p.postings.work(&terms) <= INLINE_RANK_STEPS
+    };
+    let run = move || -> Result<(Vec<ScoredId>, i64)> {
+        let part = part.read().map_err(|_| cache::lock_err())?;
+        let hits = part
+            .postings
+            .top(&terms, k, filter.as_ref())
+            .into_iter()
+            .map(|(id, score)| ScoredId { id, score })
+            .collect();
+        Ok((hits, part.seen))
+    };
+    if small {
+        return run();
+    }
+    tokio::task::spawn_blocking(run)
+        .await
+        .map_err(|e| memory_core::Error::internal(format!("keyword search task failed: {e}")))?
 }
 
 impl SqliteStore {
-    /// Ranks one user's memories on their cached inverted index.
+    /// Ranks one user's memories on their cached inverted index, brought
+    /// up to date with the log first.
     async fn search_partition(&self, query: &KeywordQuery, user: &str) -> Result<Vec<ScoredId>> {
         let terms = memory_core::text::query_terms(&query.text, MAX_TERMS);
         if terms.is_empty() {
@@ -112,18 +187,9 @@ impl SqliteStore {
             .keywords
             .partition(&self.db.pool, &owner, &query.tenant, user)
             .await?;
-        let (k, filter) = (query.k, query.filter.clone());
-        tokio::task::spawn_blocking(move || -> Result<Vec<ScoredId>> {
-            let part = part.read().map_err(|_| cache::lock_err())?;
-            Ok(part
-                .postings
-                .top(&terms, k, filter.as_ref())
-                .into_iter()
-                .map(|(id, score)| ScoredId { id, score })
-                .collect())
-        })
-        .await
-        .map_err(|e| memory_core::Error::internal(format!("keyword search task failed: {e}")))?
+        rank(part, terms, query.k, query.filter.clone())
+            .await
+            .map(|(hits, _)| hits)
     }
 }
 

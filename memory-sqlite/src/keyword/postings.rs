@@ -147,6 +147,17 @@ impl Postings {
         }
     }
 
+    /// About how many steps [`Self::top`] takes for these terms: a
+    /// posting per memory holding each, and a look at every slot.
+    pub(super) fn work(&self, terms: &[String]) -> usize {
+        let postings: usize = terms
+            .iter()
+            .filter_map(|t| self.term_ids.get(t.as_str()))
+            .map(|&id| self.lists[id as usize].len())
+            .sum();
+        postings + self.docs.len()
+    }
+
     /// The `k` best memories for these query terms (any may match) that
     /// pass `filter`, best first, scored by BM25 (higher is better).
     pub(super) fn top(

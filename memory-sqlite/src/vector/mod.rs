@@ -30,7 +30,6 @@ use crate::rows::{self, blob_to_vec, get, vec_to_blob};
 use crate::store::push_ids;
 
 mod graph;
-mod joined;
 mod partition;
 mod query;
 mod saved;
@@ -451,9 +450,10 @@ impl VectorIndex for SqliteVectorIndex {
             return Ok(Some(joined));
         }
         let hits = self.search(collection, q).await?;
-        joined::attach(&self.db.pool, &q.tenant, hits)
-            .await
-            .map(Some)
+        let (joined, _) =
+            crate::joined::windows(&self.db.pool, &q.tenant, hits, crate::joined::Check::None)
+                .await?;
+        Ok(Some(joined))
     }
 
     async fn count(&self, collection: &str, tenant: Option<&str>) -> Result<u64> {

@@ -16,8 +16,9 @@ use memory_core::{
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::partition::{PartKey, Partition, part_of_user, residual};
-use super::{SqliteVectorIndex, joined, lock_err};
+use super::{SqliteVectorIndex, lock_err};
 use crate::error::{corrupt, map};
+use crate::joined::{self, Check};
 use crate::rows::get;
 
 /// Up to this many floats compared, a scan runs in the caller's task:
@@ -127,7 +128,8 @@ impl SqliteVectorIndex {
             p.metric
         };
         let (hits, epochs) = self.scan(vec![cached], metric, q, true).await?;
-        let (joined, current) = joined::attach_checked(&self.db.pool, &key, hits).await?;
+        let (joined, current) =
+            joined::windows(&self.db.pool, &q.tenant, hits, Check::Epoch(&key)).await?;
         Ok((current == epochs.first().copied()).then_some(joined))
     }
 

@@ -1,6 +1,6 @@
-//! A user's vector hits with the windows and memories they belong to, read
-//! in one statement: what the engine would otherwise fetch in two more
-//! round trips. Only for the store's own index, whose `memories` and
+//! Hits with the memories (and, for vectors, the windows) they belong to,
+//! read in one statement: what the engine would otherwise fetch in more
+//! round trips. Only for the store's own indexes, whose `memories` and
 //! `memory_chunks` tables live in the same database.
 
 use std::collections::HashMap;
@@ -15,31 +15,43 @@ use crate::error::{corrupt, map};
 use crate::rows::{self, Cols, MEMORY_COLUMNS, get};
 use crate::store::chunks::span;
 
-use super::partition::PartKey;
+/// What the statement reads besides the hits, as of the same snapshot.
+pub(crate) enum Check<'a> {
+    /// Nothing: the hits are read as they are.
+    None,
+    /// A vector partition's epoch, by (collection, tenant, part); `None`
+    /// when the partition has none.
+    Epoch(&'a (String, String, String)),
+    /// Whether the keyword log moved past `seen` for `owner` (or dropped
+    /// entries after it): 1 when it did, else 0.
+    KeywordLog {
+        /// The partition's owner token.
+        owner: &'a str,
+        /// The last log entry the partition applied.
+        seen: i64,
+    },
+}
 
-/// `hits` (best first) each with its window and its memory in `tenant`.
-pub(super) async fn attach(
+/// `hits` (best first) of vectors, each with its window and its memory in
+/// `tenant`, and what `check` reads.
+pub(crate) async fn windows(
     pool: &SqlitePool,
     tenant: &str,
     hits: Vec<ScoredId>,
-) -> Result<Vec<JoinedHit>> {
-    if hits.is_empty() {
-        return Ok(Vec::new());
-    }
-    read(pool, tenant, hits, None)
-        .await
-        .map(|(joined, _)| joined)
+    check: Check<'_>,
+) -> Result<(Vec<JoinedHit>, Option<i64>)> {
+    read(pool, tenant, hits, check, true).await
 }
 
-/// As [`attach`], for hits of the partition `key`, with the partition's
-/// epoch read in the same statement (so as of the same snapshot as the
-/// memories): `None` if the partition has none.
-pub(super) async fn attach_checked(
+/// `hits` (best first) of memories, each with its memory in `tenant`, and
+/// what `check` reads.
+pub(crate) async fn memories(
     pool: &SqlitePool,
-    key: &PartKey,
+    tenant: &str,
     hits: Vec<ScoredId>,
+    check: Check<'_>,
 ) -> Result<(Vec<JoinedHit>, Option<i64>)> {
-    read(pool, &key.1, hits, Some(key)).await
+    read(pool, tenant, hits, check, false).await
 }
 
 /// The columns of one hit in the aggregated statement, in order, before
@@ -56,20 +68,27 @@ static POSITIONS: LazyLock<HashMap<&'static str, usize>> = LazyLock::new(|| {
         .collect()
 });
 
-/// Reads the hits' windows and memories as one row holding a JSON array
-/// (one array of values per hit): the driver hands rows over one by one
-/// between threads, and for a handful of hits that costs more than the
-/// statement.
+/// Reads the hits' windows (when `windows`) and memories as one row
+/// holding a JSON array (one array of values per hit): the driver hands
+/// rows over one by one between threads, and for a handful of hits that
+/// costs more than the statement.
 async fn read(
     pool: &SqlitePool,
     tenant: &str,
     hits: Vec<ScoredId>,
-    check: Option<&PartKey>,
+    check: Check<'_>,
+    windows: bool,
 ) -> Result<(Vec<JoinedHit>, Option<i64>)> {
+    if hits.is_empty() && matches!(check, Check::None) {
+        return Ok((Vec::new(), None));
+    }
     let ids: Vec<String> = hits.iter().map(|h| h.id.to_string()).collect();
     let mut qb = QueryBuilder::<Sqlite>::new("SELECT ");
     match check {
-        Some((collection, tenant, part)) => {
+        Check::None => {
+            qb.push("NULL");
+        }
+        Check::Epoch((collection, tenant, part)) => {
             qb.push("(SELECT epoch FROM vec_epochs WHERE collection = ")
                 .push_bind(collection.clone())
                 .push(" AND tenant = ")
@@ -78,26 +97,44 @@ async fn read(
                 .push_bind(part.clone())
                 .push(")");
         }
-        None => {
-            qb.push("NULL");
+        Check::KeywordLog { owner, seen } => {
+            qb.push("(EXISTS (SELECT 1 FROM kw_log WHERE owner = ")
+                .push_bind(owner.to_owned())
+                .push(" AND seq > ")
+                .push_bind(seen)
+                .push(") OR COALESCE((SELECT MIN(seq) FROM kw_log), 0) > ")
+                .push_bind(seen.saturating_add(1))
+                .push(")");
         }
     }
+    let (window_cols, memory_id) = if windows {
+        (
+            "ch.memory_id, ch.idx, ch.start_byte, ch.end_byte",
+            "COALESCE(ch.memory_id, h.value)",
+        )
+    } else {
+        ("NULL, NULL, NULL, NULL", "h.value")
+    };
     qb.push(format!(
-        " AS current_epoch, (SELECT json_group_array(json_array(h.value, ch.memory_id, ch.idx, \
-         ch.start_byte, ch.end_byte, {MEMORY_COLUMNS})) FROM json_each("
+        " AS checked, (SELECT json_group_array(json_array(h.value, {window_cols}, \
+         {MEMORY_COLUMNS})) FROM json_each("
     ));
     qb.push_bind(serde_json::Value::from(ids).to_string())
-        .push(") h LEFT JOIN memory_chunks ch ON ch.tenant = ")
+        .push(") h");
+    if windows {
+        qb.push(" LEFT JOIN memory_chunks ch ON ch.tenant = ")
+            .push_bind(tenant.to_owned())
+            .push(" AND ch.chunk_id = h.value");
+    }
+    qb.push(" LEFT JOIN memories m ON m.tenant = ")
         .push_bind(tenant.to_owned())
-        .push(" AND ch.chunk_id = h.value LEFT JOIN memories m ON m.tenant = ")
-        .push_bind(tenant.to_owned())
-        .push(" AND m.id = COALESCE(ch.memory_id, h.value)) AS hits");
+        .push(format!(" AND m.id = {memory_id}) AS hits"));
     let row = qb
         .build()
         .fetch_one(pool)
         .await
         .map_err(|e| map(e, "query joined"))?;
-    let current = get::<Option<i64>>(&row, "current_epoch")?;
+    let checked = get::<Option<i64>>(&row, "checked")?;
     let values: Vec<Vec<Value>> = serde_json::from_str(&get::<String>(&row, "hits")?)
         .map_err(|e| corrupt("joined hits", e))?;
     let mut found: HashMap<Uuid, (Option<ChunkRef>, Option<MemoryRecord>)> =
@@ -126,7 +163,7 @@ async fn read(
             JoinedHit { hit, chunk, record }
         })
         .collect();
-    Ok((joined, current))
+    Ok((joined, checked))
 }
 
 /// One hit of the aggregated statement: its values, in [`POSITIONS`]' order.
