@@ -129,6 +129,12 @@ impl SqliteDb {
             .pragma("mmap_size", (u64::from(cfg.mmap_mb) << 20).to_string());
         let pools = SqlitePoolOptions::new()
             .max_connections(cfg.max_connections)
+            // sqlx would ping a connection's worker thread before handing
+            // it out: a second round trip between threads for every
+            // statement, checking nothing a local file can lose. Without
+            // the ping, an acquire cancelled midway also cannot drop the
+            // one connection that holds an in-memory database.
+            .test_before_acquire(false)
             .min_connections(if cfg.path.is_none() { 1 } else { 0 })
             // An in-memory database lives only as long as its one connection.
             .idle_timeout(if cfg.path.is_none() {
