@@ -54,7 +54,11 @@ impl KeywordIndex for SqliteStore {
 
     async fn search(&self, query: &KeywordQuery) -> Result<Vec<ScoredId>> {
         if let Some(user) = in_memory_user(query) {
-            return self.search_partition(query, user).await;
+            let terms = memory_core::text::query_terms(&query.text, MAX_TERMS);
+            if terms.is_empty() {
+                return Ok(Vec::new());
+            }
+            return self.search_partition(query, user, terms).await;
         }
         let pinned = query
             .filter
@@ -121,7 +125,7 @@ impl KeywordIndex for SqliteStore {
                 return Ok(Some(joined));
             }
         }
-        let hits = self.search_partition(query, user).await?;
+        let hits = self.search_partition(query, user, terms).await?;
         let (joined, _) = joined::memories(&self.db.pool, &query.tenant, hits, Check::None).await?;
         Ok(Some(joined))
     }
@@ -152,36 +156,45 @@ async fn rank(
     k: usize,
     filter: Option<Filter>,
 ) -> Result<(Vec<ScoredId>, i64)> {
-    let small = {
+    {
         let p = part.read().map_err(|_| cache::lock_err())?;
-        p.postings.work(&terms) <= INLINE_RANK_STEPS
-    };
-    let run = move || -> Result<(Vec<ScoredId>, i64)> {
-        let part = part.read().map_err(|_| cache::lock_err())?;
-        let hits = part
-            .postings
-            .top(&terms, k, filter.as_ref())
-            .into_iter()
-            .map(|(id, score)| ScoredId { id, score })
-            .collect();
-        Ok((hits, part.seen))
-    };
-    if small {
-        return run();
+        if p.postings.work(&terms) <= INLINE_RANK_STEPS {
+            return Ok(ranked(&p, &terms, k, filter.as_ref()));
+        }
     }
-    tokio::task::spawn_blocking(run)
-        .await
-        .map_err(|e| memory_core::Error::internal(format!("keyword search task failed: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        let p = part.read().map_err(|_| cache::lock_err())?;
+        Ok(ranked(&p, &terms, k, filter.as_ref()))
+    })
+    .await
+    .map_err(|e| memory_core::Error::internal(format!("keyword search task failed: {e}")))?
+}
+
+/// The postings' top hits as scored ids, with the log entry the partition is at.
+fn ranked(
+    part: &Partition,
+    terms: &[String],
+    k: usize,
+    filter: Option<&Filter>,
+) -> (Vec<ScoredId>, i64) {
+    let hits = part
+        .postings
+        .top(terms, k, filter)
+        .into_iter()
+        .map(|(id, score)| ScoredId { id, score })
+        .collect();
+    (hits, part.seen)
 }
 
 impl SqliteStore {
-    /// Ranks one user's memories on their cached inverted index, brought
-    /// up to date with the log first.
-    async fn search_partition(&self, query: &KeywordQuery, user: &str) -> Result<Vec<ScoredId>> {
-        let terms = memory_core::text::query_terms(&query.text, MAX_TERMS);
-        if terms.is_empty() {
-            return Ok(Vec::new());
-        }
+    /// Ranks one user's memories for `terms` (the query's, not empty) on
+    /// their cached inverted index, brought up to date with the log first.
+    async fn search_partition(
+        &self,
+        query: &KeywordQuery,
+        user: &str,
+        terms: Vec<String>,
+    ) -> Result<Vec<ScoredId>> {
         let owner = owner_token(&query.tenant, Some(user));
         let part = self
             .keywords
