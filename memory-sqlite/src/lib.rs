@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod batch;
 mod bounded;
 mod compact;
 mod config;
@@ -73,6 +74,14 @@ fn probe(url: BackendUrl) -> Opening<String> {
 #[derive(Clone)]
 pub struct SqliteDb {
     pool: SqlitePool,
+    /// The one connection every write goes through. SQLite runs one
+    /// writer at a time anyway; on one connection, writers queue here
+    /// instead of sleeping in SQLite's busy handler, and the writer's page
+    /// cache survives from write to write: a connection that sees another
+    /// one changed the file drops its cache and memory map on its next
+    /// transaction, which on a pool handing connections out in turn made
+    /// most statements of an add start cold.
+    writer: SqlitePool,
     location: String,
     hnsw_threshold: usize,
     /// The bytes of partitions its vector indexes and its store's keyword
@@ -189,8 +198,19 @@ impl SqliteDb {
             }
         }
         keyword_terms::refresh(&pool).await?;
+        // An in-memory database is its one connection: it writes there too.
+        let writer = if cfg.path.is_none() {
+            pool.clone()
+        } else {
+            pools
+                .max_connections(1)
+                .connect_with(opts)
+                .await
+                .map_err(|e| error::map(e, "connect"))?
+        };
         Ok(Self {
             pool,
+            writer,
             location,
             hnsw_threshold: cfg.hnsw_threshold,
             partitions: bounded::Budget::new(
@@ -255,7 +275,7 @@ impl SqliteDb {
     /// A write transaction that takes SQLite's write lock at once, so two
     /// writers queue on `busy_timeout` instead of failing at commit.
     pub(crate) async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.pool
+        self.writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| error::map(e, "begin"))
@@ -264,6 +284,13 @@ impl SqliteDb {
     /// The underlying pool, for tests and benches that compare raw queries.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Closes every connection (readers and the writer), waiting for those
+    /// in use to come back; the file is then free for `compact`.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.writer.close().await;
     }
 
     fn info(&self) -> memory_core::BackendInfo {

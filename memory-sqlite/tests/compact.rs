@@ -93,7 +93,7 @@ async fn old_database(path: &std::path::Path) -> Vec<Uuid> {
         .await
         .unwrap();
     index.delete("c", &gone).await.unwrap();
-    db.pool().close().await;
+    db.close().await;
     ids
 }
 
@@ -127,7 +127,7 @@ async fn compaction_shrinks_an_old_file_into_large_pages_and_keeps_everything() 
         "4096"
     );
     assert_eq!(keyword(&open, "topic2001").await, vec![ids[2001]]);
-    open.pool().close().await;
+    open.close().await;
 
     let report = memory_sqlite::compact(&url).await.unwrap();
     assert_eq!(report.page_size_before, 4096);
@@ -198,7 +198,7 @@ async fn compaction_shrinks_an_old_file_into_large_pages_and_keeps_everything() 
         described.contains("gives the free space back"),
         "{described}"
     );
-    db.pool().close().await;
+    db.close().await;
     let again = memory_sqlite::compact(&url).await.unwrap();
     assert_eq!(
         (again.page_size_before, again.page_size_after),

@@ -286,7 +286,7 @@ async fn compaction_removes_graph_files_holding_vectors_the_database_no_longer_h
     let graphs = before[0].0.parent().unwrap().to_path_buf();
     std::fs::write(graphs.join("x.graph.tmp.1.0"), &before[0].1[..100]).unwrap();
     std::fs::write(graphs.join("copy.graph"), &before[0].1).unwrap();
-    handle.pool().close().await;
+    handle.close().await;
     drop(index);
 
     let report = memory_sqlite::compact(&url).await.unwrap();

@@ -164,6 +164,59 @@ async fn fts5_reference(url: &str, queries: &[String], label: String) -> anyhow:
     Ok(())
 }
 
+/// p50 of the engine adding one memory (the query embedder hashes its
+/// text: the row is the layer's own cost), against hand-written SQL that
+/// writes the same text and vector in one transaction on the same file.
+async fn add_reference(url: &str, m: &Memory, label: &str) -> anyhow::Result<()> {
+    let texts = sentences(200, 9191);
+    let db = memory::sqlite::SqliteDb::connect(url).await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS raw_adds (id TEXT PRIMARY KEY, content TEXT, vector BLOB)",
+    )
+    .execute(db.pool())
+    .await?;
+    let d = time_n(texts.len(), |i| {
+        let (pool, text) = (db.pool().clone(), texts[i].clone());
+        async move {
+            let blob: Vec<u8> = HashEmbedder::vector(&text)
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect();
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+            sqlx::query("INSERT INTO raw_adds (id, content, vector) VALUES (?, ?, ?)")
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(text)
+                .bind(blob)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    })
+    .await;
+    let (raw50, raw99) = percentiles(d);
+    println!(
+        "{:<34} {raw50:>9.3} {raw99:>9.3} {:>10}",
+        format!("raw INSERT + COMMIT {label}"),
+        "1.00x"
+    );
+    let d = time_n(texts.len(), |i| {
+        let m = m.clone();
+        let req = AddRequest::new(Scope::user("u1"), texts[i].clone());
+        async move {
+            m.add(req).await.unwrap();
+        }
+    })
+    .await;
+    let (p50, p99) = percentiles(d);
+    println!(
+        "{:<34} {p50:>9.3} {p99:>9.3} {:>10}",
+        format!("engine add {label}"),
+        format!("{:.2}x", p50 / raw50)
+    );
+    Ok(())
+}
+
 /// Waits until the partition's graph answers: an engine builds it in the
 /// background on its first query (or takes it from the file an earlier
 /// engine saved), and until then queries scan exactly while a build takes
@@ -387,6 +440,7 @@ async fn main() -> anyhow::Result<()> {
                     label(&format!("engine {mode:?}").to_lowercase())
                 );
             }
+            add_reference(&url, &m, &format!("n={n} part={}", n / users)).await?;
             {
                 // The same hybrid searches recording access times.
                 let mut cfg = engine_config(dir.path(), &format!("r{n}_{users}"));

@@ -9,6 +9,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{push_ids, queue_outbox};
+use crate::batch::Batch;
 use crate::error::map;
 use crate::rows::{self, Cols, blob_to_vec, get, vec_to_blob};
 
@@ -51,17 +52,18 @@ pub(super) async fn retire_all(conn: &mut SqliteConnection, memories: &[Uuid]) -
 async fn queue_deletes(conn: &mut SqliteConnection, rows: Vec<(String, String)>) -> Result<()> {
     let rows = rows
         .into_iter()
-        .map(|(id, tenant)| Ok((rows::uuid(&id)?, tenant, VectorOp::Delete)))
+        .map(|(id, tenant)| Ok((rows::uuid(&id)?, Some(tenant), VectorOp::Delete)))
         .collect::<Result<Vec<_>>>()?;
     queue_outbox(conn, &rows).await
 }
 
 /// Writes the window rows of these memories. A pending delete of a window
 /// vector the memory has again is dropped: its upsert writes it anew.
-pub(super) async fn write(conn: &mut SqliteConnection, memories: &[&StoredMemory]) -> Result<()> {
+pub(super) fn write(batch: &mut Batch, memories: &[&StoredMemory]) {
     for m in memories.iter().filter(|m| !m.chunks.is_empty()) {
         let id = m.record.id;
-        let mut qb = QueryBuilder::<Sqlite>::new(
+        let qb = batch.statement();
+        qb.push(
             "INSERT INTO memory_chunks (memory_id, idx, chunk_id, tenant, start_byte, end_byte, embedding) ",
         );
         qb.push_values(&m.chunks, |mut b, c: &StoredChunk| {
@@ -73,20 +75,11 @@ pub(super) async fn write(conn: &mut SqliteConnection, memories: &[&StoredMemory
                 .push_bind(i64::from(c.end))
                 .push_bind(c.embedding.as_deref().map(vec_to_blob));
         });
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| map(e, "write chunks"))?;
         let ids: Vec<Uuid> = m.vector_ids().into_iter().skip(1).collect();
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("DELETE FROM outbox WHERE op = 'delete' AND memory_id IN ");
-        push_ids(&mut qb, &ids);
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| map(e, "write chunks"))?;
+        let qb = batch.statement();
+        qb.push("DELETE FROM outbox WHERE op = 'delete' AND memory_id IN ");
+        push_ids(qb, &ids);
     }
-    Ok(())
 }
 
 /// The windows of these memories, each memory's in order.

@@ -7,13 +7,16 @@ use memory_core::{
 };
 
 use super::directory;
+use crate::batch::Batch;
 
 use super::*;
 
-/// Inserts messages on `conn`; one whose id is stored already is left alone.
-async fn insert_messages_in(conn: &mut SqliteConnection, messages: &[Message]) -> Result<()> {
+/// Appends the statements inserting messages; one whose id is stored
+/// already is left alone.
+fn push_messages(batch: &mut Batch, messages: &[Message]) {
     for chunk in messages.chunks(400) {
-        let mut qb = QueryBuilder::<Sqlite>::new(
+        let qb = batch.statement();
+        qb.push(
             "INSERT INTO messages (id, tenant, session_id, user_id, agent_id, role, author_name, content, created_at, metadata, extracted, answered, client_id, topic_id) ",
         );
         qb.push_values(chunk, |mut b, m: &Message| {
@@ -34,23 +37,28 @@ async fn insert_messages_in(conn: &mut SqliteConnection, messages: &[Message]) -
         });
         // A known id, or a known client id in the session: left as it is.
         qb.push(" ON CONFLICT DO NOTHING");
-        qb.build().execute(&mut *conn).await.map_err(|e| {
-            let e = map(e, "insert messages");
-            if e.kind() == ErrorKind::InvalidInput {
-                Error::invalid("message: its session does not exist").with_backend("sqlite")
-            } else {
-                e
-            }
-        })?;
     }
-    Ok(())
+}
+
+/// Runs a batch of [`push_messages`]' statements (and inserts that cannot
+/// break a foreign key): a broken one is a message's session missing.
+async fn run_inserting_messages(batch: &mut Batch, conn: &mut SqliteConnection) -> Result<()> {
+    batch.run(conn, "insert messages").await.map_err(|e| {
+        if e.kind() == ErrorKind::InvalidInput {
+            Error::invalid("message: its session does not exist").with_backend("sqlite")
+        } else {
+            e
+        }
+    })
 }
 
 #[async_trait]
 impl ConversationStore for SqliteStore {
     async fn insert_messages(&self, messages: &[Message]) -> Result<()> {
+        let mut batch = Batch::default();
+        push_messages(&mut batch, messages);
         let mut tx = self.db.begin_immediate().await?;
-        insert_messages_in(&mut tx, messages).await?;
+        run_inserting_messages(&mut batch, &mut tx).await?;
         tx.commit().await.map_err(|e| map(e, "commit"))
     }
 
@@ -59,30 +67,30 @@ impl ConversationStore for SqliteStore {
         messages: &[Message],
         trigger: &ExtractTrigger,
     ) -> Result<()> {
-        let mut tx = self.db.begin_immediate().await?;
-        insert_messages_in(&mut tx, messages).await?;
+        let mut batch = Batch::default();
+        push_messages(&mut batch, messages);
         let j = &trigger.job;
         let session = j.payload["session_id"].as_str().unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, tenant, key, payload, due_at, created_at)
-             SELECT ?, ?, ?, ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM messages
-               WHERE tenant = ? AND session_id = ? AND extracted = 0) >= ?
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(Uuid::now_v7().to_string())
-        .bind(&j.kind)
-        .bind(&j.tenant)
-        .bind(&j.key)
-        .bind(j.payload.to_string())
-        .bind(ms(j.due_at))
-        .bind(ms(memory_core::now()))
-        .bind(&j.tenant)
-        .bind(session)
-        .bind(i64_of(trigger.threshold))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map(e, "trigger job"))?;
-        super::jobs::insert_jobs(&mut tx, &trigger.always).await?;
+        let qb = batch.statement();
+        qb.push("INSERT INTO jobs (id, kind, tenant, key, payload, due_at, created_at) SELECT ");
+        let mut s = qb.separated(", ");
+        s.push_bind(Uuid::now_v7().to_string())
+            .push_bind(j.kind.clone())
+            .push_bind(j.tenant.clone())
+            .push_bind(j.key.clone())
+            .push_bind(j.payload.to_string())
+            .push_bind(ms(j.due_at))
+            .push_bind(ms(memory_core::now()));
+        qb.push(" WHERE (SELECT COUNT(*) FROM messages WHERE tenant = ")
+            .push_bind(j.tenant.clone())
+            .push(" AND session_id = ")
+            .push_bind(session.to_owned())
+            .push(" AND extracted = 0) >= ")
+            .push_bind(i64_of(trigger.threshold))
+            .push(" ON CONFLICT DO NOTHING");
+        super::jobs::insert_jobs(&mut batch, &trigger.always);
+        let mut tx = self.db.begin_immediate().await?;
+        run_inserting_messages(&mut batch, &mut tx).await?;
         tx.commit().await.map_err(|e| map(e, "commit"))
     }
 
@@ -145,7 +153,7 @@ impl ConversationStore for SqliteStore {
         push_ids(&mut qb, ids);
         Ok(qb
             .build()
-            .execute(&self.db.pool)
+            .execute(&self.db.writer)
             .await
             .map_err(|e| map(e, "mark answered"))?
             .rows_affected())
@@ -186,7 +194,7 @@ impl ConversationStore for SqliteStore {
             qb.push_bind(tenant.to_owned()).push(" AND id IN ");
             push_ids(&mut qb, chunk);
             qb.build()
-                .execute(&self.db.pool)
+                .execute(&self.db.writer)
                 .await
                 .map_err(|e| map(e, "mark extracted"))?;
         }
@@ -194,7 +202,7 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn upsert_session(&self, s: &Session) -> Result<()> {
-        directory::write_session(&self.db.pool, s, true).await
+        directory::write_session(&self.db.writer, s, true).await
     }
 
     async fn get_session(&self, tenant: &str, id: &str) -> Result<Option<Session>> {
@@ -233,7 +241,7 @@ impl ConversationStore for SqliteStore {
         .bind(ms(at))
         .bind(ms(at))
         .bind(i64_of(t.messages))
-        .fetch_one(&self.db.pool)
+        .fetch_one(&self.db.writer)
         .await
         .map_err(|e| directory::user_conflict(map(e, "touch user")))?;
         rows::user(&row)
@@ -265,7 +273,7 @@ impl ConversationStore for SqliteStore {
         .bind(ms(at))
         .bind(serde_json::Value::Object(patch.metadata.clone().unwrap_or_default()).to_string())
         .bind(i64::from(patch.metadata.is_some()))
-        .fetch_one(&self.db.pool)
+        .fetch_one(&self.db.writer)
         .await
         .map_err(|e| directory::user_conflict(map(e, "patch user")))?;
         rows::user(&row)
@@ -282,11 +290,11 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn create_session(&self, s: &Session) -> Result<()> {
-        directory::write_session(&self.db.pool, s, false).await
+        directory::write_session(&self.db.writer, s, false).await
     }
 
     async fn replace_session(&self, s: &Session) -> Result<()> {
-        directory::replace_session(&self.db.pool, s).await
+        directory::replace_session(&self.db.writer, s).await
     }
 
     async fn list_sessions(&self, tenant: &str, q: &SessionQuery) -> Result<Vec<Session>> {
@@ -298,11 +306,11 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn create_topic(&self, t: &Topic) -> Result<()> {
-        directory::write_topic(&self.db.pool, t, true).await
+        directory::write_topic(&self.db.writer, t, true).await
     }
 
     async fn replace_topic(&self, t: &Topic) -> Result<()> {
-        directory::write_topic(&self.db.pool, t, false).await
+        directory::write_topic(&self.db.writer, t, false).await
     }
 
     async fn get_topic(&self, tenant: &str, id: Uuid) -> Result<Option<Topic>> {

@@ -10,24 +10,29 @@ use sqlx::sqlite::SqliteRow;
 use super::*;
 
 /// Writes `jobs`, skipping any whose key a live job holds.
-pub(super) async fn insert_jobs(conn: &mut SqliteConnection, jobs: &[NewJob]) -> Result<()> {
+pub(super) fn insert_jobs(batch: &mut crate::batch::Batch, jobs: &[NewJob]) {
     let now = ms(memory_core::now());
-    for j in jobs {
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, tenant, key, payload, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(Uuid::now_v7().to_string())
-        .bind(&j.kind)
-        .bind(&j.tenant)
-        .bind(&j.key)
-        .bind(j.payload.to_string())
-        .bind(ms(j.due_at))
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| map(e, "enqueue jobs"))?;
+    for chunk in jobs.chunks(400) {
+        let qb = batch.statement();
+        qb.push("INSERT INTO jobs (id, kind, tenant, key, payload, due_at, created_at) ");
+        qb.push_values(chunk, |mut b, j| {
+            b.push_bind(Uuid::now_v7().to_string())
+                .push_bind(j.kind.clone())
+                .push_bind(j.tenant.clone())
+                .push_bind(j.key.clone())
+                .push_bind(j.payload.to_string())
+                .push_bind(ms(j.due_at))
+                .push_bind(now);
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
     }
-    Ok(())
+}
+
+/// Writes `jobs` on `conn` now.
+async fn enqueue_in(conn: &mut SqliteConnection, jobs: &[NewJob]) -> Result<()> {
+    let mut batch = crate::batch::Batch::default();
+    insert_jobs(&mut batch, jobs);
+    batch.run(conn, "enqueue jobs").await
 }
 
 fn job(row: &SqliteRow) -> Result<Job> {
@@ -60,7 +65,7 @@ fn ids_json(ids: &[Uuid]) -> String {
 impl JobStore for SqliteStore {
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<()> {
         let mut tx = self.db.begin_immediate().await?;
-        insert_jobs(&mut tx, jobs).await?;
+        enqueue_in(&mut tx, jobs).await?;
         tx.commit().await.map_err(|e| map(e, "commit"))
     }
 
@@ -83,7 +88,7 @@ impl JobStore for SqliteStore {
         .bind(ms(now))
         .bind(ms(now))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.db.pool)
+        .fetch_all(&self.db.writer)
         .await
         .map_err(|e| map(e, "claim jobs"))?;
         let mut jobs = rows.iter().map(job).collect::<Result<Vec<_>>>()?;
@@ -102,7 +107,7 @@ impl JobStore for SqliteStore {
             .rows_affected()
             > 0;
         if done && let Some(n) = next {
-            insert_jobs(&mut tx, &[n]).await?;
+            enqueue_in(&mut tx, &[n]).await?;
         }
         tx.commit().await.map_err(|e| map(e, "commit"))?;
         Ok(done)
@@ -131,7 +136,7 @@ impl JobStore for SqliteStore {
         .bind(finished)
         .bind(id.to_string())
         .bind(owner)
-        .execute(&self.db.pool)
+        .execute(&self.db.writer)
         .await
         .map_err(|e| map(e, "fail job"))?;
         Ok(())
@@ -143,7 +148,7 @@ impl JobStore for SqliteStore {
              WHERE lease_owner = ? AND dead = 0",
         )
         .bind(owner)
-        .execute(&self.db.pool)
+        .execute(&self.db.writer)
         .await
         .map_err(|e| map(e, "release jobs"))?;
         Ok(r.rows_affected())
@@ -174,7 +179,7 @@ impl JobStore for SqliteStore {
         .bind(ms(now))
         .bind(ids_json(ids))
         .bind(ids_json(ids))
-        .execute(&self.db.pool)
+        .execute(&self.db.writer)
         .await
         .map_err(|e| map(e, "retry jobs"))?;
         Ok(r.rows_affected())
@@ -186,7 +191,7 @@ impl JobStore for SqliteStore {
         )
         .bind(ids_json(ids))
         .bind(ids_json(ids))
-        .execute(&self.db.pool)
+        .execute(&self.db.writer)
         .await
         .map_err(|e| map(e, "purge jobs"))?;
         Ok(r.rows_affected())

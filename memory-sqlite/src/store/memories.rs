@@ -4,6 +4,19 @@ use async_trait::async_trait;
 use memory_core::{MemoryStore, OutboxAck};
 
 use super::*;
+use crate::batch::Batch;
+
+/// Marks the memories of the ids that follow synced.
+const SYNCED: &str =
+    "UPDATE memories SET vector_state = 'synced', vector_attempts = 0 WHERE id IN ";
+
+/// Appends the ids of the memories still at the version their
+/// acknowledgement names (`acks`: a JSON array of `[id, version]`).
+fn push_at_version(qb: &mut QueryBuilder<Sqlite>, acks: &str) {
+    qb.push("(SELECT m.id FROM memories m JOIN json_each(")
+        .push_bind(acks.to_owned())
+        .push(") d ON m.id = json_extract(d.value, '$[0]') AND m.version = json_extract(d.value, '$[1]'))");
+}
 
 #[async_trait]
 impl MemoryStore for SqliteStore {
@@ -119,7 +132,7 @@ impl MemoryStore for SqliteStore {
             .push(" AND id IN ");
         push_ids(&mut qb, ids);
         qb.build()
-            .execute(&self.db.pool)
+            .execute(&self.db.writer)
             .await
             .map_err(|e| map(e, "touch memories"))?;
         Ok(())
@@ -163,30 +176,33 @@ impl MemoryStore for SqliteStore {
         if done.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.db.begin_immediate().await?;
-        let mut synced: Vec<String> = Vec::new();
+        // Each acknowledged upsert still queued marks its memory synced,
+        // returning its id, before its outbox row goes: the statements of
+        // one transaction, sent as one command.
+        let mut batch = Batch::default();
         for op in [VectorOp::Upsert, VectorOp::Delete] {
             let ids: Vec<Uuid> = done
                 .iter()
                 .filter(|a| a.op == op && a.version.is_none())
                 .map(|a| a.memory_id)
                 .collect();
-            if !ids.is_empty() {
-                // Only the ops still queued as acknowledged go: a newer op
-                // for the same memory stays for the next flush.
-                let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM outbox WHERE op = ");
-                qb.push_bind(op.as_str()).push(" AND memory_id IN ");
-                push_ids(&mut qb, &ids);
-                qb.push(" RETURNING memory_id");
-                let removed: Vec<String> = qb
-                    .build_query_scalar()
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(|e| map(e, "outbox done"))?;
-                if op == VectorOp::Upsert {
-                    synced.extend(removed);
-                }
+            if ids.is_empty() {
+                continue;
             }
+            // Only the ops still queued as acknowledged go: a newer op
+            // for the same memory stays for the next flush.
+            if op == VectorOp::Upsert {
+                let qb = batch.statement();
+                qb.push(SYNCED)
+                    .push("(SELECT memory_id FROM outbox WHERE op = 'upsert' AND memory_id IN ");
+                push_ids(qb, &ids);
+                qb.push(") RETURNING id");
+            }
+            let qb = batch.statement();
+            qb.push("DELETE FROM outbox WHERE op = ")
+                .push_bind(op.as_str())
+                .push(" AND memory_id IN ");
+            push_ids(qb, &ids);
         }
         // Upserts of a version: done only while the memory is still at it.
         let versioned: Vec<serde_json::Value> = done
@@ -198,55 +214,43 @@ impl MemoryStore for SqliteStore {
             })
             .collect();
         if !versioned.is_empty() {
-            let removed: Vec<String> = sqlx::query_scalar(
-                "DELETE FROM outbox WHERE op = 'upsert' AND memory_id IN (
-                     SELECT m.id FROM memories m JOIN json_each(?) d
-                     ON m.id = json_extract(d.value, '$[0]') AND m.version = json_extract(d.value, '$[1]'))
-                 RETURNING memory_id",
-            )
-            .bind(serde_json::Value::from(versioned).to_string())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| map(e, "outbox done"))?;
-            synced.extend(removed);
+            let acks = serde_json::Value::from(versioned).to_string();
+            let qb = batch.statement();
+            qb.push(SYNCED)
+                .push("(SELECT memory_id FROM outbox WHERE op = 'upsert' AND memory_id IN ");
+            push_at_version(qb, &acks);
+            qb.push(") RETURNING id");
+            let qb = batch.statement();
+            qb.push("DELETE FROM outbox WHERE op = 'upsert' AND memory_id IN ");
+            push_at_version(qb, &acks);
         }
-        if !synced.is_empty() {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "UPDATE memories SET vector_state = 'synced', vector_attempts = 0 WHERE id IN ",
-            );
-            push_ids(&mut qb, &synced);
-            qb.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| map(e, "outbox done"))?;
-        }
+        let mut tx = self.db.begin_immediate().await?;
+        let rows = batch.fetch(&mut tx, "outbox done").await?;
         tx.commit().await.map_err(|e| map(e, "commit"))?;
-        synced.iter().map(|id| crate::rows::uuid(id)).collect()
+        rows.iter()
+            .map(|r| crate::rows::uuid(&get::<String>(r, "id")?))
+            .collect()
     }
 
     async fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut tx = self.db.begin_immediate().await?;
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("UPDATE outbox SET attempts = attempts + 1, last_error = ");
-        qb.push_bind(error).push(" WHERE memory_id IN ");
-        push_ids(&mut qb, ids);
-        qb.build()
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| map(e, "outbox failed"))?;
-        let mut qb = QueryBuilder::<Sqlite>::new(
+        let mut batch = Batch::default();
+        let qb = batch.statement();
+        qb.push("UPDATE outbox SET attempts = attempts + 1, last_error = ")
+            .push_bind(error.to_owned())
+            .push(" WHERE memory_id IN ");
+        push_ids(qb, ids);
+        let qb = batch.statement();
+        qb.push(
             "UPDATE memories SET vector_attempts = vector_attempts + 1, vector_state = CASE WHEN vector_attempts + 1 >= ",
-        );
-        qb.push_bind(i64::from(max_attempts))
-            .push(" THEN 'failed' ELSE 'pending' END WHERE id IN ");
-        push_ids(&mut qb, ids);
-        qb.build()
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| map(e, "outbox failed"))?;
+        )
+        .push_bind(i64::from(max_attempts))
+        .push(" THEN 'failed' ELSE 'pending' END WHERE id IN ");
+        push_ids(qb, ids);
+        let mut tx = self.db.begin_immediate().await?;
+        batch.run(&mut tx, "outbox failed").await?;
         tx.commit().await.map_err(|e| map(e, "commit"))
     }
 }

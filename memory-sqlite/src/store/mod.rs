@@ -11,6 +11,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
 use crate::SqliteDb;
+use crate::batch::Batch;
 use crate::error::map;
 use crate::filter_sql::push_and;
 use crate::rows::{self, MEMORY_COLUMNS, get, i64_of, ms, vec_to_blob};
@@ -76,97 +77,30 @@ fn push_memory_values(qb: &mut QueryBuilder<Sqlite>, m: &StoredMemory) {
 const INSERT_COLUMNS: &str = "INSERT INTO memories (id, tenant, user_id, agent_id, session_id, owner_key, content, kind, importance, confidence, metadata, source_message_ids, created_at, updated_at, last_accessed_at, access_count, expires_at, content_hash, embedding_model, embedding, vector_state, vector_attempts, version, fts_owner, valid_from, valid_until, superseded_by, supersedes, fts_terms) ";
 
 async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()> {
-    if !changes.insert.is_empty() {
-        for chunk in changes.insert.chunks(400) {
-            let mut qb = QueryBuilder::<Sqlite>::new(INSERT_COLUMNS);
-            qb.push("VALUES ");
-            for (i, m) in chunk.iter().enumerate() {
-                if i > 0 {
-                    qb.push(", ");
-                }
-                qb.push("(");
-                push_memory_values(&mut qb, m);
-                qb.push(")");
+    // Statements whose results nobody reads one by one go out together;
+    // the batch runs before any statement that must see them.
+    let mut batch = Batch::default();
+    for chunk in changes.insert.chunks(400) {
+        let qb = batch.statement();
+        qb.push(INSERT_COLUMNS).push("VALUES ");
+        for (i, m) in chunk.iter().enumerate() {
+            if i > 0 {
+                qb.push(", ");
             }
-            qb.build()
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| map(e, "insert memories"))?;
+            qb.push("(");
+            push_memory_values(qb, m);
+            qb.push(")");
         }
+    }
+    if !changes.update.is_empty() {
+        batch.run(conn, "insert memories").await?;
     }
     for u in &changes.update {
-        let r = &u.memory.record;
-        let mut qb = QueryBuilder::<Sqlite>::new("UPDATE memories SET ");
-        let mut s = qb.separated(", ");
-        s.push("user_id = ")
-            .push_bind_unseparated(r.scope.user_id.clone());
-        s.push("agent_id = ")
-            .push_bind_unseparated(r.scope.agent_id.clone());
-        s.push("session_id = ")
-            .push_bind_unseparated(r.scope.session_id.clone());
-        s.push("owner_key = ")
-            .push_bind_unseparated(r.scope.owner_key());
-        s.push("fts_owner = ")
-            .push_bind_unseparated(owner_token(&r.scope.tenant, r.scope.user_id.as_deref()));
-        s.push("content = ")
-            .push_bind_unseparated(r.content.clone());
-        s.push("fts_terms = ")
-            .push_bind_unseparated(memory_core::text::index_terms(&r.content));
-        s.push("kind = ")
-            .push_bind_unseparated(r.kind.as_str().to_owned());
-        s.push("importance = ")
-            .push_bind_unseparated(f64::from(r.importance));
-        s.push("confidence = ")
-            .push_bind_unseparated(f64::from(r.confidence));
-        s.push("metadata = ")
-            .push_bind_unseparated(serde_json::Value::Object(r.metadata.clone()).to_string());
-        s.push("source_message_ids = ").push_bind_unseparated(
-            serde_json::to_string(&r.source_message_ids).unwrap_or_else(|_| "[]".into()),
-        );
-        s.push("updated_at = ")
-            .push_bind_unseparated(ms(r.updated_at));
-        s.push("expires_at = ")
-            .push_bind_unseparated(r.expires_at.map(ms));
-        s.push("content_hash = ")
-            .push_bind_unseparated(r.content_hash.clone());
-        s.push("embedding_model = ")
-            .push_bind_unseparated(r.embedding_model.clone());
-        s.push("version = ")
-            .push_bind_unseparated(i64_of(r.version));
-        s.push("valid_from = ")
-            .push_bind_unseparated(r.valid_from.map(ms));
-        s.push("valid_until = ")
-            .push_bind_unseparated(r.valid_until.map(ms));
-        s.push("superseded_by = ")
-            .push_bind_unseparated(r.superseded_by.map(|u| u.to_string()));
-        s.push("supersedes = ")
-            .push_bind_unseparated(r.supersedes.map(|u| u.to_string()));
-        if u.replace_embedding {
-            s.push("embedding = ")
-                .push_bind_unseparated(u.memory.embedding.as_deref().map(vec_to_blob));
-        }
-        qb.push(" WHERE id = ").push_bind(r.id.to_string());
-        qb.push(" AND tenant = ").push_bind(r.scope.tenant.clone());
-        qb.push(" AND version = ")
-            .push_bind(i64_of(u.expected_version));
-        let done = qb
-            .build()
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| map(e, "update memory"))?;
-        if done.rows_affected() != 1 {
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!(
-                    "memory {} changed or vanished since version {} was read",
-                    r.id, u.expected_version
-                ),
-            )
-            .with_backend("sqlite"));
-        }
+        update(conn, u).await?;
     }
     for chunk in changes.history.chunks(400) {
-        let mut qb = QueryBuilder::<Sqlite>::new(
+        let qb = batch.statement();
+        qb.push(
             "INSERT INTO history (id, memory_id, tenant, op, old_content, new_content, reason, created_at) ",
         );
         qb.push_values(chunk, |mut b, h: &HistoryEvent| {
@@ -179,10 +113,6 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
                 .push_bind(h.reason.clone())
                 .push_bind(ms(h.created_at));
         });
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| map(e, "insert history"))?;
     }
     if !changes.outbox.is_empty() {
         let tenants: std::collections::HashMap<Uuid, String> = changes
@@ -198,47 +128,112 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
                     .map(|h| (h.memory_id, h.tenant.clone())),
             )
             .collect();
-        let mut rows = Vec::with_capacity(changes.outbox.len());
-        for (id, op) in &changes.outbox {
-            let tenant = match tenants.get(id) {
-                Some(t) => t.clone(),
-                None => sqlx::query_scalar::<_, String>("SELECT tenant FROM memories WHERE id = ?")
-                    .bind(id.to_string())
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(|e| map(e, "outbox"))?
-                    .unwrap_or_default(),
-            };
-            rows.push((*id, tenant, *op));
-        }
-        queue_outbox(conn, &rows).await?;
+        let rows: Vec<(Uuid, Option<String>, VectorOp)> = changes
+            .outbox
+            .iter()
+            .map(|(id, op)| (*id, tenants.get(id).cloned(), *op))
+            .collect();
+        push_outbox(&mut batch, &rows);
     }
     // A rewritten vector retires the windows the new content no longer has;
     // a deleted memory retires all of them (their rows go by cascade).
-    for u in changes.update.iter().filter(|u| u.replace_embedding) {
+    let retiring = changes.update.iter().filter(|u| u.replace_embedding);
+    if retiring.clone().next().is_some() || !changes.delete.is_empty() {
+        batch.run(conn, "write memories").await?;
+    }
+    for u in retiring {
         chunks::retire(conn, u.memory.record.id, u.memory.chunks.len()).await?;
     }
     for chunk in changes.delete.chunks(400) {
         chunks::retire_all(conn, chunk).await?;
     }
-    chunks::write(conn, &changes.vectors_written()).await?;
+    chunks::write(&mut batch, &changes.vectors_written());
     for chunk in changes.delete.chunks(400) {
-        let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM memories WHERE id IN ");
-        push_ids(&mut qb, chunk);
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| map(e, "delete memories"))?;
+        let qb = batch.statement();
+        qb.push("DELETE FROM memories WHERE id IN ");
+        push_ids(qb, chunk);
     }
     for chunk in changes.mark_extracted.chunks(400) {
-        let mut qb = QueryBuilder::<Sqlite>::new("UPDATE messages SET extracted = 1 WHERE id IN ");
-        push_ids(&mut qb, chunk);
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| map(e, "mark extracted"))?;
+        let qb = batch.statement();
+        qb.push("UPDATE messages SET extracted = 1 WHERE id IN ");
+        push_ids(qb, chunk);
     }
-    jobs::insert_jobs(conn, &changes.jobs).await?;
+    jobs::insert_jobs(&mut batch, &changes.jobs);
+    batch.run(conn, "write memories").await
+}
+
+/// Rewrites one memory if it is still at the version the change was made
+/// from; otherwise a conflict, for the caller to read again.
+async fn update(conn: &mut SqliteConnection, u: &memory_core::VersionedUpdate) -> Result<()> {
+    let r = &u.memory.record;
+    let mut qb = QueryBuilder::<Sqlite>::new("UPDATE memories SET ");
+    let mut s = qb.separated(", ");
+    s.push("user_id = ")
+        .push_bind_unseparated(r.scope.user_id.clone());
+    s.push("agent_id = ")
+        .push_bind_unseparated(r.scope.agent_id.clone());
+    s.push("session_id = ")
+        .push_bind_unseparated(r.scope.session_id.clone());
+    s.push("owner_key = ")
+        .push_bind_unseparated(r.scope.owner_key());
+    s.push("fts_owner = ")
+        .push_bind_unseparated(owner_token(&r.scope.tenant, r.scope.user_id.as_deref()));
+    s.push("content = ")
+        .push_bind_unseparated(r.content.clone());
+    s.push("fts_terms = ")
+        .push_bind_unseparated(memory_core::text::index_terms(&r.content));
+    s.push("kind = ")
+        .push_bind_unseparated(r.kind.as_str().to_owned());
+    s.push("importance = ")
+        .push_bind_unseparated(f64::from(r.importance));
+    s.push("confidence = ")
+        .push_bind_unseparated(f64::from(r.confidence));
+    s.push("metadata = ")
+        .push_bind_unseparated(serde_json::Value::Object(r.metadata.clone()).to_string());
+    s.push("source_message_ids = ").push_bind_unseparated(
+        serde_json::to_string(&r.source_message_ids).unwrap_or_else(|_| "[]".into()),
+    );
+    s.push("updated_at = ")
+        .push_bind_unseparated(ms(r.updated_at));
+    s.push("expires_at = ")
+        .push_bind_unseparated(r.expires_at.map(ms));
+    s.push("content_hash = ")
+        .push_bind_unseparated(r.content_hash.clone());
+    s.push("embedding_model = ")
+        .push_bind_unseparated(r.embedding_model.clone());
+    s.push("version = ")
+        .push_bind_unseparated(i64_of(r.version));
+    s.push("valid_from = ")
+        .push_bind_unseparated(r.valid_from.map(ms));
+    s.push("valid_until = ")
+        .push_bind_unseparated(r.valid_until.map(ms));
+    s.push("superseded_by = ")
+        .push_bind_unseparated(r.superseded_by.map(|u| u.to_string()));
+    s.push("supersedes = ")
+        .push_bind_unseparated(r.supersedes.map(|u| u.to_string()));
+    if u.replace_embedding {
+        s.push("embedding = ")
+            .push_bind_unseparated(u.memory.embedding.as_deref().map(vec_to_blob));
+    }
+    qb.push(" WHERE id = ").push_bind(r.id.to_string());
+    qb.push(" AND tenant = ").push_bind(r.scope.tenant.clone());
+    qb.push(" AND version = ")
+        .push_bind(i64_of(u.expected_version));
+    let done = qb
+        .build()
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| map(e, "update memory"))?;
+    if done.rows_affected() != 1 {
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            format!(
+                "memory {} changed or vanished since version {} was read",
+                r.id, u.expected_version
+            ),
+        )
+        .with_backend("sqlite"));
+    }
     Ok(())
 }
 
@@ -247,38 +242,38 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
 /// memory's vector pending.
 pub(crate) async fn queue_outbox(
     conn: &mut SqliteConnection,
-    rows: &[(Uuid, String, VectorOp)],
+    rows: &[(Uuid, Option<String>, VectorOp)],
 ) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| map(e, "outbox"))?;
-    // One statement per 400 rows; SQLite applies the conflict clause row by
-    // row, so of two ops for one memory the later one stays.
-    let mut next = seq;
+    let mut batch = Batch::default();
+    push_outbox(&mut batch, rows);
+    batch.run(conn, "outbox").await
+}
+
+/// [`queue_outbox`]'s statements, for a batch. A row without a tenant
+/// takes its memory's. Each statement numbers its rows after the largest
+/// `seq` queued when it runs, so rows keep the order given.
+fn push_outbox(batch: &mut Batch, rows: &[(Uuid, Option<String>, VectorOp)]) {
+    // SQLite applies the conflict clause row by row, in the order of the
+    // `seq` column, so of two ops for one memory the later one stays.
     for chunk in rows.chunks(400) {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO outbox (memory_id, tenant, op, attempts, last_error, seq) ",
+        let qb = batch.statement();
+        qb.push(
+            "INSERT INTO outbox (memory_id, tenant, op, attempts, last_error, seq) \
+             SELECT v.column1, COALESCE(v.column2, (SELECT tenant FROM memories WHERE id = v.column1), ''), \
+             v.column3, 0, NULL, (SELECT COALESCE(MAX(seq), 0) FROM outbox) + v.column4 FROM (",
         );
+        let mut n = 0i64;
         qb.push_values(chunk, |mut b, (id, tenant, op)| {
-            next += 1;
+            n += 1;
             b.push_bind(id.to_string())
                 .push_bind(tenant.clone())
                 .push_bind(op.as_str())
-                .push("0")
-                .push("NULL")
-                .push_bind(next);
+                .push_bind(n);
         });
         qb.push(
-            " ON CONFLICT (memory_id) DO UPDATE SET op = excluded.op, attempts = 0, last_error = NULL, seq = excluded.seq",
+            ") AS v WHERE true ORDER BY v.column4 \
+             ON CONFLICT (memory_id) DO UPDATE SET op = excluded.op, attempts = 0, last_error = NULL, seq = excluded.seq",
         );
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| map(e, "outbox"))?;
     }
     let upserts: Vec<Uuid> = rows
         .iter()
@@ -286,16 +281,10 @@ pub(crate) async fn queue_outbox(
         .map(|(id, _, _)| *id)
         .collect();
     if !upserts.is_empty() {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "UPDATE memories SET vector_state = 'pending', vector_attempts = 0 WHERE id IN ",
-        );
-        push_ids(&mut qb, &upserts);
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| map(e, "outbox"))?;
+        let qb = batch.statement();
+        qb.push("UPDATE memories SET vector_state = 'pending', vector_attempts = 0 WHERE id IN ");
+        push_ids(qb, &upserts);
     }
-    Ok(())
 }
 
 /// Appends `(SELECT value FROM json_each(?))` binding the ids as one JSON

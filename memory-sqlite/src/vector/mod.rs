@@ -24,6 +24,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
 use crate::SqliteDb;
+use crate::batch::Batch;
 use crate::bounded::Bounded;
 use crate::error::{corrupt, map};
 use crate::rows::{self, blob_to_vec, get, vec_to_blob};
@@ -91,59 +92,88 @@ impl SqliteVectorIndex {
         })
     }
 
-    /// Bumps the epochs of these partitions; returns (key, new epoch).
-    async fn bump(
-        conn: &mut SqliteConnection,
+    /// Appends the statements bumping these partitions' epochs, each
+    /// returning the new epoch; [`Self::bumped`] reads them back.
+    fn bump(batch: &mut Batch, collection: &str, parts: &[(String, String)]) {
+        for (tenant, part) in parts {
+            batch
+                .statement()
+                .push("INSERT INTO vec_epochs (collection, tenant, part, epoch) VALUES (")
+                .push_bind(collection.to_owned())
+                .push(", ")
+                .push_bind(tenant.clone())
+                .push(", ")
+                .push_bind(part.clone())
+                .push(
+                    ", 1) ON CONFLICT (collection, tenant, part) DO UPDATE SET epoch = epoch + 1 RETURNING epoch",
+                );
+        }
+    }
+
+    /// (key, new epoch) of each partition [`Self::bump`] bumped, from the
+    /// rows of a batch in which only its statements return rows.
+    fn bumped(
+        rows: &[sqlx::sqlite::SqliteRow],
         collection: &str,
         parts: &[(String, String)],
     ) -> Result<Vec<(PartKey, i64)>> {
-        let mut out = Vec::with_capacity(parts.len());
-        for (tenant, part) in parts {
-            let epoch: i64 = sqlx::query_scalar(
-                "INSERT INTO vec_epochs (collection, tenant, part, epoch) VALUES (?, ?, ?, 1)
-                 ON CONFLICT (collection, tenant, part) DO UPDATE SET epoch = epoch + 1 RETURNING epoch",
-            )
-            .bind(collection)
-            .bind(tenant)
-            .bind(part)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| map(e, "bump epoch"))?;
-            out.push(((collection.to_owned(), tenant.clone(), part.clone()), epoch));
+        if rows.len() != parts.len() {
+            return Err(corrupt(
+                "partition epochs",
+                format!("{} bumped, {} returned", parts.len(), rows.len()),
+            ));
         }
-        Ok(out)
+        parts
+            .iter()
+            .zip(rows)
+            .map(|((tenant, part), r)| {
+                Ok((
+                    (collection.to_owned(), tenant.clone(), part.clone()),
+                    get::<i64>(r, "epoch")?,
+                ))
+            })
+            .collect()
     }
 
-    /// Where these ids live now: id → (tenant, part).
+    /// The collection's spec and where these ids live now: id → (tenant,
+    /// part), read together inside a write's transaction.
     async fn locate(
         conn: &mut SqliteConnection,
         collection: &str,
         ids: &[Uuid],
-    ) -> Result<HashMap<Uuid, (String, String)>> {
+    ) -> Result<(CollectionSpec, HashMap<Uuid, (String, String)>)> {
+        let mut spec = None;
         let mut out = HashMap::new();
         for chunk in ids.chunks(500) {
             let mut qb = QueryBuilder::<Sqlite>::new(
-                "SELECT id, tenant, part FROM vec_items WHERE collection = ",
+                "SELECT c.dimension, c.metric, i.id, i.tenant, i.part FROM vec_collections c \
+                 LEFT JOIN vec_items i ON i.collection = c.name AND i.id IN (",
             );
-            qb.push_bind(collection.to_owned()).push(" AND id IN (");
             let mut s = qb.separated(", ");
             for id in chunk {
                 s.push_bind(id.to_string());
             }
-            qb.push(")");
+            qb.push(") WHERE c.name = ")
+                .push_bind(collection.to_owned());
             for r in qb
                 .build()
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(|e| map(e, "locate"))?
             {
-                out.insert(
-                    rows::uuid(&get::<String>(&r, "id")?)?,
-                    (get(&r, "tenant")?, get(&r, "part")?),
-                );
+                if spec.is_none() {
+                    spec = Some(query::spec_of(collection, &r)?);
+                }
+                if let Some(id) = get::<Option<String>>(&r, "id")? {
+                    out.insert(rows::uuid(&id)?, (get(&r, "tenant")?, get(&r, "part")?));
+                }
             }
         }
-        Ok(out)
+        let spec = spec.ok_or_else(|| {
+            Error::not_found(format!("vector collection {collection:?} does not exist"))
+                .with_backend("sqlite")
+        })?;
+        Ok((spec, out))
     }
 
     /// Applies a committed write to the cached partitions that were current
@@ -285,7 +315,7 @@ impl VectorIndex for SqliteVectorIndex {
             .bind(&spec.name)
             .bind(i64::try_from(spec.dimension).unwrap_or(i64::MAX))
             .bind(spec.metric.as_str())
-            .execute(&self.db.pool)
+            .execute(&self.db.writer)
             .await
             .map_err(|e| map(e, "create collection"))?;
         let existing = self.spec(&spec.name).await?;
@@ -329,7 +359,11 @@ impl VectorIndex for SqliteVectorIndex {
         if records.is_empty() {
             return Ok(());
         }
-        let spec = self.spec(collection).await?;
+        // The spec is read in the write's transaction, on the writer's
+        // connection, with the ids' current places.
+        let mut tx = self.db.begin_immediate().await?;
+        let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
+        let (spec, before) = Self::locate(&mut tx, collection, &ids).await?;
         let mut prepared = Vec::with_capacity(records.len());
         for (i, r) in records.iter().enumerate() {
             check_vector(&r.vector, spec.dimension)
@@ -342,11 +376,11 @@ impl VectorIndex for SqliteVectorIndex {
                 .map_err(|e| Error::invalid(format!("records[{i}].payload: {e}")))?;
             prepared.push((r, v, payload));
         }
-        let mut tx = self.db.begin_immediate().await?;
-        let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
-        let before = Self::locate(&mut tx, collection, &ids).await?;
+        // The rows and the epochs they move go out in one command.
+        let mut batch = Batch::default();
         for chunk in prepared.chunks(300) {
-            let mut qb = QueryBuilder::<Sqlite>::new(
+            let qb = batch.statement();
+            qb.push(
                 "INSERT OR REPLACE INTO vec_items (collection, id, tenant, part, payload, vector) ",
             );
             qb.push_values(chunk, |mut b, (r, v, payload)| {
@@ -357,10 +391,6 @@ impl VectorIndex for SqliteVectorIndex {
                     .push_bind(payload.clone())
                     .push_bind(vec_to_blob(v));
             });
-            qb.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| map(e, "upsert vectors"))?;
         }
         let mut parts: Vec<(String, String)> = records
             .iter()
@@ -369,7 +399,9 @@ impl VectorIndex for SqliteVectorIndex {
         parts.extend(before.values().cloned());
         parts.sort();
         parts.dedup();
-        let epochs = Self::bump(&mut tx, collection, &parts).await?;
+        Self::bump(&mut batch, collection, &parts);
+        let rows = batch.fetch(&mut tx, "upsert vectors").await?;
+        let epochs = Self::bumped(&rows, collection, &parts)?;
         tx.commit().await.map_err(|e| map(e, "commit"))?;
         self.patch_cache(&epochs, |key, part| {
             for (r, v, _) in &prepared {
@@ -390,25 +422,25 @@ impl VectorIndex for SqliteVectorIndex {
         if ids.is_empty() {
             return Ok(());
         }
-        self.spec(collection).await?;
         let mut tx = self.db.begin_immediate().await?;
-        let before = Self::locate(&mut tx, collection, ids).await?;
+        let (_, before) = Self::locate(&mut tx, collection, ids).await?;
         if before.is_empty() {
             return Ok(());
         }
+        let mut batch = Batch::default();
         for chunk in ids.chunks(500) {
-            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM vec_items WHERE collection = ");
-            qb.push_bind(collection.to_owned()).push(" AND id IN ");
-            push_ids(&mut qb, chunk);
-            qb.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| map(e, "delete vectors"))?;
+            let qb = batch.statement();
+            qb.push("DELETE FROM vec_items WHERE collection = ")
+                .push_bind(collection.to_owned())
+                .push(" AND id IN ");
+            push_ids(qb, chunk);
         }
         let mut parts: Vec<(String, String)> = before.values().cloned().collect();
         parts.sort();
         parts.dedup();
-        let epochs = Self::bump(&mut tx, collection, &parts).await?;
+        Self::bump(&mut batch, collection, &parts);
+        let rows = batch.fetch(&mut tx, "delete vectors").await?;
+        let epochs = Self::bumped(&rows, collection, &parts)?;
         let mut emptied = Vec::new();
         if self.files.is_some() {
             for (key, _) in &epochs {

@@ -127,6 +127,61 @@ pub(super) async fn change_sets_are_atomic(store: &Arc<dyn Store>) -> CaseResult
     Ok(())
 }
 
+/// Outbox rows are served in the order their ops were queued: within a
+/// change set as listed (a memory queued twice takes its later op and
+/// place), and a later change set's after every earlier one's. A row
+/// queued for a memory the change set does not write carries its tenant.
+pub(super) async fn outbox_keeps_the_order_ops_were_queued(store: &Arc<dyn Store>) -> CaseResult {
+    let s = scope();
+    let (x, y, z) = (
+        record(&s, "order x"),
+        record(&s, "order y"),
+        record(&s, "order z"),
+    );
+    let mut first = insert(&[x.clone(), y.clone()]);
+    first.outbox = vec![
+        (x.id, VectorOp::Upsert),
+        (y.id, VectorOp::Upsert),
+        (x.id, VectorOp::Delete),
+    ];
+    store.apply(first).await.or_fail("first")?;
+    store
+        .apply(insert(std::slice::from_ref(&z)))
+        .await
+        .or_fail("second")?;
+    // z's upsert done, its delete is a new row: its tenant comes from the
+    // stored memory; y's moves after it.
+    store
+        .outbox_done(&[OutboxAck::of(z.id, VectorOp::Upsert)])
+        .await
+        .or_fail("ack z")?;
+    store
+        .apply(ChangeSet {
+            outbox: vec![(z.id, VectorOp::Delete), (y.id, VectorOp::Delete)],
+            ..ChangeSet::default()
+        })
+        .await
+        .or_fail("third")?;
+    let mine: Vec<(Uuid, VectorOp, String)> = store
+        .outbox_pending(100_000, u32::MAX)
+        .await
+        .or_fail("pending")?
+        .into_iter()
+        .filter(|e| [x.id, y.id, z.id].contains(&e.memory_id))
+        .map(|e| (e.memory_id, e.op, e.tenant))
+        .collect();
+    let want = vec![
+        (x.id, VectorOp::Delete, s.tenant.clone()),
+        (z.id, VectorOp::Delete, s.tenant.clone()),
+        (y.id, VectorOp::Delete, s.tenant.clone()),
+    ];
+    ensure!(
+        mine == want,
+        "outbox rows out of the order queued:\n got  {mine:?}\n want {want:?}"
+    );
+    Ok(())
+}
+
 pub(super) async fn outbox_never_loses_a_newer_op(store: &Arc<dyn Store>) -> CaseResult {
     let s = scope();
     let a = record(&s, "outbox");

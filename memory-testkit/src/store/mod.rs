@@ -97,6 +97,7 @@ pub async fn run(store: Arc<dyn Store>) -> Report {
     case!(r, insert_get_round_trip(&store));
     case!(r, change_sets_are_atomic(&store));
     case!(r, outbox_never_loses_a_newer_op(&store));
+    case!(r, outbox_keeps_the_order_ops_were_queued(&store));
     case!(r, chunks_follow_their_memory(&store));
     case!(r, list_pages_and_filters(&store));
     case!(r, history_and_touch(&store));
