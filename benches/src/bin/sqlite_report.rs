@@ -38,6 +38,19 @@ async fn time_searches(m: &memory::Memory, queries: &[String], mode: SearchMode)
     percentiles(d)
 }
 
+/// p50 and p99 of user u1's adds of `texts`, one after another.
+async fn time_adds(m: &Memory, texts: &[String]) -> (f64, f64) {
+    let d = time_n(texts.len(), |i| {
+        let m = m.clone();
+        let req = AddRequest::new(Scope::user("u1"), texts[i].clone());
+        async move {
+            m.add(req).await.unwrap();
+        }
+    })
+    .await;
+    percentiles(d)
+}
+
 /// The exact scan of the same partition, and the share of its top 10 the
 /// index under test returned (1.0 below the graph threshold).
 async fn exact_reference(
@@ -200,15 +213,7 @@ async fn add_reference(url: &str, m: &Memory, label: &str) -> anyhow::Result<()>
         format!("raw INSERT + COMMIT {label}"),
         "1.00x"
     );
-    let d = time_n(texts.len(), |i| {
-        let m = m.clone();
-        let req = AddRequest::new(Scope::user("u1"), texts[i].clone());
-        async move {
-            m.add(req).await.unwrap();
-        }
-    })
-    .await;
-    let (p50, p99) = percentiles(d);
+    let (p50, p99) = time_adds(m, &texts).await;
     println!(
         "{:<34} {p50:>9.3} {p99:>9.3} {:>10}",
         format!("engine add {label}"),
@@ -469,15 +474,7 @@ async fn main() -> anyhow::Result<()> {
                     label("end-to-end hybrid, real model")
                 );
                 let adds = sentences(50, 4242);
-                let d = time_n(adds.len(), |i| {
-                    let m = real.clone();
-                    let req = AddRequest::new(Scope::user("u1"), adds[i].clone());
-                    async move {
-                        m.add(req).await.unwrap();
-                    }
-                })
-                .await;
-                let (p50, p99) = percentiles(d);
+                let (p50, p99) = time_adds(&real, &adds).await;
                 println!(
                     "{:<34} {p50:>9.3} {p99:>9.3}",
                     label("end-to-end add, real model")
