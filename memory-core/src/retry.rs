@@ -122,6 +122,13 @@ retrying!(MemoryStore, StoreCapabilities, {
     fn outbox_pending(&self, limit: usize, max_attempts: u32) -> Result<Vec<OutboxEntry>>;
     fn outbox_done(&self, done: &[OutboxAck]) -> Result<Vec<Uuid>>;
     fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()>;
+    fn apply_with_own_vectors(
+        &self,
+        changes: &ChangeSet,
+        index: &dyn VectorIndex,
+        collection: &str,
+        vectors: &[VectorRecord],
+    ) -> Result<bool>;
 });
 
 retrying!(ConversationStore, {}, {
@@ -215,18 +222,40 @@ retrying!(MaintenanceStore, {}, {
     fn any_embedding_model(&self) -> Result<Option<String>>;
 });
 
-retrying!(VectorIndex, VectorCapabilities, {
-    fn create_collection(&self, spec: &CollectionSpec) -> Result<CollectionSpec>;
-    fn describe(&self, name: &str) -> Result<Option<CollectionSpec>>;
-    fn drop_collection(&self, name: &str) -> Result<()>;
-    fn upsert(&self, collection: &str, records: &[VectorRecord]) -> Result<()>;
-    fn delete(&self, collection: &str, ids: &[Uuid]) -> Result<()>;
-    fn query(&self, collection: &str, query: &VectorQuery) -> Result<Vec<ScoredId>>;
-    fn query_joined(&self, collection: &str, query: &VectorQuery)
-    -> Result<Option<Vec<JoinedHit>>>;
-    fn count(&self, collection: &str, tenant: Option<&str>) -> Result<u64>;
-    fn list_ids(&self, collection: &str, after: Option<Uuid>, limit: usize) -> Result<Vec<Uuid>>;
-});
+retrying!(
+    VectorIndex,
+    {
+        fn info(&self) -> BackendInfo {
+            self.inner.info()
+        }
+        fn capabilities(&self) -> VectorCapabilities {
+            self.inner.capabilities()
+        }
+        fn instance(&self) -> *const () {
+            self.inner.instance()
+        }
+    },
+    {
+        fn create_collection(&self, spec: &CollectionSpec) -> Result<CollectionSpec>;
+        fn describe(&self, name: &str) -> Result<Option<CollectionSpec>>;
+        fn drop_collection(&self, name: &str) -> Result<()>;
+        fn upsert(&self, collection: &str, records: &[VectorRecord]) -> Result<()>;
+        fn delete(&self, collection: &str, ids: &[Uuid]) -> Result<()>;
+        fn query(&self, collection: &str, query: &VectorQuery) -> Result<Vec<ScoredId>>;
+        fn query_joined(
+            &self,
+            collection: &str,
+            query: &VectorQuery,
+        ) -> Result<Option<Vec<JoinedHit>>>;
+        fn count(&self, collection: &str, tenant: Option<&str>) -> Result<u64>;
+        fn list_ids(
+            &self,
+            collection: &str,
+            after: Option<Uuid>,
+            limit: usize,
+        ) -> Result<Vec<Uuid>>;
+    }
+);
 
 retrying!(KeywordIndex, KeywordCapabilities, {
     fn search(&self, query: &KeywordQuery) -> Result<Vec<ScoredId>>;
@@ -316,6 +345,8 @@ mod tests {
         let joined = layered.query_joined("c", &q).await.unwrap();
         assert_eq!(joined, Some(Vec::new()));
         assert_eq!(index.calls.load(Ordering::SeqCst), 2, "not retried");
+        // A store that keeps this index as its own knows it through the layer.
+        assert_eq!(layered.instance(), Arc::as_ptr(&index).cast::<()>());
     }
 
     #[tokio::test(start_paused = true)]

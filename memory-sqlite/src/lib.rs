@@ -45,11 +45,8 @@ pub const BACKEND: BackendDescriptor = BackendDescriptor {
 
 fn open_store(url: BackendUrl) -> Opening<OpenedStore> {
     Box::pin(async move {
-        let db = SqliteDb::connect(url.as_str()).await?;
-        Ok(OpenedStore::with_indexes(
-            db.store(),
-            db.store_vector_index(),
-        ))
+        let (store, vectors) = SqliteDb::connect(url.as_str()).await?.store_with_vectors();
+        Ok(OpenedStore::with_indexes(store, vectors))
     })
 }
 
@@ -240,6 +237,17 @@ impl SqliteDb {
     /// hits with their windows and memories in one statement.
     pub fn store_vector_index(&self) -> Arc<SqliteVectorIndex> {
         Arc::new(SqliteVectorIndex::new(self.clone(), true))
+    }
+
+    /// The store with the vector index of its own database
+    /// ([`Self::store_vector_index`]), which it writes in the transaction
+    /// of the memories the vectors belong to when the engine asks
+    /// (`MemoryStore::apply_with_own_vectors`).
+    pub fn store_with_vectors(&self) -> (Arc<SqliteStore>, Arc<SqliteVectorIndex>) {
+        let index = self.store_vector_index();
+        let mut store = SqliteStore::new(self.clone());
+        store.own_vectors = Some(index.clone());
+        (Arc::new(store), index)
     }
 
     /// The SQLite library's version and, for a file, its page size and

@@ -41,6 +41,51 @@ pub(crate) struct Prepared {
 }
 
 impl Memory {
+    /// Applies `changes` and writes the vectors its outbox queues. When the
+    /// index is the store's own and every op is an upsert of a memory
+    /// written with its vector, both go in one transaction of the store
+    /// (one commit instead of three); otherwise the change set is applied,
+    /// then flushed. Fails only when nothing was applied.
+    pub(crate) async fn apply_and_flush(&self, changes: ChangeSet) -> Result<FlushCounts> {
+        let written: Vec<StoredMemory> = changes.vectors_written().into_iter().cloned().collect();
+        let ops = changes.outbox.clone();
+        let with_vector: HashSet<Uuid> = written
+            .iter()
+            .filter(|m| m.embedding.is_some())
+            .map(|m| m.record.id)
+            .collect();
+        let together = !ops.is_empty()
+            && ops
+                .iter()
+                .all(|(id, op)| *op == VectorOp::Upsert && with_vector.contains(id));
+        if together {
+            let records: Vec<VectorRecord> =
+                written.iter().flat_map(VectorRecord::all_of).collect();
+            let store = &self.inner.store;
+            let index = self.inner.vectors.as_ref();
+            let collection = &self.inner.collection.name;
+            match store
+                .apply_with_own_vectors(&changes, index, collection, &records)
+                .await
+            {
+                Ok(true) => {
+                    return Ok(FlushCounts {
+                        upserted: ops.len() as u64,
+                        ..FlushCounts::default()
+                    });
+                }
+                Ok(false) => {}
+                // A vector the index refuses, say: the memories are
+                // written apart, their vectors left to the flush.
+                Err(e) => {
+                    tracing::debug!(error = %e, "memories and vectors not written together; writing them apart");
+                }
+            }
+        }
+        self.inner.store.apply(changes).await?;
+        Ok(self.flush(&ops, written).await)
+    }
+
     /// Pushes outbox ops to the vector index, acknowledging or failing each.
     /// Never fails: what did not go through stays pending for `sync`.
     pub(crate) async fn flush(

@@ -304,11 +304,7 @@ impl Memory {
         changes.extend(extra.clone());
         if !changes.is_empty() {
             // A supersede rewrites no vector: the flush reads it whole.
-            let written: Vec<StoredMemory> =
-                changes.vectors_written().into_iter().cloned().collect();
-            let ops = changes.outbox.clone();
-            self.inner.store.apply(changes).await?;
-            let counts = self.flush(&ops, written).await;
+            let counts = self.apply_and_flush(changes).await?;
             let failed: HashSet<Uuid> = counts.failed_ids.into_iter().collect();
             for o in outcomes.iter_mut().flatten() {
                 if o.event != AddEvent::Unchanged {

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{BackendInfo, ConversationStore, JobStore, NewJob};
+use super::{BackendInfo, ConversationStore, JobStore, NewJob, VectorIndex, VectorRecord};
 use crate::{
     ChunkRef, Filter, HistoryEvent, MemoryRecord, Message, Op, Page, Result, Scope, Session,
     StoredMemory, User,
@@ -290,6 +290,23 @@ pub trait MemoryStore: Send + Sync + std::fmt::Debug {
     async fn outbox_done(&self, done: &[OutboxAck]) -> Result<Vec<Uuid>>;
     /// Records a failed attempt on these outbox rows.
     async fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()>;
+
+    /// Applies `changes` and writes `vectors` into `collection` of `index`
+    /// in the same transaction, when `index` is the vector index this store
+    /// keeps in its own database: the upserts `changes.outbox` queues for
+    /// the memories among `vectors` are then done, their memories synced,
+    /// and nothing is left for a flush. `Ok(false)`, with nothing applied,
+    /// when `index` is any other: apply and flush instead.
+    async fn apply_with_own_vectors(
+        &self,
+        changes: &ChangeSet,
+        index: &dyn VectorIndex,
+        collection: &str,
+        vectors: &[VectorRecord],
+    ) -> Result<bool> {
+        let _ = (changes, index, collection, vectors);
+        Ok(false)
+    }
 }
 
 /// Whole-store work: scans in key order for export and migration, exact

@@ -282,6 +282,12 @@ pub trait VectorIndex: Send + Sync + std::fmt::Debug {
     fn info(&self) -> BackendInfo;
     /// What it can do.
     fn capabilities(&self) -> VectorCapabilities;
+    /// The address of the index itself, the same through any layer that
+    /// wraps it (the retry layer answers its inner index's): how a store
+    /// knows an index handed to it is its own.
+    fn instance(&self) -> *const () {
+        (self as *const Self).cast()
+    }
 
     /// Creates a collection, or returns the existing one if its spec agrees.
     async fn create_collection(&self, spec: &CollectionSpec) -> Result<CollectionSpec>;

@@ -1,7 +1,9 @@
 //! Memories, history and the vector outbox of [`SqliteStore`].
 
 use async_trait::async_trait;
-use memory_core::{MemoryStore, OutboxAck};
+use std::collections::HashSet;
+
+use memory_core::{MemoryStore, OutboxAck, VectorIndex, VectorRecord};
 
 use super::*;
 use crate::batch::Batch;
@@ -16,6 +18,58 @@ fn push_at_version(qb: &mut QueryBuilder<Sqlite>, acks: &str) {
     qb.push("(SELECT m.id FROM memories m JOIN json_each(")
         .push_bind(acks.to_owned())
         .push(") d ON m.id = json_extract(d.value, '$[0]') AND m.version = json_extract(d.value, '$[1]'))");
+}
+
+/// Appends the statements marking `done` done (see `outbox_done`); with
+/// `returning`, the synced memories' ids are the rows they return.
+fn push_done(batch: &mut Batch, done: &[OutboxAck], returning: bool) {
+    let returned = if returning { ") RETURNING id" } else { ")" };
+    // Each acknowledged upsert still queued marks its memory synced
+    // before its outbox row goes.
+    for op in [VectorOp::Upsert, VectorOp::Delete] {
+        let ids: Vec<Uuid> = done
+            .iter()
+            .filter(|a| a.op == op && a.version.is_none())
+            .map(|a| a.memory_id)
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        // Only the ops still queued as acknowledged go: a newer op
+        // for the same memory stays for the next flush.
+        if op == VectorOp::Upsert {
+            let qb = batch.statement();
+            qb.push(SYNCED)
+                .push("(SELECT memory_id FROM outbox WHERE op = 'upsert' AND memory_id IN ");
+            push_ids(qb, &ids);
+            qb.push(returned);
+        }
+        let qb = batch.statement();
+        qb.push("DELETE FROM outbox WHERE op = ")
+            .push_bind(op.as_str())
+            .push(" AND memory_id IN ");
+        push_ids(qb, &ids);
+    }
+    // Upserts of a version: done only while the memory is still at it.
+    let versioned: Vec<serde_json::Value> = done
+        .iter()
+        .filter(|a| a.op == VectorOp::Upsert)
+        .filter_map(|a| {
+            a.version
+                .map(|v| serde_json::json!([a.memory_id.to_string(), v]))
+        })
+        .collect();
+    if !versioned.is_empty() {
+        let acks = serde_json::Value::from(versioned).to_string();
+        let qb = batch.statement();
+        qb.push(SYNCED)
+            .push("(SELECT memory_id FROM outbox WHERE op = 'upsert' AND memory_id IN ");
+        push_at_version(qb, &acks);
+        qb.push(returned);
+        let qb = batch.statement();
+        qb.push("DELETE FROM outbox WHERE op = 'upsert' AND memory_id IN ");
+        push_at_version(qb, &acks);
+    }
 }
 
 #[async_trait]
@@ -176,54 +230,8 @@ impl MemoryStore for SqliteStore {
         if done.is_empty() {
             return Ok(Vec::new());
         }
-        // Each acknowledged upsert still queued marks its memory synced,
-        // returning its id, before its outbox row goes: the statements of
-        // one transaction, sent as one command.
         let mut batch = Batch::default();
-        for op in [VectorOp::Upsert, VectorOp::Delete] {
-            let ids: Vec<Uuid> = done
-                .iter()
-                .filter(|a| a.op == op && a.version.is_none())
-                .map(|a| a.memory_id)
-                .collect();
-            if ids.is_empty() {
-                continue;
-            }
-            // Only the ops still queued as acknowledged go: a newer op
-            // for the same memory stays for the next flush.
-            if op == VectorOp::Upsert {
-                let qb = batch.statement();
-                qb.push(SYNCED)
-                    .push("(SELECT memory_id FROM outbox WHERE op = 'upsert' AND memory_id IN ");
-                push_ids(qb, &ids);
-                qb.push(") RETURNING id");
-            }
-            let qb = batch.statement();
-            qb.push("DELETE FROM outbox WHERE op = ")
-                .push_bind(op.as_str())
-                .push(" AND memory_id IN ");
-            push_ids(qb, &ids);
-        }
-        // Upserts of a version: done only while the memory is still at it.
-        let versioned: Vec<serde_json::Value> = done
-            .iter()
-            .filter(|a| a.op == VectorOp::Upsert)
-            .filter_map(|a| {
-                a.version
-                    .map(|v| serde_json::json!([a.memory_id.to_string(), v]))
-            })
-            .collect();
-        if !versioned.is_empty() {
-            let acks = serde_json::Value::from(versioned).to_string();
-            let qb = batch.statement();
-            qb.push(SYNCED)
-                .push("(SELECT memory_id FROM outbox WHERE op = 'upsert' AND memory_id IN ");
-            push_at_version(qb, &acks);
-            qb.push(") RETURNING id");
-            let qb = batch.statement();
-            qb.push("DELETE FROM outbox WHERE op = 'upsert' AND memory_id IN ");
-            push_at_version(qb, &acks);
-        }
+        push_done(&mut batch, done, true);
         let mut tx = self.db.begin_immediate().await?;
         let rows = batch.fetch(&mut tx, "outbox done").await?;
         tx.commit().await.map_err(|e| map(e, "commit"))?;
@@ -252,5 +260,45 @@ impl MemoryStore for SqliteStore {
         let mut tx = self.db.begin_immediate().await?;
         batch.run(&mut tx, "outbox failed").await?;
         tx.commit().await.map_err(|e| map(e, "commit"))
+    }
+
+    async fn apply_with_own_vectors(
+        &self,
+        changes: &ChangeSet,
+        index: &dyn VectorIndex,
+        collection: &str,
+        vectors: &[VectorRecord],
+    ) -> Result<bool> {
+        let Some(own) = &self.own_vectors else {
+            return Ok(false);
+        };
+        if index.instance() != std::sync::Arc::as_ptr(own).cast::<()>() {
+            return Ok(false);
+        }
+        let with_vector: HashSet<Uuid> = vectors.iter().map(|v| v.id).collect();
+        let done: Vec<OutboxAck> = changes
+            .outbox
+            .iter()
+            .filter(|(id, op)| *op == VectorOp::Upsert && with_vector.contains(id))
+            .map(|(id, _)| OutboxAck::of(*id, VectorOp::Upsert))
+            .collect();
+        // One transaction and, past the reads a write needs first, one
+        // command: the memories, their vectors, and their outbox rows done
+        // again; the vector bumps' epochs are the only rows returned.
+        let mut tx = self.db.begin_immediate().await?;
+        let mut batch = Batch::default();
+        super::stage(&mut tx, changes, &mut batch).await?;
+        let staged =
+            crate::SqliteVectorIndex::stage_upsert(&mut tx, collection, vectors, &mut batch)
+                .await?;
+        push_done(&mut batch, &done, false);
+        let rows = batch.fetch(&mut tx, "write memories and vectors").await?;
+        tx.commit().await.map_err(|e| map(e, "commit"))?;
+        // Committed: a cached partition the patch misses is behind the
+        // stored epoch and reloads on its next search.
+        if let Err(e) = own.finish_upsert(staged, &rows) {
+            tracing::warn!(error = %e, "vector cache not patched after a write; it reloads");
+        }
+        Ok(true)
     }
 }

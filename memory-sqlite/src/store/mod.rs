@@ -22,12 +22,16 @@ pub struct SqliteStore {
     pub(crate) db: SqliteDb,
     /// Users' keyword indexes, loaded on their first search.
     pub(crate) keywords: std::sync::Arc<crate::keyword::KeywordCache>,
+    /// The vector index of this database that writes of memories may
+    /// carry their vectors into (`apply_with_own_vectors`).
+    pub(crate) own_vectors: Option<std::sync::Arc<crate::SqliteVectorIndex>>,
 }
 
 impl SqliteStore {
     pub(crate) fn new(db: SqliteDb) -> Self {
         Self {
             keywords: std::sync::Arc::new(crate::keyword::KeywordCache::new(db.partitions.clone())),
+            own_vectors: None,
             db,
         }
     }
@@ -77,9 +81,20 @@ fn push_memory_values(qb: &mut QueryBuilder<Sqlite>, m: &StoredMemory) {
 const INSERT_COLUMNS: &str = "INSERT INTO memories (id, tenant, user_id, agent_id, session_id, owner_key, content, kind, importance, confidence, metadata, source_message_ids, created_at, updated_at, last_accessed_at, access_count, expires_at, content_hash, embedding_model, embedding, vector_state, vector_attempts, version, fts_owner, valid_from, valid_until, superseded_by, supersedes, fts_terms) ";
 
 async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()> {
-    // Statements whose results nobody reads one by one go out together;
-    // the batch runs before any statement that must see them.
     let mut batch = Batch::default();
+    stage(conn, changes, &mut batch).await?;
+    batch.run(conn, "write memories").await
+}
+
+/// Writes `changes` on `conn`, leaving its last statements in `batch` for
+/// the caller to run (with more of its own). Statements whose results
+/// nobody reads one by one go out together; the batch runs early only
+/// before a statement that must see them.
+pub(super) async fn stage(
+    conn: &mut SqliteConnection,
+    changes: &ChangeSet,
+    batch: &mut Batch,
+) -> Result<()> {
     for chunk in changes.insert.chunks(400) {
         let qb = batch.statement();
         qb.push(INSERT_COLUMNS).push("VALUES ");
@@ -133,7 +148,7 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
             .iter()
             .map(|(id, op)| (*id, tenants.get(id).cloned(), *op))
             .collect();
-        push_outbox(&mut batch, &rows);
+        push_outbox(batch, &rows);
     }
     // A rewritten vector retires the windows the new content no longer has;
     // a deleted memory retires all of them (their rows go by cascade).
@@ -147,7 +162,7 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
     for chunk in changes.delete.chunks(400) {
         chunks::retire_all(conn, chunk).await?;
     }
-    chunks::write(&mut batch, &changes.vectors_written());
+    chunks::write(batch, &changes.vectors_written());
     for chunk in changes.delete.chunks(400) {
         let qb = batch.statement();
         qb.push("DELETE FROM memories WHERE id IN ");
@@ -158,8 +173,8 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
         qb.push("UPDATE messages SET extracted = 1 WHERE id IN ");
         push_ids(qb, chunk);
     }
-    jobs::insert_jobs(&mut batch, &changes.jobs);
-    batch.run(conn, "write memories").await
+    jobs::insert_jobs(batch, &changes.jobs);
+    Ok(())
 }
 
 /// Rewrites one memory if it is still at the version the change was made

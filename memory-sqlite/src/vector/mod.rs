@@ -16,8 +16,7 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use memory_core::{
     BackendInfo, CollectionSpec, Error, JoinedHit, Metric, Op, Result, ScoredId,
-    VectorCapabilities, VectorIndex, VectorPayload, VectorQuery, VectorRecord, check_vector,
-    vecmath,
+    VectorCapabilities, VectorIndex, VectorPayload, VectorQuery, VectorRecord,
 };
 use sqlx::{QueryBuilder, Sqlite};
 use uuid::Uuid;
@@ -26,7 +25,7 @@ use crate::SqliteDb;
 use crate::batch::Batch;
 use crate::bounded::Bounded;
 use crate::error::{corrupt, map};
-use crate::rows::{self, blob_to_vec, get, vec_to_blob};
+use crate::rows::{self, blob_to_vec, get};
 use crate::store::push_ids;
 
 mod graph;
@@ -35,10 +34,11 @@ mod places;
 mod query;
 mod saved;
 mod scrub;
+mod write;
 
 pub(crate) use scrub::scrub_graphs;
 
-use partition::{PartKey, Partition, part_of};
+use partition::{PartKey, Partition};
 use saved::GraphFiles;
 
 /// The longest vector accepted.
@@ -275,63 +275,12 @@ impl VectorIndex for SqliteVectorIndex {
         if records.is_empty() {
             return Ok(());
         }
-        // The spec is read in the write's transaction, on the writer's
-        // connection, with the ids' current places.
         let mut tx = self.db.begin_immediate().await?;
-        let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
-        let (spec, before) = Self::locate(&mut tx, collection, &ids).await?;
-        let mut prepared = Vec::with_capacity(records.len());
-        for (i, r) in records.iter().enumerate() {
-            check_vector(&r.vector, spec.dimension)
-                .map_err(|e| Error::new(e.kind(), format!("records[{i}]: {}", e.message())))?;
-            let mut v = r.vector.clone();
-            if spec.metric == Metric::Cosine {
-                vecmath::normalize(&mut v);
-            }
-            let payload = serde_json::to_string(&r.payload)
-                .map_err(|e| Error::invalid(format!("records[{i}].payload: {e}")))?;
-            prepared.push((r, v, payload));
-        }
-        // The rows and the epochs they move go out in one command.
         let mut batch = Batch::default();
-        for chunk in prepared.chunks(300) {
-            let qb = batch.statement();
-            qb.push(
-                "INSERT OR REPLACE INTO vec_items (collection, id, tenant, part, payload, vector) ",
-            );
-            qb.push_values(chunk, |mut b, (r, v, payload)| {
-                b.push_bind(collection.to_owned())
-                    .push_bind(r.id.to_string())
-                    .push_bind(r.payload.tenant.clone())
-                    .push_bind(part_of(&r.payload))
-                    .push_bind(payload.clone())
-                    .push_bind(vec_to_blob(v));
-            });
-        }
-        let mut parts: Vec<(String, String)> = records
-            .iter()
-            .map(|r| (r.payload.tenant.clone(), part_of(&r.payload)))
-            .collect();
-        parts.extend(before.values().cloned());
-        parts.sort();
-        parts.dedup();
-        Self::bump(&mut batch, collection, &parts);
+        let staged = Self::stage_upsert(&mut tx, collection, records, &mut batch).await?;
         let rows = batch.fetch(&mut tx, "upsert vectors").await?;
-        let epochs = Self::bumped(&rows, collection, &parts)?;
         tx.commit().await.map_err(|e| map(e, "commit"))?;
-        self.patch_cache(&epochs, |key, part| {
-            for (r, v, _) in &prepared {
-                let here = (r.payload.tenant.as_str(), part_of(&r.payload));
-                if (key.1.as_str(), key.2.clone()) == (here.0, here.1) {
-                    part.upsert(r.id, v, r.payload.clone());
-                } else if before
-                    .get(&r.id)
-                    .is_some_and(|(t, p)| (t, p) == (&key.1, &key.2))
-                {
-                    part.remove(&r.id);
-                }
-            }
-        })
+        self.finish_upsert(staged, &rows)
     }
 
     async fn delete(&self, collection: &str, ids: &[Uuid]) -> Result<()> {
