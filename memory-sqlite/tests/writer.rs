@@ -11,6 +11,15 @@ use memory_core::{
 };
 use memory_sqlite::SqliteDb;
 
+/// The collection both tests write: two cosine dimensions.
+fn collection() -> CollectionSpec {
+    CollectionSpec {
+        name: "c".into(),
+        dimension: 2,
+        metric: Metric::Cosine,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_queue_for_the_writer_instead_of_failing_busy() {
     let dir = tempfile::tempdir().unwrap();
@@ -20,14 +29,7 @@ async fn concurrent_writes_queue_for_the_writer_instead_of_failing_busy() {
     );
     let db = SqliteDb::connect(&url).await.unwrap();
     let (store, index) = (db.store(), db.vector_index());
-    index
-        .create_collection(&CollectionSpec {
-            name: "c".into(),
-            dimension: 2,
-            metric: Metric::Cosine,
-        })
-        .await
-        .unwrap();
+    index.create_collection(&collection()).await.unwrap();
     let scope = Scope::user("u");
     let mut writes = tokio::task::JoinSet::new();
     for i in 0..64 {
@@ -77,13 +79,7 @@ async fn a_memory_and_its_vector_are_written_together_into_the_stores_own_index(
         .await
         .unwrap();
     let (store, own) = db.store_with_vectors();
-    own.create_collection(&CollectionSpec {
-        name: "c".into(),
-        dimension: 2,
-        metric: Metric::Cosine,
-    })
-    .await
-    .unwrap();
+    own.create_collection(&collection()).await.unwrap();
     let scope = Scope::user("u");
     let query = VectorQuery {
         tenant: scope.tenant.clone(),

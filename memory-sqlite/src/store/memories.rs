@@ -283,20 +283,27 @@ impl MemoryStore for SqliteStore {
             .map(|(id, _)| OutboxAck::of(*id, VectorOp::Upsert))
             .collect();
         // One transaction and, past the reads a write needs first, one
-        // command: the memories, their vectors, and their outbox rows done
-        // again; the vector bumps' epochs are the only rows returned.
+        // command: the memories, their vectors, and their outbox rows
+        // marked done; the vector bumps' epochs are the only rows returned.
         let mut tx = self.db.begin_immediate().await?;
         let mut batch = Batch::default();
         super::stage(&mut tx, changes, &mut batch).await?;
-        let staged =
-            crate::SqliteVectorIndex::stage_upsert(&mut tx, collection, vectors, &mut batch)
-                .await?;
+        let staged = if vectors.is_empty() {
+            None
+        } else {
+            Some(
+                crate::SqliteVectorIndex::stage_upsert(&mut tx, collection, vectors, &mut batch)
+                    .await?,
+            )
+        };
         push_done(&mut batch, &done, false);
         let rows = batch.fetch(&mut tx, "write memories and vectors").await?;
         tx.commit().await.map_err(|e| map(e, "commit"))?;
         // Committed: a cached partition the patch misses is behind the
         // stored epoch and reloads on its next search.
-        if let Err(e) = own.finish_upsert(staged, &rows) {
+        if let Some(staged) = staged
+            && let Err(e) = own.finish_upsert(staged, &rows)
+        {
             tracing::warn!(error = %e, "vector cache not patched after a write; it reloads");
         }
         Ok(true)
