@@ -44,15 +44,12 @@ impl Batch {
         conn: &mut SqliteConnection,
         operation: &'static str,
     ) -> Result<()> {
-        if self.statements == 0 {
-            return Ok(());
+        if let Some(mut qb) = self.take() {
+            qb.build()
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| map(e, operation))?;
         }
-        let mut full = std::mem::take(self);
-        full.qb
-            .build()
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| map(e, operation))?;
         Ok(())
     }
 
@@ -63,14 +60,18 @@ impl Batch {
         conn: &mut SqliteConnection,
         operation: &'static str,
     ) -> Result<Vec<SqliteRow>> {
-        if self.statements == 0 {
-            return Ok(Vec::new());
+        match self.take() {
+            Some(mut qb) => qb
+                .build()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| map(e, operation)),
+            None => Ok(Vec::new()),
         }
-        let mut full = std::mem::take(self);
-        full.qb
-            .build()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| map(e, operation))
+    }
+
+    /// The statements written so far, if any, leaving the batch empty.
+    fn take(&mut self) -> Option<QueryBuilder<Sqlite>> {
+        (self.statements > 0).then(|| std::mem::take(self).qb)
     }
 }

@@ -75,6 +75,9 @@ impl Memory {
                     });
                 }
                 Ok(false) => {}
+                // Another writer's row first: writing apart would meet it
+                // again; the caller reads the winner and tries once more.
+                Err(e) if e.kind() == ErrorKind::Conflict => return Err(e),
                 // A vector the index refuses, say: the memories are
                 // written apart, their vectors left to the flush.
                 Err(e) => {

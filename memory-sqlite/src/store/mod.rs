@@ -148,7 +148,17 @@ pub(super) async fn stage(
             .iter()
             .map(|(id, op)| (*id, tenants.get(id).cloned(), *op))
             .collect();
-        push_outbox(batch, &rows);
+        // A row this change set inserts is already pending as written.
+        let fresh: std::collections::HashSet<Uuid> = changes
+            .insert
+            .iter()
+            .map(|m| &m.record)
+            .filter(|r| {
+                r.vector_state == memory_core::VectorState::Pending && r.vector_attempts == 0
+            })
+            .map(|r| r.id)
+            .collect();
+        push_outbox(batch, &rows, &fresh);
     }
     // A rewritten vector retires the windows the new content no longer has;
     // a deleted memory retires all of them (their rows go by cascade).
@@ -260,14 +270,19 @@ pub(crate) async fn queue_outbox(
     rows: &[(Uuid, Option<String>, VectorOp)],
 ) -> Result<()> {
     let mut batch = Batch::default();
-    push_outbox(&mut batch, rows);
+    push_outbox(&mut batch, rows, &std::collections::HashSet::new());
     batch.run(conn, "outbox").await
 }
 
 /// [`queue_outbox`]'s statements, for a batch. A row without a tenant
-/// takes its memory's. Each statement numbers its rows after the largest
-/// `seq` queued when it runs, so rows keep the order given.
-fn push_outbox(batch: &mut Batch, rows: &[(Uuid, Option<String>, VectorOp)]) {
+/// takes its memory's; the memories of `pending` are left as they are.
+/// Each statement numbers its rows after the largest `seq` queued when it
+/// runs, so rows keep the order given.
+fn push_outbox(
+    batch: &mut Batch,
+    rows: &[(Uuid, Option<String>, VectorOp)],
+    pending: &std::collections::HashSet<Uuid>,
+) {
     // SQLite applies the conflict clause row by row, in the order of the
     // `seq` column, so of two ops for one memory the later one stays.
     for chunk in rows.chunks(400) {
@@ -292,7 +307,7 @@ fn push_outbox(batch: &mut Batch, rows: &[(Uuid, Option<String>, VectorOp)]) {
     }
     let upserts: Vec<Uuid> = rows
         .iter()
-        .filter(|(_, _, op)| *op == VectorOp::Upsert)
+        .filter(|(id, _, op)| *op == VectorOp::Upsert && !pending.contains(id))
         .map(|(id, _, _)| *id)
         .collect();
     if !upserts.is_empty() {
