@@ -2,6 +2,7 @@
 
 mod batch;
 mod bounded;
+mod checkpoint;
 mod compact;
 mod config;
 mod error;
@@ -79,6 +80,8 @@ pub struct SqliteDb {
     /// transaction, which on a pool handing connections out in turn made
     /// most statements of an add start cold.
     writer: SqlitePool,
+    /// Checkpoints the log in the background after writes.
+    checkpoints: Arc<checkpoint::Checkpoints>,
     location: String,
     hnsw_threshold: usize,
     /// The bytes of partitions its vector indexes and its store's keyword
@@ -201,13 +204,17 @@ impl SqliteDb {
         } else {
             pools
                 .max_connections(1)
-                .connect_with(opts)
+                .connect_with(opts.pragma(
+                    "wal_autocheckpoint",
+                    checkpoint::WRITER_AUTOCHECKPOINT_PAGES.to_string(),
+                ))
                 .await
                 .map_err(|e| error::map(e, "connect"))?
         };
         Ok(Self {
             pool,
             writer,
+            checkpoints: Arc::default(),
             location,
             hnsw_threshold: cfg.hnsw_threshold,
             partitions: bounded::Budget::new(
@@ -283,10 +290,19 @@ impl SqliteDb {
     /// A write transaction that takes SQLite's write lock at once, so two
     /// writers queue on `busy_timeout` instead of failing at commit.
     pub(crate) async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.writer
+        self.writer()
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| error::map(e, "begin"))
+    }
+
+    /// The connection to write through; the log is checkpointed shortly
+    /// after.
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        if self.path().is_some() {
+            self.checkpoints.after_write(&self.pool);
+        }
+        &self.writer
     }
 
     /// The underlying pool, for tests and benches that compare raw queries.

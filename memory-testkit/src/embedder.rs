@@ -1,5 +1,5 @@
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use memory_core::{EmbedKind, Embedder, NO_PROMPT_SCHEME, Result, vecmath};
@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 /// A deterministic bag-of-words embedder for tests: texts sharing words are
 /// similar, identical word sets are identical vectors. Not a language model.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DeterministicEmbedder {
     dimension: usize,
     model: String,
@@ -15,6 +15,18 @@ pub struct DeterministicEmbedder {
     prompt_scheme: String,
     /// Texts embedded as queries and as documents, shared by clones.
     counts: Arc<[AtomicU64; 2]>,
+    /// Work to run inside the next call embedding documents, shared by clones.
+    before_documents: Arc<Mutex<Option<crate::Hook>>>,
+}
+
+impl std::fmt::Debug for DeterministicEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeterministicEmbedder")
+            .field("model", &self.model)
+            .field("max_words", &self.max_words)
+            .field("prompt_scheme", &self.prompt_scheme)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DeterministicEmbedder {
@@ -26,6 +38,16 @@ impl DeterministicEmbedder {
             max_words: None,
             prompt_scheme: NO_PROMPT_SCHEME.to_owned(),
             counts: Arc::new([AtomicU64::new(0), AtomicU64::new(0)]),
+            before_documents: Arc::default(),
+        }
+    }
+
+    /// Runs `hook` inside the next call that embeds documents (on this
+    /// embedder or a clone), before it embeds them: for testing writes that
+    /// land while a caller waits for its vectors.
+    pub fn before_next_documents(&self, hook: crate::Hook) {
+        if let Ok(mut slot) = self.before_documents.lock() {
+            *slot = Some(hook);
         }
     }
 
@@ -101,6 +123,12 @@ impl Embedder for DeterministicEmbedder {
     async fn embed(&self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>> {
         let slot = usize::from(kind == EmbedKind::Document);
         self.counts[slot].fetch_add(texts.len() as u64, Ordering::Relaxed);
+        if kind == EmbedKind::Document {
+            let hook = self.before_documents.lock().ok().and_then(|mut h| h.take());
+            if let Some(hook) = hook {
+                hook.await;
+            }
+        }
         Ok(texts.iter().map(|t| self.vector(t)).collect())
     }
 }

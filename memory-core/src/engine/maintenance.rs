@@ -18,6 +18,10 @@ const PAGE: usize = 256;
 /// Outbox pages prepared at once by `sync`.
 const PAGES_AHEAD: usize = 2;
 
+/// Times `reindex` embeds one page again because other writes changed
+/// its memories meanwhile, before it gives up.
+const MAX_PAGE_CONFLICTS: u32 = 8;
+
 /// What `sync` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SyncReport {
@@ -162,10 +166,12 @@ impl Memory {
             .await?;
         let mut after = None;
         let mut total = 0;
+        let mut conflicts = 0;
         loop {
             let page = self.inner.store.scan_memories(after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.record.id);
+            let Some(last) = page.last().map(|m| m.record.id) else {
+                break;
+            };
             let inputs: Vec<EmbedInput<'_>> = page
                 .iter()
                 .map(|m| EmbedInput::of(&m.record.content, &m.record.metadata))
@@ -187,17 +193,21 @@ impl Memory {
                     replace_embedding: true,
                 });
             }
-            let ops = changes.outbox.clone();
-            let written: Vec<StoredMemory> =
-                changes.update.iter().map(|u| u.memory.clone()).collect();
-            match self.inner.store.apply(changes).await {
-                Ok(()) => {}
-                // A memory changed meanwhile: its own write queued a fresh vector.
-                Err(e) if e.kind() == ErrorKind::Conflict => continue,
+            match self.apply_and_flush(changes).await {
+                Ok(c) => {
+                    total += c.upserted;
+                    after = Some(last);
+                    conflicts = 0;
+                }
+                // A memory of the page changed while it was embedded, and
+                // the page's change set was refused whole: the page is read
+                // and embedded again, or its other memories would keep no
+                // vector in the new collection.
+                Err(e) if e.kind() == ErrorKind::Conflict && conflicts < MAX_PAGE_CONFLICTS => {
+                    conflicts += 1;
+                }
                 Err(e) => return Err(e),
             }
-            let c = self.flush(&ops, written).await;
-            total += c.upserted;
         }
         super::scheme::record(
             self.inner.store.as_ref(),

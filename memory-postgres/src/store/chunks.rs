@@ -52,9 +52,9 @@ pub(super) async fn retire_all(conn: &mut PgConnection, memories: &[Uuid]) -> Re
 }
 
 async fn queue_deletes(conn: &mut PgConnection, rows: Vec<(Uuid, String)>) -> Result<()> {
-    let rows: Vec<(Uuid, String, VectorOp)> = rows
+    let rows: Vec<(Uuid, Option<String>, VectorOp)> = rows
         .into_iter()
-        .map(|(id, tenant)| (id, tenant, VectorOp::Delete))
+        .map(|(id, tenant)| (id, Some(tenant), VectorOp::Delete))
         .collect();
     queue_outbox(conn, &rows).await
 }

@@ -173,19 +173,13 @@ async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> R
                     .map(|h| (h.memory_id, h.tenant.clone())),
             )
             .collect();
-        let mut rows = Vec::with_capacity(changes.outbox.len());
-        for (id, op) in &changes.outbox {
-            // A memory's tenant comes from this change set, else from its row (still present: deletes run last).
-            let tenant: Option<String> = match known.get(id) {
-                Some(t) => Some(t.clone()),
-                None => sqlx::query_scalar("SELECT tenant FROM memories WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(|e| map(e, "outbox"))?,
-            };
-            rows.push((*id, tenant.unwrap_or_default(), *op));
-        }
+        // A memory's tenant comes from this change set, else from its row
+        // (still present: deletes run last).
+        let rows: Vec<(Uuid, Option<String>, VectorOp)> = changes
+            .outbox
+            .iter()
+            .map(|(id, op)| (*id, known.get(id).cloned(), *op))
+            .collect();
         queue_outbox(conn, &rows).await?;
     }
     // A rewritten vector retires the windows the new content no longer has;
@@ -234,33 +228,60 @@ async fn apply_in(conn: &mut PgConnection, changes: &ChangeSet, lang: &str) -> R
     Ok(())
 }
 
-/// Writes outbox rows after every row already queued; a row for an id
-/// already queued takes its place with the new op. An upsert marks its
-/// memory's vector pending.
+/// Writes outbox rows after every row already queued, in one statement;
+/// a row for an id already queued (or queued again later in `rows`) takes
+/// the later place with the later op. A row without a tenant takes its
+/// memory's. An upsert marks its memory's vector pending.
 pub(crate) async fn queue_outbox(
     conn: &mut PgConnection,
-    rows: &[(Uuid, String, VectorOp)],
+    rows: &[(Uuid, Option<String>, VectorOp)],
 ) -> Result<()> {
-    for (id, tenant, op) in rows {
+    // One INSERT cannot update the row it inserted: an id's last op alone
+    // is written, at its own place.
+    let last: std::collections::HashMap<Uuid, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _, _))| (*id, i))
+        .collect();
+    let kept = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, (id, _, _))| last.get(id) == Some(i))
+        .map(|(_, row)| row);
+    let (mut ids, mut tenants, mut ops, mut upserts) = (vec![], vec![], vec![], vec![]);
+    for (id, tenant, op) in kept {
+        ids.push(*id);
+        tenants.push(tenant.clone());
+        ops.push(op.as_str());
+        if *op == VectorOp::Upsert {
+            upserts.push(*id);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO outbox (memory_id, tenant, op, attempts, last_error) \
+         SELECT q.id, COALESCE(q.tenant, (SELECT m.tenant FROM memories m WHERE m.id = q.id), ''), q.op, 0, NULL \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS q(id, tenant, op, pos) \
+         ORDER BY q.pos \
+         ON CONFLICT (memory_id) DO UPDATE SET op = excluded.op, attempts = 0, last_error = NULL, \
+         seq = nextval(pg_get_serial_sequence('outbox', 'seq'))",
+    )
+    .bind(&ids)
+    .bind(&tenants)
+    .bind(&ops)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| map(e, "outbox"))?;
+    if !upserts.is_empty() {
         sqlx::query(
-            "INSERT INTO outbox (memory_id, tenant, op, attempts, last_error) VALUES ($1, $2, $3, 0, NULL)
-             ON CONFLICT (memory_id) DO UPDATE SET op = excluded.op, attempts = 0, last_error = NULL, seq = nextval(pg_get_serial_sequence('outbox', 'seq'))",
+            "UPDATE memories SET vector_state = 'pending', vector_attempts = 0 WHERE id = ANY($1)",
         )
-        .bind(id)
-        .bind(tenant)
-        .bind(op.as_str())
+        .bind(&upserts)
         .execute(&mut *conn)
         .await
         .map_err(|e| map(e, "outbox"))?;
-        if *op == VectorOp::Upsert {
-            sqlx::query(
-                "UPDATE memories SET vector_state = 'pending', vector_attempts = 0 WHERE id = $1",
-            )
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| map(e, "outbox"))?;
-        }
     }
     Ok(())
 }

@@ -153,7 +153,7 @@ impl ConversationStore for SqliteStore {
         push_ids(&mut qb, ids);
         Ok(qb
             .build()
-            .execute(&self.db.writer)
+            .execute(self.db.writer())
             .await
             .map_err(|e| map(e, "mark answered"))?
             .rows_affected())
@@ -194,7 +194,7 @@ impl ConversationStore for SqliteStore {
             qb.push_bind(tenant.to_owned()).push(" AND id IN ");
             push_ids(&mut qb, chunk);
             qb.build()
-                .execute(&self.db.writer)
+                .execute(self.db.writer())
                 .await
                 .map_err(|e| map(e, "mark extracted"))?;
         }
@@ -202,7 +202,7 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn upsert_session(&self, s: &Session) -> Result<()> {
-        directory::write_session(&self.db.writer, s, true).await
+        directory::write_session(self.db.writer(), s, true).await
     }
 
     async fn get_session(&self, tenant: &str, id: &str) -> Result<Option<Session>> {
@@ -241,7 +241,7 @@ impl ConversationStore for SqliteStore {
         .bind(ms(at))
         .bind(ms(at))
         .bind(i64_of(t.messages))
-        .fetch_one(&self.db.writer)
+        .fetch_one(self.db.writer())
         .await
         .map_err(|e| directory::user_conflict(map(e, "touch user")))?;
         rows::user(&row)
@@ -273,7 +273,7 @@ impl ConversationStore for SqliteStore {
         .bind(ms(at))
         .bind(serde_json::Value::Object(patch.metadata.clone().unwrap_or_default()).to_string())
         .bind(i64::from(patch.metadata.is_some()))
-        .fetch_one(&self.db.writer)
+        .fetch_one(self.db.writer())
         .await
         .map_err(|e| directory::user_conflict(map(e, "patch user")))?;
         rows::user(&row)
@@ -290,11 +290,11 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn create_session(&self, s: &Session) -> Result<()> {
-        directory::write_session(&self.db.writer, s, false).await
+        directory::write_session(self.db.writer(), s, false).await
     }
 
     async fn replace_session(&self, s: &Session) -> Result<()> {
-        directory::replace_session(&self.db.writer, s).await
+        directory::replace_session(self.db.writer(), s).await
     }
 
     async fn list_sessions(&self, tenant: &str, q: &SessionQuery) -> Result<Vec<Session>> {
@@ -306,11 +306,11 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn create_topic(&self, t: &Topic) -> Result<()> {
-        directory::write_topic(&self.db.writer, t, true).await
+        directory::write_topic(self.db.writer(), t, true).await
     }
 
     async fn replace_topic(&self, t: &Topic) -> Result<()> {
-        directory::write_topic(&self.db.writer, t, false).await
+        directory::write_topic(self.db.writer(), t, false).await
     }
 
     async fn get_topic(&self, tenant: &str, id: Uuid) -> Result<Option<Topic>> {

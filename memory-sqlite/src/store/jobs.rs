@@ -88,7 +88,7 @@ impl JobStore for SqliteStore {
         .bind(ms(now))
         .bind(ms(now))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.db.writer)
+        .fetch_all(self.db.writer())
         .await
         .map_err(|e| map(e, "claim jobs"))?;
         let mut jobs = rows.iter().map(job).collect::<Result<Vec<_>>>()?;
@@ -136,7 +136,7 @@ impl JobStore for SqliteStore {
         .bind(finished)
         .bind(id.to_string())
         .bind(owner)
-        .execute(&self.db.writer)
+        .execute(self.db.writer())
         .await
         .map_err(|e| map(e, "fail job"))?;
         Ok(())
@@ -148,7 +148,7 @@ impl JobStore for SqliteStore {
              WHERE lease_owner = ? AND dead = 0",
         )
         .bind(owner)
-        .execute(&self.db.writer)
+        .execute(self.db.writer())
         .await
         .map_err(|e| map(e, "release jobs"))?;
         Ok(r.rows_affected())
@@ -179,7 +179,7 @@ impl JobStore for SqliteStore {
         .bind(ms(now))
         .bind(ids_json(ids))
         .bind(ids_json(ids))
-        .execute(&self.db.writer)
+        .execute(self.db.writer())
         .await
         .map_err(|e| map(e, "retry jobs"))?;
         Ok(r.rows_affected())
@@ -191,7 +191,7 @@ impl JobStore for SqliteStore {
         )
         .bind(ids_json(ids))
         .bind(ids_json(ids))
-        .execute(&self.db.writer)
+        .execute(self.db.writer())
         .await
         .map_err(|e| map(e, "purge jobs"))?;
         Ok(r.rows_affected())

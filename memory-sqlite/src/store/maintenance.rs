@@ -65,7 +65,7 @@ impl MaintenanceStore for SqliteStore {
         .bind(ms(u.last_seen_at))
         .bind(i64_of(u.message_count))
         .bind(serde_json::Value::Object(u.metadata.clone()).to_string())
-        .execute(&self.db.writer)
+        .execute(self.db.writer())
         .await
         .map_err(|e| map(e, "put user"))?;
         Ok(())
@@ -162,7 +162,7 @@ impl MaintenanceStore for SqliteStore {
         )
         .bind(key)
         .bind(value)
-        .execute(&self.db.writer)
+        .execute(self.db.writer())
         .await
         .map_err(|e| map(e, "write a setting"))?;
         Ok(())

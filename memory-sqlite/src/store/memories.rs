@@ -186,7 +186,7 @@ impl MemoryStore for SqliteStore {
             .push(" AND id IN ");
         push_ids(&mut qb, ids);
         qb.build()
-            .execute(&self.db.writer)
+            .execute(self.db.writer())
             .await
             .map_err(|e| map(e, "touch memories"))?;
         Ok(())

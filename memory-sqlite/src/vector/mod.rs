@@ -231,7 +231,7 @@ impl VectorIndex for SqliteVectorIndex {
             .bind(&spec.name)
             .bind(i64::try_from(spec.dimension).unwrap_or(i64::MAX))
             .bind(spec.metric.as_str())
-            .execute(&self.db.writer)
+            .execute(self.db.writer())
             .await
             .map_err(|e| map(e, "create collection"))?;
         let existing = self.spec(&spec.name).await?;

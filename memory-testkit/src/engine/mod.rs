@@ -20,6 +20,7 @@ mod consistency;
 mod conversation;
 mod directory;
 mod pipeline;
+mod reindex;
 mod search;
 mod validity;
 mod worker;
@@ -30,6 +31,7 @@ use consistency::*;
 use conversation::*;
 use directory::*;
 use pipeline::*;
+use reindex::*;
 use search::*;
 use validity::*;
 use worker::*;
@@ -71,6 +73,27 @@ async fn rig(b: &Backends, config: EngineConfig) -> Result<Rig, String> {
         flaky,
         scope: Scope::user("alice").with_tenant(unique("tenant")),
     })
+}
+
+/// An engine on the backends' store and index with `embedder`, over
+/// `collection`.
+fn builder_on(
+    b: &Backends,
+    collection: &str,
+    embedder: &DeterministicEmbedder,
+) -> memory_core::MemoryBuilder {
+    let mut builder = Memory::builder()
+        .store(b.store.clone())
+        .vectors(b.vectors.clone())
+        .embedder(Arc::new(embedder.clone()))
+        .config(EngineConfig {
+            collection: collection.to_owned(),
+            ..EngineConfig::default()
+        });
+    if let Some(k) = &b.keywords {
+        builder = builder.keywords(k.clone());
+    }
+    builder
 }
 
 /// Runs every engine case, each on fresh backends from `factory` (a store
@@ -133,6 +156,7 @@ where
     case!(r, context_respects_priority_and_budget(&factory().await));
     case!(r, reindex_after_model_change(&factory().await));
     case!(r, prompt_scheme_change_needs_reindex(&factory().await));
+    case!(r, reindex_redoes_a_page_changed_meanwhile(&factory().await));
     case!(r, rate_limits_per_user_and_global(&factory().await));
     case!(
         r,

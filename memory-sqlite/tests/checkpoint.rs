@@ -1,0 +1,65 @@
+//! The write-ahead log reaches the database file in the background shortly
+//! after writes, instead of in whichever commit crosses SQLite's threshold.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use memory_core::{ChangeSet, MemoryStore, Scope, StoredMemory};
+use memory_sqlite::SqliteDb;
+use sqlx::sqlite::SqliteConnectOptions;
+
+/// The memories in the database file at `path` alone, without its log;
+/// `None` while a copy caught mid-checkpoint does not open.
+async fn memories_in_file_alone(path: &Path, scratch: &Path) -> Option<i64> {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
+    }
+    std::fs::copy(path, scratch).ok()?;
+    let opts = SqliteConnectOptions::new().filename(scratch);
+    let pool = sqlx::SqlitePool::connect_with(opts).await.ok()?;
+    let n = sqlx::query_scalar("SELECT count(*) FROM memories")
+        .fetch_one(&pool)
+        .await
+        .ok();
+    pool.close().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_reach_the_database_file_shortly_after_they_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let db = SqliteDb::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let store = db.store();
+    let scope = Scope::user("u");
+    for i in 0..20 {
+        let record = memory_testkit::store::record(&scope, &format!("checkpointed {i}"));
+        store
+            .apply(ChangeSet {
+                insert: vec![StoredMemory::new(record, None)],
+                ..ChangeSet::default()
+            })
+            .await
+            .unwrap();
+    }
+    // Twenty small writes are far below the 1,000 pages at which SQLite
+    // would checkpoint on its own: only the background checkpoint moves
+    // them out of the log while the database stays open.
+    let scratch = dir.path().join("copy.db");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let n = memories_in_file_alone(&path, &scratch).await;
+        if n == Some(20) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "30 s after the writes the database file alone holds {n:?} of 20 memories"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    db.close().await;
+}
