@@ -22,6 +22,17 @@ const PAGES_AHEAD: usize = 2;
 /// its memories meanwhile, before it gives up.
 const MAX_PAGE_CONFLICTS: u32 = 8;
 
+/// A page `sync` prepares on a task of its own, stopped when dropped: a
+/// sync that ends early (the index went down, or its caller stopped
+/// waiting) leaves no task reading and embedding pages nobody will write.
+struct Ahead(tokio::task::JoinHandle<Prepared>);
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// What `sync` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SyncReport {
@@ -112,7 +123,7 @@ impl Memory {
         // vector, as after `migrate --re-embed`) on their own tasks, two at
         // once, while the oldest is written to the index: the model always
         // holds the next page's texts, and the index sees the pages in order.
-        let mut ahead: VecDeque<tokio::task::JoinHandle<Prepared>> = VecDeque::new();
+        let mut ahead: VecDeque<Ahead> = VecDeque::new();
         loop {
             while ahead.len() < PAGES_AHEAD {
                 // The pages in flight and the rows that failed this call
@@ -134,14 +145,14 @@ impl Memory {
                     break;
                 }
                 let m = self.clone();
-                ahead.push_back(tokio::spawn(
-                    async move { m.prepare(&fresh, Vec::new()).await },
-                ));
+                ahead.push_back(Ahead(tokio::spawn(async move {
+                    m.prepare(&fresh, Vec::new()).await
+                })));
             }
-            let Some(oldest) = ahead.pop_front() else {
+            let Some(mut oldest) = ahead.pop_front() else {
                 break;
             };
-            let page = oldest
+            let page = (&mut oldest.0)
                 .await
                 .map_err(|e| Error::internal(format!("vector sync: a page was lost: {e}")))?;
             let c = self.commit(page).await;

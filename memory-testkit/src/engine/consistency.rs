@@ -329,3 +329,51 @@ pub(super) async fn decay_lowers_prunes_and_does_not_compound(b: &Backends) -> C
     );
     Ok(())
 }
+
+/// A sync whose caller stops waiting stops preparing its pages: the page
+/// being embedded is dropped, not left running on a task of its own.
+pub(super) async fn a_cancelled_sync_stops_preparing_pages(b: &Backends) -> CaseResult {
+    /// Sets its flag when the embedding it sits in is dropped.
+    struct Dropped(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let embedder = DeterministicEmbedder::new(64);
+    let m = builder_on(b, &unique("cancel"), &embedder)
+        .build()
+        .await
+        .or_fail("build")?;
+    // Memories stored without a vector: the sync embeds them first.
+    let scope = Scope::user("alice").with_tenant(unique("tenant"));
+    let mut changes = memory_core::ChangeSet::default();
+    for i in 0..3 {
+        let record = crate::store::record(&scope, &format!("not embedded yet {i}"));
+        changes
+            .outbox
+            .push((record.id, memory_core::VectorOp::Upsert));
+        changes
+            .insert
+            .push(memory_core::StoredMemory::new(record, None));
+    }
+    b.store.apply(changes).await.or_fail("store memories")?;
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let guard = Dropped(dropped.clone());
+    embedder.before_next_documents(Box::pin(async move {
+        let _guard = guard;
+        std::future::pending::<()>().await;
+    }));
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(300), m.sync(false)).await;
+    ensure!(
+        waited.is_err(),
+        "the sync finished past an embedding that never ends"
+    );
+    for _ in 0..100 {
+        if dropped.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Err("5 s after its sync was dropped, a page was still being embedded".into())
+}

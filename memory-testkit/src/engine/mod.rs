@@ -157,6 +157,7 @@ where
     case!(r, reindex_after_model_change(&factory().await));
     case!(r, prompt_scheme_change_needs_reindex(&factory().await));
     case!(r, reindex_redoes_a_page_changed_meanwhile(&factory().await));
+    case!(r, a_cancelled_sync_stops_preparing_pages(&factory().await));
     case!(r, rate_limits_per_user_and_global(&factory().await));
     case!(
         r,
