@@ -119,6 +119,15 @@ async fn a_memory_and_its_vector_are_written_together_into_the_stores_own_index(
             .is_empty()
     );
 
+    // A delete queued for an earlier memory of this id (written again by
+    // an import, say) must not survive to undo the new vector.
+    store
+        .apply(ChangeSet {
+            outbox: vec![(id, VectorOp::Delete)],
+            ..ChangeSet::default()
+        })
+        .await
+        .unwrap();
     // The facade hands the store its index behind the retry layer.
     let layered =
         memory_core::retry::Retrying::new(own.clone(), memory_core::retry::RetryPolicy::default());
