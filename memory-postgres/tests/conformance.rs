@@ -212,7 +212,7 @@ async fn selective_filter_on_10k_vectors_is_exact() {
 /// re-analysed when the store opens; a new `ts_config` re-analyses too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_keyword_terms_are_reanalysed_on_open() {
-    use memory_core::{ChangeSet, KeywordIndex, KeywordQuery, MemoryStore, StoredMemory};
+    use memory_core::{KeywordIndex, KeywordQuery, MemoryStore};
     let url = format!("{}?schema={}", base_url(), unique("t").to_lowercase());
     let scope = Scope::user("u");
     let record = memory_testkit::store::record(&scope, "A viagem para Lisboa foi ótima");
@@ -235,10 +235,7 @@ async fn stale_keyword_terms_are_reanalysed_on_open() {
     {
         let db = PgDb::connect(&url).await.unwrap();
         db.store()
-            .apply(ChangeSet {
-                insert: vec![StoredMemory::new(record, None)],
-                ..ChangeSet::default()
-            })
+            .apply(memory_testkit::store::without_vectors([record]))
             .await
             .unwrap();
         assert_eq!(search(&db).await.len(), 1);

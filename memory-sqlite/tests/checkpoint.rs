@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use memory_core::{ChangeSet, MemoryStore, Scope, StoredMemory};
+use memory_core::{MemoryStore, Scope};
 use memory_sqlite::SqliteDb;
 use sqlx::sqlite::SqliteConnectOptions;
 
@@ -38,10 +38,7 @@ async fn writes_reach_the_database_file_shortly_after_they_commit() {
     for i in 0..20 {
         let record = memory_testkit::store::record(&scope, &format!("checkpointed {i}"));
         store
-            .apply(ChangeSet {
-                insert: vec![StoredMemory::new(record, None)],
-                ..ChangeSet::default()
-            })
+            .apply(memory_testkit::store::without_vectors([record]))
             .await
             .unwrap();
     }

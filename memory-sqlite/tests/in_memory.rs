@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use memory_core::{ChangeSet, MemoryStore, Scope, StoredMemory};
+use memory_core::{MemoryStore, Scope};
 use memory_sqlite::SqliteDb;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -14,10 +14,7 @@ async fn cancelled_requests_keep_an_in_memory_database() {
     let record = memory_testkit::store::record(&Scope::user("u"), "kept through cancellations");
     let (tenant, id) = (record.scope.tenant.clone(), record.id);
     store
-        .apply(ChangeSet {
-            insert: vec![StoredMemory::new(record, None)],
-            ..ChangeSet::default()
-        })
+        .apply(memory_testkit::store::without_vectors([record]))
         .await
         .unwrap();
     // Deadlines spread over the span of a request, so some land while a

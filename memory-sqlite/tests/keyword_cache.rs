@@ -3,9 +3,7 @@
 //! back to what they hold.
 #![allow(clippy::unwrap_used)]
 
-use memory_core::{
-    ChangeSet, Filter, KeywordIndex, KeywordQuery, MemoryStore, Scope, StoredMemory,
-};
+use memory_core::{ChangeSet, Filter, KeywordIndex, KeywordQuery, MemoryStore, Scope};
 use memory_sqlite::SqliteDb;
 use uuid::Uuid;
 
@@ -15,10 +13,7 @@ async fn add(db: &SqliteDb, scope: &Scope, text: &str) -> Uuid {
     let record = memory_testkit::store::record(scope, text);
     let id = record.id;
     db.store()
-        .apply(ChangeSet {
-            insert: vec![StoredMemory::new(record, None)],
-            ..ChangeSet::default()
-        })
+        .apply(memory_testkit::store::without_vectors([record]))
         .await
         .unwrap();
     id

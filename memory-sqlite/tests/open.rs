@@ -36,7 +36,7 @@ async fn concurrent_first_opens_all_succeed() {
 /// before terms existed, none) is re-analysed when it opens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_keyword_terms_are_reanalysed_on_open() {
-    use memory_core::{ChangeSet, KeywordIndex, KeywordQuery, MemoryStore, Scope, StoredMemory};
+    use memory_core::{KeywordIndex, KeywordQuery, MemoryStore, Scope};
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/old.db", dir.path().display());
     let scope = Scope::user("u");
@@ -60,10 +60,7 @@ async fn stale_keyword_terms_are_reanalysed_on_open() {
     {
         let db = SqliteDb::connect(&url).await.unwrap();
         db.store()
-            .apply(ChangeSet {
-                insert: vec![StoredMemory::new(record, None)],
-                ..ChangeSet::default()
-            })
+            .apply(memory_testkit::store::without_vectors([record]))
             .await
             .unwrap();
         assert_eq!(search(&db).await.len(), 1);

@@ -347,16 +347,14 @@ pub(super) async fn a_cancelled_sync_stops_preparing_pages(b: &Backends) -> Case
         .or_fail("build")?;
     // Memories stored without a vector: the sync embeds them first.
     let scope = Scope::user("alice").with_tenant(unique("tenant"));
-    let mut changes = memory_core::ChangeSet::default();
-    for i in 0..3 {
-        let record = crate::store::record(&scope, &format!("not embedded yet {i}"));
-        changes
-            .outbox
-            .push((record.id, memory_core::VectorOp::Upsert));
-        changes
-            .insert
-            .push(memory_core::StoredMemory::new(record, None));
-    }
+    let records: Vec<_> = (0..3)
+        .map(|i| crate::store::record(&scope, &format!("not embedded yet {i}")))
+        .collect();
+    let mut changes = crate::store::without_vectors(records.clone());
+    changes.outbox = records
+        .iter()
+        .map(|r| (r.id, memory_core::VectorOp::Upsert))
+        .collect();
     b.store.apply(changes).await.or_fail("store memories")?;
     let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let guard = Dropped(dropped.clone());

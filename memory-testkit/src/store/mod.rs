@@ -37,6 +37,17 @@ pub fn record(scope: &Scope, content: &str) -> MemoryRecord {
     }
 }
 
+/// A change set inserting `records` with no vector and queuing nothing.
+pub fn without_vectors(records: impl IntoIterator<Item = MemoryRecord>) -> ChangeSet {
+    ChangeSet {
+        insert: records
+            .into_iter()
+            .map(|r| StoredMemory::new(r, None))
+            .collect(),
+        ..ChangeSet::default()
+    }
+}
+
 fn insert(records: &[MemoryRecord]) -> ChangeSet {
     ChangeSet {
         insert: records
