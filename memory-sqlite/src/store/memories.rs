@@ -278,7 +278,7 @@ impl MemoryStore for SqliteStore {
         let with_vector: HashSet<Uuid> = vectors.iter().map(|v| v.id).collect();
         let written =
             |id: &Uuid, op: &VectorOp| *op == VectorOp::Upsert && with_vector.contains(id);
-        // A memory inserted here with its vector is synced as written: it
+        // A memory inserted here with its vector is inserted synced: it
         // needs no outbox row to be queued and then marked done.
         let fresh: HashSet<Uuid> = changes
             .insert
@@ -292,34 +292,12 @@ impl MemoryStore for SqliteStore {
             .filter(|(id, op)| written(id, op) && !fresh.contains(id))
             .map(|(id, _)| OutboxAck::of(*id, VectorOp::Upsert))
             .collect();
-        let staged_changes;
-        let changes = if fresh.is_empty() {
-            changes
-        } else {
-            let mut c = changes.clone();
-            for m in c.insert.iter_mut().filter(|m| fresh.contains(&m.record.id)) {
-                m.record.vector_state = memory_core::VectorState::Synced;
-                m.record.vector_attempts = 0;
-            }
-            c.outbox
-                .retain(|(id, op)| !(*op == VectorOp::Upsert && fresh.contains(id)));
-            staged_changes = c;
-            &staged_changes
-        };
         // One transaction and, past the reads a write needs first, one
         // command: the memories, their vectors, and their outbox rows
         // marked done; the vector bumps' epochs are the only rows returned.
         let mut tx = self.db.begin_immediate().await?;
         let mut batch = Batch::default();
-        super::stage(&mut tx, changes, &mut batch).await?;
-        if !fresh.is_empty() {
-            // An op left queued for an earlier memory of the same id (a
-            // delete, before an import wrote it again) would undo this
-            // vector when drained.
-            let qb = batch.statement();
-            qb.push("DELETE FROM outbox WHERE memory_id IN ");
-            super::push_ids(qb, &fresh.iter().collect::<Vec<_>>());
-        }
+        super::stage(&mut tx, changes, &fresh, &mut batch).await?;
         let staged = if vectors.is_empty() {
             None
         } else {

@@ -8,6 +8,7 @@ use memory_core::{
 };
 use sha2::Digest;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 use crate::SqliteDb;
@@ -43,8 +44,14 @@ impl SqliteStore {
     }
 }
 
-/// Binds a memory's columns in the order of `INSERT_COLUMNS`.
-fn push_memory_values(qb: &mut QueryBuilder<Sqlite>, m: &StoredMemory) {
+/// Binds a memory's columns in the order of `INSERT_COLUMNS`; `synced`
+/// when its vector is written in the same transaction.
+fn push_memory_values(qb: &mut QueryBuilder<Sqlite>, m: &StoredMemory, synced: bool) {
+    let (state, attempts) = if synced {
+        (memory_core::VectorState::Synced, 0)
+    } else {
+        (m.record.vector_state, m.record.vector_attempts)
+    };
     let r = &m.record;
     let mut s = qb.separated(", ");
     s.push_bind(r.id.to_string())
@@ -67,8 +74,8 @@ fn push_memory_values(qb: &mut QueryBuilder<Sqlite>, m: &StoredMemory) {
         .push_bind(r.content_hash.clone())
         .push_bind(r.embedding_model.clone())
         .push_bind(m.embedding.as_deref().map(vec_to_blob))
-        .push_bind(r.vector_state.as_str())
-        .push_bind(i64::from(r.vector_attempts))
+        .push_bind(state.as_str())
+        .push_bind(i64::from(attempts))
         .push_bind(i64_of(r.version))
         .push_bind(owner_token(&r.scope.tenant, r.scope.user_id.as_deref()))
         .push_bind(r.valid_from.map(ms))
@@ -82,7 +89,7 @@ const INSERT_COLUMNS: &str = "INSERT INTO memories (id, tenant, user_id, agent_i
 
 async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()> {
     let mut batch = Batch::default();
-    stage(conn, changes, &mut batch).await?;
+    stage(conn, changes, &HashSet::new(), &mut batch).await?;
     batch.run(conn, "write memories").await
 }
 
@@ -93,6 +100,7 @@ async fn apply_in(conn: &mut SqliteConnection, changes: &ChangeSet) -> Result<()
 pub(super) async fn stage(
     conn: &mut SqliteConnection,
     changes: &ChangeSet,
+    synced: &HashSet<Uuid>,
     batch: &mut Batch,
 ) -> Result<()> {
     for chunk in changes.insert.chunks(400) {
@@ -103,7 +111,7 @@ pub(super) async fn stage(
                 qb.push(", ");
             }
             qb.push("(");
-            push_memory_values(qb, m);
+            push_memory_values(qb, m, synced.contains(&m.record.id));
             qb.push(")");
         }
     }
@@ -129,7 +137,21 @@ pub(super) async fn stage(
                 .push_bind(ms(h.created_at));
         });
     }
-    if !changes.outbox.is_empty() {
+    // A memory inserted synced needs no upsert queued, and an op left
+    // queued for an earlier memory of the same id (a delete, before an
+    // import wrote it again) would undo its vector when drained.
+    if !synced.is_empty() {
+        let qb = batch.statement();
+        qb.push("DELETE FROM outbox WHERE memory_id IN ");
+        push_ids(qb, &synced.iter().collect::<Vec<_>>());
+    }
+    let outbox: Vec<(Uuid, VectorOp)> = changes
+        .outbox
+        .iter()
+        .filter(|(id, op)| !(*op == VectorOp::Upsert && synced.contains(id)))
+        .copied()
+        .collect();
+    if !outbox.is_empty() {
         let tenants: std::collections::HashMap<Uuid, String> = changes
             .insert
             .iter()
@@ -143,13 +165,12 @@ pub(super) async fn stage(
                     .map(|h| (h.memory_id, h.tenant.clone())),
             )
             .collect();
-        let rows: Vec<(Uuid, Option<String>, VectorOp)> = changes
-            .outbox
+        let rows: Vec<(Uuid, Option<String>, VectorOp)> = outbox
             .iter()
             .map(|(id, op)| (*id, tenants.get(id).cloned(), *op))
             .collect();
         // A row this change set inserts is already pending as written.
-        let fresh: std::collections::HashSet<Uuid> = changes
+        let fresh: HashSet<Uuid> = changes
             .insert
             .iter()
             .map(|m| &m.record)
@@ -270,7 +291,7 @@ pub(crate) async fn queue_outbox(
     rows: &[(Uuid, Option<String>, VectorOp)],
 ) -> Result<()> {
     let mut batch = Batch::default();
-    push_outbox(&mut batch, rows, &std::collections::HashSet::new());
+    push_outbox(&mut batch, rows, &HashSet::new());
     batch.run(conn, "outbox").await
 }
 
@@ -281,7 +302,7 @@ pub(crate) async fn queue_outbox(
 fn push_outbox(
     batch: &mut Batch,
     rows: &[(Uuid, Option<String>, VectorOp)],
-    pending: &std::collections::HashSet<Uuid>,
+    pending: &HashSet<Uuid>,
 ) {
     // SQLite applies the conflict clause row by row, in the order of the
     // `seq` column, so of two ops for one memory the later one stays.
