@@ -10,7 +10,7 @@
 //! appending to the log while it copies.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::SqlitePool;
@@ -27,9 +27,15 @@ const DELAY: Duration = Duration::from_millis(250);
 #[derive(Debug, Default)]
 pub(crate) struct Checkpoints {
     scheduled: AtomicBool,
+    count: AtomicU64,
 }
 
 impl Checkpoints {
+    /// How many checkpoints were scheduled so far.
+    pub(crate) fn scheduled(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
     /// Notes a write: a checkpoint on `readers` follows within [`DELAY`]
     /// unless one is already waiting.
     pub(crate) fn after_write(self: &Arc<Self>, readers: &SqlitePool) {
@@ -41,6 +47,7 @@ impl Checkpoints {
             self.scheduled.store(false, Ordering::Release);
             return;
         };
+        self.count.fetch_add(1, Ordering::Relaxed);
         let (this, readers) = (self.clone(), readers.clone());
         runtime.spawn(async move {
             tokio::time::sleep(DELAY).await;

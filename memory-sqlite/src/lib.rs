@@ -299,10 +299,29 @@ impl SqliteDb {
     /// The connection to write through; the log is checkpointed shortly
     /// after.
     pub(crate) fn writer(&self) -> &SqlitePool {
+        self.wrote();
+        &self.writer
+    }
+
+    /// The connection to write through, for a statement that most often
+    /// changes nothing (a poll): its caller calls [`Self::wrote`] when it
+    /// did, so an idle poller schedules no checkpoint.
+    pub(crate) fn writer_for_poll(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// Notes a write through [`Self::writer_for_poll`]: the log is
+    /// checkpointed shortly after.
+    pub(crate) fn wrote(&self) {
         if self.path().is_some() {
             self.checkpoints.after_write(&self.pool);
         }
-        &self.writer
+    }
+
+    /// How many background checkpoints of the write-ahead log were
+    /// scheduled since the database was opened (one per burst of writes).
+    pub fn checkpoints_scheduled(&self) -> u64 {
+        self.checkpoints.scheduled()
     }
 
     /// The underlying pool, for tests and benches that compare raw queries.

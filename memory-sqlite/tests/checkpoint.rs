@@ -60,3 +60,51 @@ async fn writes_reach_the_database_file_shortly_after_they_commit() {
     }
     db.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_poll_schedules_no_checkpoint() {
+    use memory_core::traits::{JobStore, NewJob};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let db = SqliteDb::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let store = db.store();
+    let lease = Duration::from_secs(30);
+    let before = db.checkpoints_scheduled();
+    for _ in 0..5 {
+        let claimed = store
+            .claim("w", 8, lease, chrono::Utc::now())
+            .await
+            .unwrap();
+        assert!(claimed.is_empty());
+        // Past the delay, so a checkpoint scheduled by a poll would have
+        // run and the next poll would schedule another.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        db.checkpoints_scheduled(),
+        before,
+        "polls that claimed nothing scheduled checkpoints"
+    );
+
+    let due = chrono::Utc::now() - chrono::Duration::seconds(1);
+    store
+        .enqueue(&[NewJob::new("decay", "t", due)])
+        .await
+        .unwrap();
+    let enqueued = db.checkpoints_scheduled();
+    assert!(enqueued > before, "an enqueue schedules a checkpoint");
+    // Past the enqueue's checkpoint, which a claim would otherwise share.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let claimed = store
+        .claim("w", 8, lease, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        db.checkpoints_scheduled() > enqueued,
+        "a claim that leased a job schedules a checkpoint"
+    );
+    db.close().await;
+}

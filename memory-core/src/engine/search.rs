@@ -185,16 +185,28 @@ impl Memory {
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResponse> {
         let start = std::time::Instant::now();
         let mode = request.mode.as_str();
+        let tenant = request.scope.tenant.clone();
         let result = if request.rewrite.unwrap_or(self.inner.config.query_rewrite) {
             self.search_rewritten(request).await
         } else {
             self.search_inner(request).await
         };
+        // Noted here, for the page served: a rewritten search's lists run
+        // deeper than the page, and their other hits were not shown.
+        if self.inner.config.track_access
+            && let Ok(r) = &result
+            && !r.hits.is_empty()
+        {
+            let ids: Vec<Uuid> = r.hits.iter().map(|h| h.memory.id).collect();
+            self.note_access(&tenant, &ids, crate::now());
+        }
         metrics::histogram!("memory_search_seconds", "mode" => mode)
             .record(start.elapsed().as_secs_f64());
         result
     }
 
+    /// One search, its access not noted (the caller notes the page it
+    /// serves).
     pub(super) async fn search_inner(&self, request: SearchRequest) -> Result<SearchResponse> {
         let cfg = &self.inner.config;
         request.scope.validate(false)?;
@@ -411,10 +423,6 @@ impl Memory {
         }
         let more = hits.len() > want;
         let page: Vec<SearchHit> = hits.into_iter().skip(offset).take(k).collect();
-        if cfg.track_access && !page.is_empty() {
-            let ids: Vec<Uuid> = page.iter().map(|h| h.memory.id).collect();
-            self.note_access(&tenant, &ids, now);
-        }
         Ok(SearchResponse {
             next_cursor: more.then(|| encode_cursor(want)),
             hits: page,

@@ -88,9 +88,12 @@ impl JobStore for SqliteStore {
         .bind(ms(now))
         .bind(ms(now))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(self.db.writer())
+        .fetch_all(self.db.writer_for_poll())
         .await
         .map_err(|e| map(e, "claim jobs"))?;
+        if !rows.is_empty() {
+            self.db.wrote();
+        }
         let mut jobs = rows.iter().map(job).collect::<Result<Vec<_>>>()?;
         jobs.sort_by_key(|j| j.due_at);
         Ok(jobs)

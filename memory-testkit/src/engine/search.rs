@@ -442,6 +442,33 @@ pub(super) async fn rewritten_queries_find_what_the_question_misses(b: &Backends
         res.hits.windows(2).all(|w| w[0].score >= w[1].score),
         "fused hits not sorted"
     );
+    // Access is recorded for the page served, not for the deeper lists
+    // fused to make it.
+    let mut accessed: Vec<_> = plain.hits.iter().map(|h| h.memory.id).collect();
+    let page = m
+        .search(
+            SearchRequest::new(scope.clone(), "garden")
+                .k(1)
+                .rewrite(true),
+        )
+        .await
+        .or_fail("rewritten search of one hit")?;
+    accessed.extend(res.hits.iter().chain(&page.hits).map(|h| h.memory.id));
+    let listed = m
+        .list(&scope, None, memory_core::Validity::Current, 10, None)
+        .await
+        .or_fail("list")?;
+    ensure!(listed.items.len() == 3, "listed {}", listed.items.len());
+    for r in &listed.items {
+        let expected = accessed.iter().filter(|id| **id == r.id).count();
+        let got = m.get(&scope.tenant, r.id).await.or_fail("get")?;
+        ensure!(
+            got.access_count == expected as u64,
+            "{:?}: accessed {} times, served {expected} times",
+            got.content,
+            got.access_count
+        );
+    }
     let down = with(CannedModel::failing()).await.or_fail("build")?;
     let res = down
         .search(
