@@ -142,3 +142,61 @@ async fn keyword_partitions_stay_within_their_budget() {
     let scope = Scope::user("u0");
     assert_eq!(find(&*store, &scope, "note399").await, vec![ids[0][399]]);
 }
+
+/// Rewriting a memory with only a new vector (a re-embedding) logs no
+/// keyword change and leaves its FTS5 entry; changing its text does both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_vector_alone_logs_no_keyword_change() {
+    use memory_core::{StoredMemory, VersionedUpdate};
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteDb::connect(&format!("sqlite://{}/v.db", dir.path().display()))
+        .await
+        .unwrap();
+    let store = db.store();
+    let scope = Scope::user("u");
+    let id = add(&db, &scope, "sourdough bread recipe").await;
+    let log = async || -> i64 {
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM kw_log")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+    };
+    let fts = async |term: &str| -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM memories_fts WHERE memories_fts MATCH ?")
+            .bind(term)
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+    };
+    let rewrite = async |record: memory_core::MemoryRecord| {
+        let version = record.version;
+        store
+            .apply(ChangeSet {
+                update: vec![VersionedUpdate {
+                    memory: StoredMemory::new(record, Some(vec![0.5; 4])),
+                    expected_version: version,
+                    replace_embedding: true,
+                }],
+                ..ChangeSet::default()
+            })
+            .await
+            .unwrap();
+    };
+    let before = log().await;
+    let mut record = store.get_memories(&scope.tenant, &[id]).await.unwrap()[0].clone();
+    record.embedding_model = Some("another".into());
+    rewrite(record.clone()).await;
+    assert_eq!(log().await, before, "a new vector alone was logged");
+    let stored = store.get_stored(&[id]).await.unwrap();
+    assert_eq!(stored[0].embedding.as_deref(), Some(&[0.5; 4][..]));
+    assert_eq!(stored[0].record.embedding_model.as_deref(), Some("another"));
+    assert_eq!(find(&*store, &scope, "bread").await, vec![id]);
+    assert_eq!(fts("sourdough").await, 1);
+
+    record.content = "rye loaf recipe".into();
+    rewrite(record).await;
+    assert!(log().await > before, "a new text was not logged");
+    assert_eq!(find(&*store, &scope, "bread").await, Vec::<Uuid>::new());
+    assert_eq!(find(&*store, &scope, "rye").await, vec![id]);
+    assert_eq!((fts("sourdough").await, fts("rye").await), (0, 1));
+}

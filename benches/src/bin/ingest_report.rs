@@ -5,9 +5,8 @@
 //! each batch embedded while the one before is written) adding as many
 //! different sentences to fresh SQLite stores, vectors synced, and
 //! `migrate --re-embed` copying as many into another, then the model alone
-//! again. A last row
-//! adds the same number with a free embedder: what the store's writes cost
-//! on their own.
+//! again. The last rows add and migrate the same number with a free
+//! embedder: what the store's writes cost on their own.
 //!
 //! `cargo run --release -p memory-benches --bin ingest_report`
 //! (`MEMORY_BENCH_SENTENCES=2000`, `MEMORY_BENCH_BATCH=256`).
@@ -79,13 +78,15 @@ async fn ingest_rate(
 /// free vectors.
 async fn re_embed_rate(
     dir: &std::path::Path,
+    name: &str,
     model: Arc<dyn Embedder>,
     adds: &[String],
     batch: usize,
 ) -> anyhow::Result<f64> {
-    ingest_rate(dir, "source", Arc::new(HashEmbedder), adds, batch, true).await?;
-    let source = engine(dir, "source", Some(Arc::new(HashEmbedder))).await;
-    let target = engine(dir, "re-embedded", Some(model)).await;
+    let source = format!("{name}-source");
+    ingest_rate(dir, &source, Arc::new(HashEmbedder), adds, batch, true).await?;
+    let source = engine(dir, &source, Some(Arc::new(HashEmbedder))).await;
+    let target = engine(dir, name, Some(model)).await;
     let start = Instant::now();
     let options = MigrateOptions {
         re_embed: true,
@@ -133,7 +134,14 @@ async fn main() -> anyhow::Result<()> {
         true,
     )
     .await?;
-    let re_embed = re_embed_rate(dir.path(), model.clone(), &texts(n, 7), batch).await?;
+    let re_embed = re_embed_rate(
+        dir.path(),
+        "re-embedded",
+        model.clone(),
+        &texts(n, 7),
+        batch,
+    )
+    .await?;
     let after = raw_rate(model.as_ref(), &texts(n, 4), batch).await;
     let writes = ingest_rate(
         dir.path(),
@@ -142,6 +150,14 @@ async fn main() -> anyhow::Result<()> {
         &texts(n, 5),
         batch,
         false,
+    )
+    .await?;
+    let re_embed_writes = re_embed_rate(
+        dir.path(),
+        "re-written",
+        Arc::new(HashEmbedder),
+        &texts(n, 8),
+        batch,
     )
     .await?;
     let raw = f64::midpoint(before, after);
@@ -163,6 +179,10 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "{:<52} {writes:>10.1}",
         "add_batch with a free embedder (writes alone)"
+    );
+    println!(
+        "{:<52} {re_embed_writes:>10.1}",
+        "migrate --re-embed with a free embedder (writes alone)"
     );
     println!(
         "ingest / model: add_batch {:.2}x, add_pipeline {:.2}x, migrate --re-embed {:.2}x",
