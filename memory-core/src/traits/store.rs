@@ -288,7 +288,9 @@ pub trait MemoryStore: Send + Sync + std::fmt::Debug {
     /// that version (a newer op for the same memory stays). Answers the
     /// memories whose upsert was still queued, now marked synced.
     async fn outbox_done(&self, done: &[OutboxAck]) -> Result<Vec<Uuid>>;
-    /// Records a failed attempt on these outbox rows.
+    /// Records a failed attempt on these outbox rows, and on the state of
+    /// their memories; a memory with no row left (another writer's flush
+    /// acknowledged its op meanwhile) keeps its state.
     async fn outbox_failed(&self, ids: &[Uuid], error: &str, max_attempts: u32) -> Result<()>;
 
     /// Applies `changes` and writes `vectors` into `collection` of `index`

@@ -197,7 +197,11 @@ impl MemoryStore for PgStore {
         .map_err(|e| map(e, "outbox failed"))?;
         sqlx::query(
             "UPDATE memories SET vector_attempts = vector_attempts + 1,
-             vector_state = CASE WHEN vector_attempts + 1 >= $1 THEN 'failed' ELSE 'pending' END WHERE id = ANY($2)",
+             vector_state = CASE WHEN vector_attempts + 1 >= $1 THEN 'failed' ELSE 'pending' END
+             WHERE id = ANY($2)
+             -- A memory whose op another writer has meanwhile acknowledged
+             -- (an update flushed its own vector) keeps its state.
+             AND EXISTS (SELECT 1 FROM outbox o WHERE o.memory_id = memories.id)",
         )
         .bind(i64::from(max_attempts))
         .bind(ids)

@@ -257,6 +257,9 @@ impl MemoryStore for SqliteStore {
         .push_bind(i64::from(max_attempts))
         .push(" THEN 'failed' ELSE 'pending' END WHERE id IN ");
         push_ids(qb, ids);
+        // A memory whose op another writer has meanwhile acknowledged (an
+        // update flushed its own vector) keeps its state.
+        qb.push(" AND EXISTS (SELECT 1 FROM outbox WHERE outbox.memory_id = memories.id)");
         let mut tx = self.db.begin_immediate().await?;
         batch.run(&mut tx, "outbox failed").await?;
         tx.commit().await.map_err(|e| map(e, "commit"))

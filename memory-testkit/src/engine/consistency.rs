@@ -375,3 +375,60 @@ pub(super) async fn a_cancelled_sync_stops_preparing_pages(b: &Backends) -> Case
     }
     Err("5 s after its sync was dropped, a page was still being embedded".into())
 }
+
+/// A memory changed while `sync` embeds the vector it lacked: the stale
+/// vector is not acknowledged as the memory's, and the memory ends with
+/// the vector of its new text; its page's other memories get theirs.
+pub(super) async fn a_memory_changed_while_sync_embeds_it_keeps_its_new_vector(
+    b: &Backends,
+) -> CaseResult {
+    let embedder = DeterministicEmbedder::new(64);
+    let collection = unique("embed-race");
+    let m = builder_on(b, &collection, &embedder)
+        .build()
+        .await
+        .or_fail("build")?;
+    let scope = Scope::user("alice").with_tenant(unique("tenant"));
+    let texts = ["likes green tea", "plays the cello", "walks the dog daily"];
+    let records: Vec<_> = texts
+        .iter()
+        .map(|t| crate::store::record(&scope, t))
+        .collect();
+    let mut changes = crate::store::without_vectors(records.clone());
+    changes.outbox = records
+        .iter()
+        .map(|r| (r.id, memory_core::VectorOp::Upsert))
+        .collect();
+    b.store.apply(changes).await.or_fail("store memories")?;
+    let (other, tenant, changed) = (m.clone(), scope.tenant.clone(), records[0].id);
+    embedder.before_next_documents(Box::pin(async move {
+        let edit = memory_core::UpdateRequest {
+            content: Some("likes strong black coffee".into()),
+            ..Default::default()
+        };
+        let _ = other.update(&tenant, changed, edit).await;
+    }));
+    for _ in 0..3 {
+        m.sync(true).await.or_fail("sync")?;
+    }
+    for (text, id) in [
+        ("likes strong black coffee", records[0].id),
+        (texts[1], records[1].id),
+        (texts[2], records[2].id),
+    ] {
+        let q = memory_core::VectorQuery {
+            tenant: scope.tenant.clone(),
+            vector: embedder.vector(text),
+            k: 1,
+            filter: None,
+        };
+        let hits = b.vectors.query(&collection, &q).await.or_fail("query")?;
+        ensure!(
+            hits.first().is_some_and(|h| h.id == id && h.score > 0.99),
+            "{text:?} has not its current vector after the sync: {hits:?}"
+        );
+    }
+    let c = m.check(false).await.or_fail("check")?;
+    ensure!(c.is_consistent() && c.pending == 0, "after sync: {c:?}");
+    Ok(())
+}

@@ -158,6 +158,10 @@ where
     case!(r, prompt_scheme_change_needs_reindex(&factory().await));
     case!(r, reindex_redoes_a_page_changed_meanwhile(&factory().await));
     case!(r, a_cancelled_sync_stops_preparing_pages(&factory().await));
+    case!(
+        r,
+        a_memory_changed_while_sync_embeds_it_keeps_its_new_vector(&factory().await)
+    );
     case!(r, rate_limits_per_user_and_global(&factory().await));
     case!(
         r,
