@@ -345,17 +345,9 @@ pub(super) async fn a_cancelled_sync_stops_preparing_pages(b: &Backends) -> Case
         .build()
         .await
         .or_fail("build")?;
-    // Memories stored without a vector: the sync embeds them first.
     let scope = Scope::user("alice").with_tenant(unique("tenant"));
-    let records: Vec<_> = (0..3)
-        .map(|i| crate::store::record(&scope, &format!("not embedded yet {i}")))
-        .collect();
-    let mut changes = crate::store::without_vectors(records.clone());
-    changes.outbox = records
-        .iter()
-        .map(|r| (r.id, memory_core::VectorOp::Upsert))
-        .collect();
-    b.store.apply(changes).await.or_fail("store memories")?;
+    let texts: Vec<String> = (0..3).map(|i| format!("not embedded yet {i}")).collect();
+    queued_without_vectors(b, &scope, &texts).await?;
     let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let guard = Dropped(dropped.clone());
     embedder.before_next_documents(Box::pin(async move {
@@ -390,16 +382,7 @@ pub(super) async fn a_memory_changed_while_sync_embeds_it_keeps_its_new_vector(
         .or_fail("build")?;
     let scope = Scope::user("alice").with_tenant(unique("tenant"));
     let texts = ["likes green tea", "plays the cello", "walks the dog daily"];
-    let records: Vec<_> = texts
-        .iter()
-        .map(|t| crate::store::record(&scope, t))
-        .collect();
-    let mut changes = crate::store::without_vectors(records.clone());
-    changes.outbox = records
-        .iter()
-        .map(|r| (r.id, memory_core::VectorOp::Upsert))
-        .collect();
-    b.store.apply(changes).await.or_fail("store memories")?;
+    let records = queued_without_vectors(b, &scope, &texts).await?;
     let (other, tenant, changed) = (m.clone(), scope.tenant.clone(), records[0].id);
     embedder.before_next_documents(Box::pin(async move {
         let edit = memory_core::UpdateRequest {
@@ -411,24 +394,33 @@ pub(super) async fn a_memory_changed_while_sync_embeds_it_keeps_its_new_vector(
     for _ in 0..3 {
         m.sync(true).await.or_fail("sync")?;
     }
-    for (text, id) in [
+    let current = [
         ("likes strong black coffee", records[0].id),
         (texts[1], records[1].id),
         (texts[2], records[2].id),
-    ] {
-        let q = memory_core::VectorQuery {
-            tenant: scope.tenant.clone(),
-            vector: embedder.vector(text),
-            k: 1,
-            filter: None,
-        };
-        let hits = b.vectors.query(&collection, &q).await.or_fail("query")?;
-        ensure!(
-            hits.first().is_some_and(|h| h.id == id && h.score > 0.99),
-            "{text:?} has not its current vector after the sync: {hits:?}"
-        );
-    }
+    ];
+    has_current_vectors(b, &collection, &embedder, &scope.tenant, &current).await?;
     let c = m.check(false).await.or_fail("check")?;
     ensure!(c.is_consistent() && c.pending == 0, "after sync: {c:?}");
     Ok(())
+}
+
+/// Stores memories of `texts` without a vector, their upserts queued: the
+/// next sync embeds them.
+async fn queued_without_vectors(
+    b: &Backends,
+    scope: &Scope,
+    texts: &[impl AsRef<str>],
+) -> Result<Vec<memory_core::MemoryRecord>, String> {
+    let records: Vec<_> = texts
+        .iter()
+        .map(|t| crate::store::record(scope, t.as_ref()))
+        .collect();
+    let mut changes = crate::store::without_vectors(records.clone());
+    changes.outbox = records
+        .iter()
+        .map(|r| (r.id, memory_core::VectorOp::Upsert))
+        .collect();
+    b.store.apply(changes).await.or_fail("store memories")?;
+    Ok(records)
 }

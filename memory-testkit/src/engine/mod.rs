@@ -96,6 +96,31 @@ fn builder_on(
     builder
 }
 
+/// Fails unless each text's nearest vector in `collection` is its memory's,
+/// embedded by `embedder` from that text.
+async fn has_current_vectors(
+    b: &Backends,
+    collection: &str,
+    embedder: &DeterministicEmbedder,
+    tenant: &str,
+    current: &[(&str, uuid::Uuid)],
+) -> CaseResult {
+    for (text, id) in current {
+        let q = memory_core::VectorQuery {
+            tenant: tenant.to_owned(),
+            vector: embedder.vector(text),
+            k: 1,
+            filter: None,
+        };
+        let hits = b.vectors.query(collection, &q).await.or_fail("query")?;
+        ensure!(
+            hits.first().is_some_and(|h| h.id == *id && h.score > 0.99),
+            "{text:?} has not its current vector: {hits:?}"
+        );
+    }
+    Ok(())
+}
+
 /// Runs every engine case, each on fresh backends from `factory` (a store
 /// serves one vector collection, so cases must not share a store).
 pub async fn run<F, Fut>(factory: F) -> Report

@@ -136,23 +136,12 @@ pub(super) async fn reindex_redoes_a_page_changed_meanwhile(b: &Backends) -> Cas
     }));
     let n = m2.reindex().await.or_fail("reindex")?;
     ensure!(n == 3, "reindexed {n} of 3");
-    for (text, id) in [
+    let current = [
         ("likes strong black coffee", ids[0]),
         (texts[1], ids[1]),
         (texts[2], ids[2]),
-    ] {
-        let q = memory_core::VectorQuery {
-            tenant: r.scope.tenant.clone(),
-            vector: new.vector(text),
-            k: 1,
-            filter: None,
-        };
-        let hits = b.vectors.query(&collection, &q).await.or_fail("query")?;
-        ensure!(
-            hits.first().is_some_and(|h| h.id == id && h.score > 0.99),
-            "{text:?} has no current vector after the reindex: {hits:?}"
-        );
-    }
+    ];
+    has_current_vectors(b, &collection, &new, &r.scope.tenant, &current).await?;
     let c = m2.check(false).await.or_fail("check")?;
     ensure!(c.is_consistent() && c.pending == 0, "after reindex: {c:?}");
     Ok(())
