@@ -26,13 +26,19 @@ async fn memories_in_file_alone(path: &Path, scratch: &Path) -> Option<i64> {
     n
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_reach_the_database_file_shortly_after_they_commit() {
+/// A database in a fresh file `c.db`, with its directory.
+async fn file_db() -> (tempfile::TempDir, std::path::PathBuf, SqliteDb) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.db");
     let db = SqliteDb::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
+    (dir, path, db)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_reach_the_database_file_shortly_after_they_commit() {
+    let (dir, path, db) = file_db().await;
     let store = db.store();
     let scope = Scope::user("u");
     for i in 0..20 {
@@ -64,11 +70,7 @@ async fn writes_reach_the_database_file_shortly_after_they_commit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_worker_poll_schedules_no_checkpoint() {
     use memory_core::traits::{JobStore, NewJob};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("p.db");
-    let db = SqliteDb::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
+    let (_dir, _, db) = file_db().await;
     let store = db.store();
     let lease = Duration::from_secs(30);
     let before = db.checkpoints_scheduled();

@@ -185,7 +185,6 @@ impl Memory {
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResponse> {
         let start = std::time::Instant::now();
         let mode = request.mode.as_str();
-        let tenant = request.scope.tenant.clone();
         let result = if request.rewrite.unwrap_or(self.inner.config.query_rewrite) {
             self.search_rewritten(request).await
         } else {
@@ -195,10 +194,10 @@ impl Memory {
         // deeper than the page, and their other hits were not shown.
         if self.inner.config.track_access
             && let Ok(r) = &result
-            && !r.hits.is_empty()
+            && let Some(first) = r.hits.first()
         {
             let ids: Vec<Uuid> = r.hits.iter().map(|h| h.memory.id).collect();
-            self.note_access(&tenant, &ids, crate::now());
+            self.note_access(&first.memory.scope.tenant, &ids, crate::now());
         }
         metrics::histogram!("memory_search_seconds", "mode" => mode)
             .record(start.elapsed().as_secs_f64());
