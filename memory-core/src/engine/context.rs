@@ -41,22 +41,25 @@ fn tokens(s: &str) -> usize {
     s.chars().count().div_ceil(4)
 }
 
-/// Appends lines under a heading while the budget lasts.
+/// Appends lines under a heading while the budget lasts; returns how many
+/// fit.
 fn section(
     out: &mut String,
     used: &mut usize,
     budget: usize,
     heading: &str,
     lines: impl IntoIterator<Item = String>,
-) {
+) -> usize {
     let mut body = String::new();
     let mut cost = tokens(heading) + 1;
+    let mut kept = 0;
     for line in lines {
         let c = tokens(&line) + 1;
         if *used + cost + c > budget {
             break;
         }
         cost += c;
+        kept += 1;
         body.push_str(&line);
         body.push('\n');
     }
@@ -66,6 +69,7 @@ fn section(
         out.push_str(&body);
         *used += cost;
     }
+    kept
 }
 
 impl Memory {
@@ -73,6 +77,8 @@ impl Memory {
     /// summary, the memories most relevant to `query`, and the session's
     /// recent window, in that order of
     /// priority, within `token_budget` (estimated at 4 characters a token).
+    /// What the budget leaves out is left out of the returned lists too,
+    /// and only the memories that made it into the text count as accessed.
     pub async fn context(
         &self,
         scope: &Scope,
@@ -83,7 +89,7 @@ impl Memory {
         if token_budget == 0 {
             return Err(Error::invalid("token_budget: must be at least 1"));
         }
-        let profile = self
+        let mut profile = self
             .list(
                 scope,
                 Some(Filter::eq(crate::Field::Kind, "profile")),
@@ -93,11 +99,11 @@ impl Memory {
             )
             .await?
             .items;
-        let memories = if query.trim().is_empty() {
+        let mut memories = if query.trim().is_empty() {
             Vec::new()
         } else {
             let res = self
-                .search(SearchRequest::new(scope.clone(), query).k(10))
+                .search_unnoted(SearchRequest::new(scope.clone(), query).k(10))
                 .await?;
             res.hits
                 .into_iter()
@@ -108,7 +114,7 @@ impl Memory {
             Some(s) => self.session_summary(&scope.tenant, s).await?,
             None => None,
         };
-        let recent = match session_id {
+        let mut recent = match session_id {
             Some(s) => {
                 self.recent(&scope.tenant, s, self.inner.config.window.min(20))
                     .await?
@@ -117,21 +123,23 @@ impl Memory {
         };
         let mut text = String::new();
         let mut used = 0;
-        section(
+        let n = section(
             &mut text,
             &mut used,
             token_budget,
             "## About the user",
             profile.iter().map(|m| format!("- {}", m.content)),
         );
-        section(
+        profile.truncate(n);
+        let n = section(
             &mut text,
             &mut used,
             token_budget,
             "## Conversation so far",
             summary.iter().map(|m| m.content.clone()),
         );
-        section(
+        let summary = summary.filter(|_| n > 0);
+        let n = section(
             &mut text,
             &mut used,
             token_budget,
@@ -145,6 +153,8 @@ impl Memory {
                 )
             }),
         );
+        memories.truncate(n);
+        self.note_served(&memories);
         // The newest messages matter most: fill from the end, print in order.
         let mut kept: Vec<String> = Vec::new();
         let mut recent_used = tokens("## Recent conversation") + 1;
@@ -162,13 +172,14 @@ impl Memory {
             kept.push(line);
         }
         kept.reverse();
-        section(
+        let n = section(
             &mut text,
             &mut used,
             token_budget,
             "## Recent conversation",
             kept,
         );
+        recent.drain(..recent.len() - n);
         let text = text.trim_end().to_owned();
         Ok(Context {
             tokens: tokens(&text),

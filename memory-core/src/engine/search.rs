@@ -185,23 +185,34 @@ impl Memory {
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResponse> {
         let start = std::time::Instant::now();
         let mode = request.mode.as_str();
-        let result = if request.rewrite.unwrap_or(self.inner.config.query_rewrite) {
-            self.search_rewritten(request).await
-        } else {
-            self.search_inner(request).await
-        };
-        // Noted here, for the page served: a rewritten search's lists run
-        // deeper than the page, and their other hits were not shown.
-        if self.inner.config.track_access
-            && let Ok(r) = &result
-            && let Some(first) = r.hits.first()
-        {
-            let ids: Vec<Uuid> = r.hits.iter().map(|h| h.memory.id).collect();
-            self.note_access(&first.memory.scope.tenant, &ids, crate::now());
+        let result = self.search_unnoted(request).await;
+        if let Ok(r) = &result {
+            self.note_served(&r.hits);
         }
         metrics::histogram!("memory_search_seconds", "mode" => mode)
             .record(start.elapsed().as_secs_f64());
         result
+    }
+
+    /// A search, rewritten when asked, its access not noted: the caller
+    /// notes what it serves (a rewritten search's lists run deeper than
+    /// the page, and context keeps what its budget allows).
+    pub(super) async fn search_unnoted(&self, request: SearchRequest) -> Result<SearchResponse> {
+        if request.rewrite.unwrap_or(self.inner.config.query_rewrite) {
+            self.search_rewritten(request).await
+        } else {
+            self.search_inner(request).await
+        }
+    }
+
+    /// Notes access for the hits served, when access is tracked.
+    pub(super) fn note_served(&self, hits: &[SearchHit]) {
+        if self.inner.config.track_access
+            && let Some(first) = hits.first()
+        {
+            let ids: Vec<Uuid> = hits.iter().map(|h| h.memory.id).collect();
+            self.note_access(&first.memory.scope.tenant, &ids, crate::now());
+        }
     }
 
     /// One search, its access not noted (the caller notes the page it

@@ -151,6 +151,29 @@ pub(super) async fn context_respects_priority_and_budget(b: &Backends) -> CaseRe
         "budget not respected: {:?}",
         small.text
     );
+    // What the budget leaves out of the text is left out of the lists, and
+    // only memories put in a prompt count as accessed.
+    ensure!(
+        small.profile.len() == 1 && small.memories.is_empty() && small.recent.is_empty(),
+        "lists hold what the text left out: {} profile, {} memories, {} messages",
+        small.profile.len(),
+        small.memories.len(),
+        small.recent.len()
+    );
+    let listed = m
+        .list(&s, None, memory_core::Validity::Current, 10, None)
+        .await
+        .or_fail("list")?;
+    for r in &listed.items {
+        let shown = ctx.memories.iter().filter(|h| h.memory.id == r.id).count();
+        let got = m.get(&s.tenant, r.id).await.or_fail("get")?;
+        ensure!(
+            got.access_count == shown as u64,
+            "{:?}: accessed {} times, put in a prompt {shown} times",
+            got.content,
+            got.access_count
+        );
+    }
     ensure!(
         ctx.enhance("You are helpful.")
             .starts_with("You are helpful.\n\n## About"),
