@@ -232,6 +232,17 @@ async fn a_saved_graph_is_taken_up_again_with_the_writes_made_since() {
         graph_files(&db).len() == 1
     })
     .await;
+    // A partition that loads below the threshold is scanned exactly, and
+    // its file, holding ids and vectors it no longer has, goes.
+    fourth.delete("d", &ids[..1]).await.unwrap();
+    assert_eq!(graph_files(&db).len(), 1, "the file went with one vector");
+    let fifth = open(&db, THRESHOLD).await;
+    fifth.query("d", &query(&vectors[1], 1)).await.unwrap();
+    assert!(
+        graph_files(&db).is_empty(),
+        "a partition below the threshold kept its file"
+    );
+    assert_eq!(fifth.graphs_loaded().unwrap(), 0);
     fourth.drop_collection("d").await.unwrap();
     assert!(graph_files(&db).is_empty(), "{:?}", graph_files(&db));
 }

@@ -180,14 +180,17 @@ impl SqliteVectorIndex {
             }
         }
         parsed.file = self.files.as_ref().map(|f| f.file(key));
-        // Its last vector's delete removes the file, unless the process
-        // stopped first.
+        let threshold = self.db.hnsw_threshold;
+        // A partition scanned exactly has no use for a saved graph, which
+        // would keep ids and copies of vectors it no longer has: one left
+        // by a process stopped before its last vector's delete removed it,
+        // or by a partition since shrunk below the threshold. (A process
+        // with graphs off leaves the files to those that use them.)
         if let Some(file) = &parsed.file
-            && parsed.ids.is_empty()
+            && (parsed.ids.is_empty() || (threshold > 0 && parsed.ids.len() < threshold))
         {
             file.remove();
         }
-        let threshold = self.db.hnsw_threshold;
         if let Some(file) = parsed.file.clone()
             && threshold > 0
             && parsed.ids.len() >= threshold
@@ -324,11 +327,15 @@ impl VectorIndex for SqliteVectorIndex {
             }
         }
         tx.commit().await.map_err(|e| map(e, "commit"))?;
-        // A user's vectors all deleted leave no copy of them in a graph file.
+        let patched =
+            self.patch_cache(&epochs, |_, part| ids.iter().for_each(|id| part.remove(id)));
+        // A user's vectors all deleted leave no copy of them in a graph
+        // file. Removed after the cached partition is emptied, so a save
+        // finishing meanwhile either sees it empty or is removed here.
         if let Some(files) = &self.files {
             emptied.into_iter().for_each(|key| files.file(key).remove());
         }
-        self.patch_cache(&epochs, |_, part| ids.iter().for_each(|id| part.remove(id)))
+        patched
     }
 
     async fn query(&self, collection: &str, q: &VectorQuery) -> Result<Vec<ScoredId>> {

@@ -181,6 +181,10 @@ impl Partition {
         let (Some(file), Some(graph)) = (part.file.clone(), part.graph.clone()) else {
             return Ok(());
         };
+        // Its last vector was deleted during the build, and its file with it.
+        if part.ids.is_empty() {
+            return Ok(());
+        }
         let sums: Vec<u64> = part
             .data
             .chunks_exact(part.dimension.max(1))
@@ -189,7 +193,14 @@ impl Partition {
         let (dimension, metric, ids) = (part.dimension, part.metric, part.ids.clone());
         let bytes = graph.to_bytes()?;
         drop(part);
-        file.save(dimension, metric, &ids, &sums, &bytes)
+        file.save(dimension, metric, &ids, &sums, &bytes)?;
+        // A delete of the last vector that emptied the partition while the
+        // file was written removed the file before this put it back, and
+        // it would keep copies of deleted vectors: it goes again.
+        if this.read().is_ok_and(|part| part.ids.is_empty()) {
+            file.remove();
+        }
+        Ok(())
     }
 
     /// Takes a graph built from a snapshot, after bringing the slots
@@ -422,5 +433,38 @@ mod tests {
         // A removed vector is never returned.
         let gone = part.top(Metric::Cosine, &vector(120), 10, None);
         assert!(gone.iter().all(|h| h.id != id(120)));
+    }
+
+    #[test]
+    fn a_graph_whose_vectors_all_went_during_its_build_is_not_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("g.db");
+        let files = super::super::saved::GraphFiles::beside(db.to_str()).unwrap();
+        let file = files.file(&("c".into(), "t".into(), "u".into()));
+        let mut part = Partition::new(1, DIM, Metric::Cosine);
+        part.file = Some(file.clone());
+        for i in 0..600 {
+            part.upsert(id(i), &vector(i), payload("fact"));
+        }
+        part.building = Some(HashSet::new());
+        let built = Graph::build(&part.data.clone(), DIM, Metric::Cosine);
+        for i in 0..600 {
+            part.remove(&id(i));
+        }
+        part.install(built);
+        let part = Arc::new(RwLock::new(part));
+        Partition::save_graph(&part).unwrap();
+        assert!(
+            !file.path().exists(),
+            "an emptied partition saved its graph"
+        );
+        part.write()
+            .unwrap()
+            .upsert(id(1), &vector(1), payload("fact"));
+        Partition::save_graph(&part).unwrap();
+        assert!(
+            file.path().exists(),
+            "a partition with a vector did not save"
+        );
     }
 }
