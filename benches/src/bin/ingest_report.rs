@@ -73,8 +73,8 @@ async fn ingest_rate(
 }
 
 /// Memories per second `memory migrate --re-embed` copies into a fresh
-/// store, each embedded anew with `model` (by the vector sync that ends a
-/// migration), verification included: from a store of `adds` seeded with
+/// store, each embedded anew with `model` (each page while the one before
+/// is written), verification included: from a store of `adds` seeded with
 /// free vectors.
 async fn re_embed_rate(
     dir: &std::path::Path,
@@ -174,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "{:<52} {re_embed:>10.1}",
-        "migrate --re-embed (re-embedded by the vector sync)"
+        "migrate --re-embed (next page embedded meanwhile)"
     );
     println!(
         "{:<52} {writes:>10.1}",

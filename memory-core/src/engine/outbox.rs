@@ -324,8 +324,30 @@ impl Memory {
     }
 
     /// Embeds memories that have no stored vector (imported without one), one
-    /// from another model, or windows without theirs.
+    /// from another model, or windows without theirs, and stores the
+    /// vectors with them.
     async fn fill_missing_embeddings(&self, memories: &mut [StoredMemory]) -> Result<()> {
+        let embedded = self.embed_missing(memories).await?;
+        if embedded.is_empty() {
+            return Ok(());
+        }
+        let mut changes = ChangeSet::default();
+        for i in embedded {
+            let m = &memories[i];
+            changes.update.push(VersionedUpdate {
+                memory: m.clone(),
+                expected_version: m.record.version,
+                replace_embedding: true,
+            });
+        }
+        self.inner.store.apply(changes).await
+    }
+
+    /// Embeds, in place and in one call to the model, those of `memories`
+    /// without a current vector of this engine's model (none, another
+    /// model's or dimension's, a window without its own); returns their
+    /// positions.
+    pub(crate) async fn embed_missing(&self, memories: &mut [StoredMemory]) -> Result<Vec<usize>> {
         let model = self.inner.embedder.model_id();
         let dim = self.inner.collection.dimension;
         let need: Vec<usize> = memories
@@ -341,31 +363,19 @@ impl Memory {
             .map(|(i, _)| i)
             .collect();
         if need.is_empty() {
-            return Ok(());
+            return Ok(need);
         }
         let inputs: Vec<EmbedInput<'_>> = need
             .iter()
             .map(|&i| EmbedInput::of(&memories[i].record.content, &memories[i].record.metadata))
             .collect();
         let vectors = self.embed_inputs(&inputs).await?;
-        let mut changes = ChangeSet::default();
         for (&i, v) in need.iter().zip(vectors) {
             let m = &mut memories[i];
-            let mut next = m.record.clone();
-            next.embedding_model = Some(model.to_owned());
-            changes.update.push(VersionedUpdate {
-                memory: StoredMemory {
-                    record: next.clone(),
-                    embedding: Some(v.vector.clone()),
-                    chunks: v.chunks.clone(),
-                },
-                expected_version: m.record.version,
-                replace_embedding: true,
-            });
-            m.record = next;
+            m.record.embedding_model = Some(model.to_owned());
             m.embedding = Some(v.vector);
             m.chunks = v.chunks;
         }
-        self.inner.store.apply(changes).await
+        Ok(need)
     }
 }

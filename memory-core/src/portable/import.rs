@@ -176,8 +176,7 @@ impl Importer<'_> {
     async fn write_exported(&mut self) -> Result<()> {
         if !self.exported.is_empty() {
             let items = std::mem::take(&mut self.exported);
-            let (written, present) =
-                restore(self.memory.store().as_ref(), items, false, false).await?;
+            let (written, present) = restore(self.memory.store().as_ref(), items).await?;
             self.report.restored += written;
             self.report.unchanged += present;
         }

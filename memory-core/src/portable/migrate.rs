@@ -4,12 +4,11 @@
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::conversations::{self, ConversationCounts};
-use super::restore::{fingerprint, restore};
-use crate::{Error, Memory, Result, Store};
+use super::restore::{fingerprint, restoring};
+use crate::{ChangeSet, Error, Memory, Result, Store};
 
 /// Source histories read at once.
 const HISTORY_READS: usize = 8;
@@ -19,7 +18,8 @@ const HISTORY_READS: usize = 8;
 pub struct MigrateOptions {
     /// Report what would be copied without writing.
     pub dry_run: bool,
-    /// Leave the embeddings behind; `sync` embeds with this engine's model.
+    /// Leave the embeddings behind and embed every memory with this
+    /// engine's model (those without a vector of it are embedded anyway).
     pub re_embed: bool,
     /// Memories per batch.
     pub batch: usize,
@@ -100,32 +100,39 @@ impl Memory {
             Ok(())
         })
         .await?;
-        // The vectors are written (and, re-embedding, the texts embedded)
-        // by a sync that runs beside the copy and takes pages as they are
-        // copied, so the model is not idle while the store is written.
-        let (copied_tx, copied_rx) = watch::channel(Copied::default());
-        let copy = async {
-            let mut after: Option<Uuid> = None;
-            while let Some(page) = copy_page(source, dst, after, options).await? {
-                after = Some(page.last);
-                report.scanned += page.scanned;
-                report.copied += page.copied;
-                report.skipped_existing += page.skipped;
-                progress(report.scanned, total);
-                if page.copied > 0 {
-                    copied_tx.send_modify(|c| c.queued += 1);
+        // Each page is read and embedded while the page before it is
+        // written, so the model is not idle while the store is written.
+        // Its memories go in with their vectors (one transaction on a
+        // store with its own index). Once the index fails a page, later
+        // pages only queue theirs for the last sync, so a down index is
+        // not tried again for every page.
+        let (mut ready, mut after): (Option<Page>, Option<Uuid>) = (None, None);
+        let (mut flushing, mut written) = (true, 0);
+        loop {
+            let write = async {
+                match ready.take() {
+                    Some(page) if !dry_run => self.write_page(page.changes, flushing).await,
+                    _ => Ok((0, false)),
                 }
-            }
-            copied_tx.send_modify(|c| c.done = true);
-            Ok::<_, Error>(())
-        };
-        let written = if dry_run {
-            copy.await?;
-            0
-        } else {
-            let ((), beside) = futures::try_join!(copy, self.sync_beside(copied_rx))?;
-            beside + self.sync(true).await?.upserted
-        };
+            };
+            // Both run to the end: a failed read leaves the write before
+            // it whole rather than cut off part way.
+            let (next, wrote) = futures::join!(self.read_page(source, after, options), write);
+            let (upserted, failed) = wrote?;
+            let next = next?;
+            written += upserted;
+            flushing &= !failed;
+            let Some(page) = next else { break };
+            after = Some(page.last);
+            report.scanned += page.scanned;
+            report.copied += page.changes.insert.len() as u64;
+            report.skipped_existing += page.skipped;
+            progress(report.scanned, total);
+            ready = Some(page);
+        }
+        if !dry_run {
+            written += self.sync(true).await?.upserted;
+        }
         report.vectors_written = written;
         (report.source_count, report.source_checksum) = fingerprint(source).await?;
         (report.target_count, report.target_checksum) = fingerprint(dst).await?;
@@ -142,76 +149,68 @@ impl Memory {
     }
 }
 
-/// How far `migrate_from`'s copy has got.
-#[derive(Debug, Clone, Copy, Default)]
-struct Copied {
-    /// Pages that queued vectors.
-    queued: u64,
-    /// Whether every page is copied.
-    done: bool,
-}
-
-impl Memory {
-    /// Syncs while a copy runs, each time a page was copied since the last
-    /// sync; returns the vectors written. Stops at the end of the copy, or
-    /// once a write fails: a down index would otherwise be retried (and its
-    /// texts embedded again) for every page; the caller's last sync tries
-    /// once more.
-    async fn sync_beside(&self, mut copied: watch::Receiver<Copied>) -> Result<u64> {
-        let (mut synced, mut written) = (0, 0);
-        loop {
-            // Copied out at once: the borrow locks the channel, and the copy
-            // (in the same task) sends on it.
-            let now = match copied.wait_for(|c| c.queued > synced || c.done).await {
-                Ok(now) => *now,
-                Err(_) => return Ok(written),
-            };
-            let report = self.sync(true).await?;
-            written += report.upserted;
-            if now.done || report.failed > 0 {
-                return Ok(written);
-            }
-            synced = now.queued;
-        }
-    }
-}
-
-/// One page of memories copied by `migrate_from`.
-struct CopiedPage {
+/// A page of source memories read, and made ready to write by
+/// `migrate_from`.
+struct Page {
     /// The page's last id, where the next page starts.
     last: Uuid,
     scanned: u64,
-    copied: u64,
+    /// Memories the target holds already (an earlier, interrupted run).
     skipped: u64,
+    /// The memories the target lacks, embedded with its model.
+    changes: ChangeSet,
 }
 
-/// Copies the page of source memories after `after` (with histories);
-/// `None` when the source has no more.
-async fn copy_page(
-    source: &dyn Store,
-    dst: &dyn Store,
-    after: Option<Uuid>,
-    options: MigrateOptions,
-) -> Result<Option<CopiedPage>> {
-    let page = source.scan_memories(after, options.batch).await?;
-    let Some(last) = page.last().map(|m| m.record.id) else {
-        return Ok(None);
-    };
-    let scanned = page.len() as u64;
-    // Histories are read a few at a time: one round trip each.
-    let items: Vec<_> = futures::stream::iter(page)
-        .map(async |m| {
-            let history = source.history(&m.record.scope.tenant, m.record.id).await?;
-            Ok::<_, Error>((m, history))
-        })
-        .buffered(HISTORY_READS)
-        .try_collect()
-        .await?;
-    let (copied, skipped) = restore(dst, items, options.re_embed, options.dry_run).await?;
-    Ok(Some(CopiedPage {
-        last,
-        scanned,
-        copied,
-        skipped,
-    }))
+impl Memory {
+    /// Reads the page of source memories after `after` (with histories),
+    /// leaves out those the target holds, and embeds the rest that have no
+    /// vector of this engine's model (all, when re-embedding); `None` when
+    /// the source has no more.
+    async fn read_page(
+        &self,
+        source: &dyn Store,
+        after: Option<Uuid>,
+        options: MigrateOptions,
+    ) -> Result<Option<Page>> {
+        let page = source.scan_memories(after, options.batch).await?;
+        let Some(last) = page.last().map(|m| m.record.id) else {
+            return Ok(None);
+        };
+        let scanned = page.len() as u64;
+        // Histories are read a few at a time: one round trip each.
+        let items: Vec<_> = futures::stream::iter(page)
+            .map(async |m| {
+                let history = source.history(&m.record.scope.tenant, m.record.id).await?;
+                Ok::<_, Error>((m, history))
+            })
+            .buffered(HISTORY_READS)
+            .try_collect()
+            .await?;
+        let (mut changes, skipped) =
+            restoring(self.store().as_ref(), items, options.re_embed).await?;
+        if !options.dry_run {
+            self.embed_missing(&mut changes.insert).await?;
+        }
+        Ok(Some(Page {
+            last,
+            scanned,
+            skipped,
+            changes,
+        }))
+    }
+
+    /// Writes a page's memories and, while `flushing`, their vectors with
+    /// them; returns the vectors written and whether any failed (and
+    /// stays queued).
+    async fn write_page(&self, changes: ChangeSet, flushing: bool) -> Result<(u64, bool)> {
+        if changes.insert.is_empty() {
+            return Ok((0, false));
+        }
+        if flushing {
+            let counts = self.apply_and_flush(changes).await?;
+            return Ok((counts.upserted, counts.failed > 0));
+        }
+        self.store().apply(changes).await?;
+        Ok((0, false))
+    }
 }

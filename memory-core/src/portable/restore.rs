@@ -14,9 +14,23 @@ use crate::{ChangeSet, HistoryEvent, Result, Store, StoredMemory, VectorOp};
 pub(crate) async fn restore(
     dst: &dyn Store,
     items: Vec<(StoredMemory, Vec<HistoryEvent>)>,
-    re_embed: bool,
-    dry_run: bool,
 ) -> Result<(u64, u64)> {
+    let (changes, present) = restoring(dst, items, false).await?;
+    let written = changes.insert.len() as u64;
+    if written > 0 {
+        dst.apply(changes).await?;
+    }
+    Ok((written, present))
+}
+
+/// What restoring `items` into `dst` writes: the memories it does not hold
+/// yet, with their history and queued vectors (without the embeddings when
+/// `re_embed`); and how many it holds already.
+pub(crate) async fn restoring(
+    dst: &dyn Store,
+    items: Vec<(StoredMemory, Vec<HistoryEvent>)>,
+    re_embed: bool,
+) -> Result<(ChangeSet, u64)> {
     let ids: Vec<Uuid> = items.iter().map(|(m, _)| m.record.id).collect();
     let present: HashSet<Uuid> = dst
         .get_stored(&ids)
@@ -31,7 +45,6 @@ pub(crate) async fn restore(
     {
         let mut record = m.record;
         let (embedding, chunks) = if re_embed {
-            // Vectors missing or from another model are (re-)embedded by sync.
             record.embedding_model = None;
             (None, Vec::new())
         } else {
@@ -45,11 +58,7 @@ pub(crate) async fn restore(
             chunks,
         });
     }
-    let written = changes.insert.len() as u64;
-    if !dry_run && written > 0 {
-        dst.apply(changes).await?;
-    }
-    Ok((written, present.len() as u64))
+    Ok((changes, present.len() as u64))
 }
 
 /// Count and SHA-256 over (id, content hash, version) of every memory of

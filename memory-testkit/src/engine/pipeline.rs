@@ -134,11 +134,11 @@ pub(super) async fn a_sync_drains_many_pages(b: &Backends) -> CaseResult {
     Ok(())
 }
 
-/// `migrate --re-embed` embeds and writes vectors while later pages are
-/// copied, and still ends with every memory embedded once and the copy
-/// verified. With the target's index down, the
-/// copy goes on, the index is not retried page after page, and a second
-/// run completes the vectors.
+/// `migrate --re-embed` embeds each page while the one before is written
+/// (memories with their vectors), and ends with every memory embedded
+/// once and the copy verified. With the target's index down, the copy goes
+/// on, the index is not retried page after page, and a second run
+/// completes the vectors.
 pub(super) async fn migrate_embeds_while_it_copies(
     from: &Backends,
     to: &Backends,
@@ -177,11 +177,11 @@ pub(super) async fn migrate_embeds_while_it_copies(
     let down = rig(down_to, EngineConfig::default()).await?;
     down.flaky.set_down(true);
     let failed = down.memory.migrate_from(source, options, |_, _| {}).await;
-    // Each queued vector is tried by the sync beside the copy and by the
-    // last sync: not again for every page copied.
+    // The first page's vectors are tried with it, then the last sync's:
+    // not again for every page copied.
     let refused = down.flaky.refused_upserts();
     ensure!(
-        failed.is_err() && refused <= 2 * 600,
+        failed.is_err() && refused <= 100 + 600,
         "index down: {refused} vector writes refused for 600 memories, {failed:?}"
     );
     down.flaky.set_down(false);
