@@ -160,20 +160,8 @@ pub(super) async fn context_respects_priority_and_budget(b: &Backends) -> CaseRe
         small.memories.len(),
         small.recent.len()
     );
-    let listed = m
-        .list(&s, None, memory_core::Validity::Current, 10, None)
-        .await
-        .or_fail("list")?;
-    for r in &listed.items {
-        let shown = ctx.memories.iter().filter(|h| h.memory.id == r.id).count();
-        let got = m.get(&s.tenant, r.id).await.or_fail("get")?;
-        ensure!(
-            got.access_count == shown as u64,
-            "{:?}: accessed {} times, put in a prompt {shown} times",
-            got.content,
-            got.access_count
-        );
-    }
+    let shown: Vec<uuid::Uuid> = ctx.memories.iter().map(|h| h.memory.id).collect();
+    accessed_as_served(m, &s, &shown).await?;
     ensure!(
         ctx.enhance("You are helpful.")
             .starts_with("You are helpful.\n\n## About"),
@@ -477,21 +465,10 @@ pub(super) async fn rewritten_queries_find_what_the_question_misses(b: &Backends
         .await
         .or_fail("rewritten search of one hit")?;
     accessed.extend(res.hits.iter().chain(&page.hits).map(|h| h.memory.id));
-    let listed = m
-        .list(&scope, None, memory_core::Validity::Current, 10, None)
-        .await
-        .or_fail("list")?;
-    ensure!(listed.items.len() == 3, "listed {}", listed.items.len());
-    for r in &listed.items {
-        let expected = accessed.iter().filter(|id| **id == r.id).count();
-        let got = m.get(&scope.tenant, r.id).await.or_fail("get")?;
-        ensure!(
-            got.access_count == expected as u64,
-            "{:?}: accessed {} times, served {expected} times",
-            got.content,
-            got.access_count
-        );
-    }
+    ensure!(
+        accessed_as_served(&m, &scope, &accessed).await? == 3,
+        "not every memory checked"
+    );
     let down = with(CannedModel::failing()).await.or_fail("build")?;
     let res = down
         .search(
@@ -521,4 +498,29 @@ pub(super) async fn rewritten_queries_find_what_the_question_misses(b: &Backends
         "rewrite without a model: {e:?}"
     );
     Ok(())
+}
+
+/// Checks that each current memory of `scope` counts as many accesses as
+/// it was served in `served`; returns how many memories it checked. Each
+/// is read once, after the check (a `get` counts one more).
+async fn accessed_as_served(
+    m: &Memory,
+    scope: &Scope,
+    served: &[uuid::Uuid],
+) -> Result<usize, String> {
+    let listed = m
+        .list(scope, None, memory_core::Validity::Current, 10, None)
+        .await
+        .or_fail("list")?;
+    for r in &listed.items {
+        let expected = served.iter().filter(|id| **id == r.id).count();
+        let got = m.get(&scope.tenant, r.id).await.or_fail("get")?;
+        ensure!(
+            got.access_count == expected as u64,
+            "{:?}: accessed {} times, served {expected} times",
+            got.content,
+            got.access_count
+        );
+    }
+    Ok(listed.items.len())
 }
