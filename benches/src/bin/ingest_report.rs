@@ -73,9 +73,9 @@ async fn ingest_rate(
 }
 
 /// Memories per second `memory migrate --re-embed` copies into a fresh
-/// store, each embedded anew with `model` (each page while the one before
-/// is written), verification included: from a store of `adds` seeded with
-/// free vectors.
+/// store, each embedded anew with `model` (a page embedded while the next
+/// is read and the one before written), verification included: from a
+/// store of `adds` seeded with free vectors.
 async fn re_embed_rate(
     dir: &std::path::Path,
     name: &str,
@@ -174,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "{:<52} {re_embed:>10.1}",
-        "migrate --re-embed (next page embedded meanwhile)"
+        "migrate --re-embed (read, embed, write side by side)"
     );
     println!(
         "{:<52} {writes:>10.1}",

@@ -91,7 +91,8 @@ impl Memory {
             dry_run,
             ..MigrateReport::default()
         };
-        let (total, _) = fingerprint(source).await?;
+        // For progress only: the verification below counts exactly.
+        let total = source.stats(None).await?.memories;
         // Users, sessions and messages first: memories may name their messages.
         report.conversations_copied = conversations::scan(source, None, batch, async |items| {
             if !dry_run {
@@ -100,35 +101,52 @@ impl Memory {
             Ok(())
         })
         .await?;
-        // Each page is read and embedded while the page before it is
-        // written, so the model is not idle while the store is written.
-        // Its memories go in with their vectors (one transaction on a
-        // store with its own index). Once the index fails a page, later
-        // pages only queue theirs for the last sync, so a down index is
-        // not tried again for every page.
-        let (mut ready, mut after): (Option<Page>, Option<Uuid>) = (None, None);
+        // Three pages in flight: while one page is embedded, the next is
+        // read from the source and the one before is written (its
+        // memories with their vectors, in one transaction on a store with
+        // its own index), so the model waits for neither. Once the index
+        // fails a page, later pages only queue theirs for the last sync,
+        // so a down index is not tried again for every page.
+        let mut read = self.read_page(source, None, options).await?;
+        let mut embedded: Option<Page> = None;
         let (mut flushing, mut written) = (true, 0);
-        loop {
-            let write = async {
-                match ready.take() {
+        while read.is_some() || embedded.is_some() {
+            let after = read.as_ref().map(|p| p.last);
+            let reading = async {
+                match after {
+                    Some(after) => self.read_page(source, Some(after), options).await,
+                    None => Ok(None),
+                }
+            };
+            let embedding = async {
+                match read.take() {
+                    Some(mut page) if !dry_run => {
+                        self.embed_missing(&mut page.changes.insert).await?;
+                        Ok::<_, Error>(Some(page))
+                    }
+                    page => Ok(page),
+                }
+            };
+            let writing = async {
+                match embedded.take() {
                     Some(page) if !dry_run => self.write_page(page.changes, flushing).await,
                     _ => Ok((0, false)),
                 }
             };
-            // Both run to the end: a failed read leaves the write before
+            // All three run to the end: one failing leaves the write beside
             // it whole rather than cut off part way.
-            let (next, wrote) = futures::join!(self.read_page(source, after, options), write);
+            let (next, page, wrote) = futures::join!(reading, embedding, writing);
             let (upserted, failed) = wrote?;
-            let next = next?;
             written += upserted;
             flushing &= !failed;
-            let Some(page) = next else { break };
-            after = Some(page.last);
-            report.scanned += page.scanned;
-            report.copied += page.changes.insert.len() as u64;
-            report.skipped_existing += page.skipped;
-            progress(report.scanned, total);
-            ready = Some(page);
+            if let Some(page) = page? {
+                report.scanned += page.scanned;
+                report.copied += page.changes.insert.len() as u64;
+                report.skipped_existing += page.skipped;
+                progress(report.scanned, total);
+                embedded = Some(page);
+            }
+            read = next?;
         }
         if !dry_run {
             written += self.sync(true).await?.upserted;
@@ -149,23 +167,22 @@ impl Memory {
     }
 }
 
-/// A page of source memories read, and made ready to write by
-/// `migrate_from`.
+/// A page of source memories `migrate_from` read.
 struct Page {
     /// The page's last id, where the next page starts.
     last: Uuid,
     scanned: u64,
     /// Memories the target holds already (an earlier, interrupted run).
     skipped: u64,
-    /// The memories the target lacks, embedded with its model.
+    /// The memories the target lacks (embedded with its model before
+    /// they are written).
     changes: ChangeSet,
 }
 
 impl Memory {
-    /// Reads the page of source memories after `after` (with histories),
-    /// leaves out those the target holds, and embeds the rest that have no
-    /// vector of this engine's model (all, when re-embedding); `None` when
-    /// the source has no more.
+    /// Reads the page of source memories after `after` (with histories)
+    /// and leaves out those the target holds; `None` when the source has
+    /// no more.
     async fn read_page(
         &self,
         source: &dyn Store,
@@ -186,11 +203,7 @@ impl Memory {
             .buffered(HISTORY_READS)
             .try_collect()
             .await?;
-        let (mut changes, skipped) =
-            restoring(self.store().as_ref(), items, options.re_embed).await?;
-        if !options.dry_run {
-            self.embed_missing(&mut changes.insert).await?;
-        }
+        let (changes, skipped) = restoring(self.store().as_ref(), items, options.re_embed).await?;
         Ok(Some(Page {
             last,
             scanned,
