@@ -89,38 +89,54 @@ impl Memory {
         if token_budget == 0 {
             return Err(Error::invalid("token_budget: must be at least 1"));
         }
-        let mut profile = self
-            .list(
-                scope,
-                Some(Filter::eq(crate::Field::Kind, "profile")),
-                super::Validity::Current,
-                50,
-                None,
-            )
-            .await?
-            .items;
-        let mut memories = if query.trim().is_empty() {
-            Vec::new()
-        } else {
+        // The four reads are independent: a prompt waits for the slowest
+        // (the search, which embeds the query), not for their sum.
+        let profile = async {
+            let page = self
+                .list(
+                    scope,
+                    Some(Filter::eq(crate::Field::Kind, "profile")),
+                    super::Validity::Current,
+                    50,
+                    None,
+                )
+                .await?;
+            Ok(page.items)
+        };
+        let memories = async {
+            if query.trim().is_empty() {
+                return Ok(Vec::new());
+            }
             let res = self
                 .search_unnoted(SearchRequest::new(scope.clone(), query).k(10))
                 .await?;
-            res.hits
+            Ok(res
+                .hits
                 .into_iter()
                 .filter(|h| !matches!(h.memory.kind, MemoryKind::Profile | MemoryKind::Summary))
-                .collect()
+                .collect())
         };
-        let summary = match session_id {
-            Some(s) => self.session_summary(&scope.tenant, s).await?,
-            None => None,
-        };
-        let mut recent = match session_id {
-            Some(s) => {
-                self.recent(&scope.tenant, s, self.inner.config.window.min(20))
-                    .await?
+        let summary = async {
+            match session_id {
+                Some(s) => self.session_summary(&scope.tenant, s).await,
+                None => Ok(None),
             }
-            None => Vec::new(),
         };
+        let recent = async {
+            match session_id {
+                Some(s) => {
+                    self.recent(&scope.tenant, s, self.inner.config.window.min(20))
+                        .await
+                }
+                None => Ok(Vec::new()),
+            }
+        };
+        let (mut profile, mut memories, summary, mut recent): (
+            Vec<MemoryRecord>,
+            Vec<SearchHit>,
+            _,
+            Vec<Message>,
+        ) = futures::try_join!(profile, memories, summary, recent)?;
         let mut text = String::new();
         let mut used = 0;
         let n = section(
