@@ -119,13 +119,15 @@ impl Memory {
                 }
             };
             let embedding = async {
-                match read.take() {
-                    Some(mut page) if !dry_run => {
-                        self.embed_missing(&mut page.changes.insert).await?;
-                        Ok::<_, Error>(Some(page))
-                    }
-                    page => Ok(page),
+                let mut page = read.take();
+                if let Some(page) = page.as_mut().filter(|_| !dry_run)
+                    && let Err(e) = self.embed_missing(&mut page.changes.insert).await
+                {
+                    // Copied all the same: the vector sync embeds what it
+                    // can, and `check` reports what it cannot.
+                    tracing::warn!(error = %e, "migrate: a page could not be embedded; its vectors are left to the sync");
                 }
+                page
             };
             let writing = async {
                 match embedded.take() {
@@ -133,13 +135,13 @@ impl Memory {
                     _ => Ok((0, false)),
                 }
             };
-            // All three run to the end: one failing leaves the write beside
-            // it whole rather than cut off part way.
+            // All three run to the end: a failed read leaves the write
+            // beside it whole rather than cut off part way.
             let (next, page, wrote) = futures::join!(reading, embedding, writing);
             let (upserted, failed) = wrote?;
             written += upserted;
             flushing &= !failed;
-            if let Some(page) = page? {
+            if let Some(page) = page {
                 report.scanned += page.scanned;
                 report.copied += page.changes.insert.len() as u64;
                 report.skipped_existing += page.skipped;

@@ -197,5 +197,36 @@ pub(super) async fn migrate_embeds_while_it_copies(
             && report.verified,
         "the second run writes the vectors: {report:?}"
     );
+
+    // A page the target's model cannot embed (a text past its window
+    // limit) is copied all the same, its vectors left to the sync.
+    let long: String = (0..600).map(|i| format!("w{i} ")).collect();
+    let added = src
+        .memory
+        .add(AddRequest::new(src.scope.clone(), long))
+        .await
+        .or_fail("add a long memory")?;
+    src.memory
+        .add(AddRequest::new(src.scope.clone(), "a short one beside it"))
+        .await
+        .or_fail("add")?;
+    let mut narrow = EngineConfig::default();
+    narrow.chunking.max_chunks = 1;
+    let narrow = rig(to, narrow).await?;
+    let report = narrow
+        .memory
+        .migrate_from(source, options, |_, _| {})
+        .await
+        .or_fail("migrate a text the target cannot embed")?;
+    let copied = narrow
+        .memory
+        .store()
+        .get_stored(&[added.id])
+        .await
+        .or_fail("read")?;
+    ensure!(
+        report.copied == 2 && copied.len() == 1 && !report.verified,
+        "copied without its vector and reported: {report:?}"
+    );
     Ok(())
 }
