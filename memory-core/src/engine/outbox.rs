@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::Memory;
 use super::chunking::EmbedInput;
 use crate::traits::{ChangeSet, OutboxAck, VectorOp, VectorRecord, VersionedUpdate};
-use crate::{ErrorKind, Result, StoredMemory};
+use crate::{Error, ErrorKind, Result, StoredMemory};
 
 /// Counts of one outbox flush.
 #[derive(Debug, Default, Clone)]
@@ -161,13 +161,28 @@ impl Memory {
         }
         let mut present: Vec<StoredMemory> =
             upserts.iter().filter_map(|id| by_id.remove(id)).collect();
-        if let Err(e) = self.fill_missing_embeddings(&mut present).await {
-            let ids: Vec<Uuid> = present.iter().map(|m| m.record.id).collect();
-            let _ = store.outbox_failed(&ids, &e.to_string(), max).await;
-            ready.counts.fail(&ids);
-            return ready;
+        match self.fill_missing_embeddings(&mut present).await {
+            Ok(refused) => {
+                // Each keeps its own reason; the rest of the page goes on.
+                for (i, e) in &refused {
+                    let id = present[*i].record.id;
+                    let _ = store.outbox_failed(&[id], &e.to_string(), max).await;
+                    ready.counts.fail(&[id]);
+                }
+                let refused: HashSet<usize> = refused.into_iter().map(|(i, _)| i).collect();
+                ready.upserts = present
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| !refused.contains(i))
+                    .map(|(_, m)| m)
+                    .collect();
+            }
+            Err(e) => {
+                let ids: Vec<Uuid> = present.iter().map(|m| m.record.id).collect();
+                let _ = store.outbox_failed(&ids, &e.to_string(), max).await;
+                ready.counts.fail(&ids);
+            }
         }
-        ready.upserts = present;
         ready
     }
 
@@ -325,14 +340,17 @@ impl Memory {
 
     /// Embeds memories that have no stored vector (imported without one), one
     /// from another model, or windows without theirs, and stores the
-    /// vectors with them.
-    async fn fill_missing_embeddings(&self, memories: &mut [StoredMemory]) -> Result<()> {
-        let embedded = self.embed_missing(memories).await?;
-        if embedded.is_empty() {
-            return Ok(());
+    /// vectors with them; returns those the model refused, with why.
+    async fn fill_missing_embeddings(
+        &self,
+        memories: &mut [StoredMemory],
+    ) -> Result<Vec<(usize, Error)>> {
+        let Embedded { done, refused } = self.embed_missing(memories).await?;
+        if done.is_empty() {
+            return Ok(refused);
         }
         let mut changes = ChangeSet::default();
-        for i in embedded {
+        for i in done {
             let m = &memories[i];
             changes.update.push(VersionedUpdate {
                 memory: m.clone(),
@@ -340,42 +358,66 @@ impl Memory {
                 replace_embedding: true,
             });
         }
-        self.inner.store.apply(changes).await
+        self.inner.store.apply(changes).await?;
+        Ok(refused)
     }
 
     /// Embeds, in place and in one call to the model, those of `memories`
     /// without a current vector of this engine's model (none, another
-    /// model's or dimension's, a window without its own); returns their
-    /// positions.
-    pub(crate) async fn embed_missing(&self, memories: &mut [StoredMemory]) -> Result<Vec<usize>> {
+    /// model's or dimension's, a window without its own). A text the
+    /// model cannot take (more windows than `chunking.max_chunks`, as
+    /// after a change to a model with a smaller window) is refused alone
+    /// rather than failing the others.
+    pub(crate) async fn embed_missing(&self, memories: &mut [StoredMemory]) -> Result<Embedded> {
         let model = self.inner.embedder.model_id();
         let dim = self.inner.collection.dimension;
-        let need: Vec<usize> = memories
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| {
-                m.embedding.as_ref().is_none_or(|e| e.len() != dim)
-                    || m.record.embedding_model.as_deref() != Some(model)
-                    || m.chunks
-                        .iter()
-                        .any(|c| c.index > 0 && c.embedding.is_none())
-            })
-            .map(|(i, _)| i)
-            .collect();
-        if need.is_empty() {
-            return Ok(need);
+        let mut planned = Vec::new();
+        let mut refused = Vec::new();
+        for (i, m) in memories.iter().enumerate() {
+            let current = m.embedding.as_ref().is_some_and(|e| e.len() == dim)
+                && m.record.embedding_model.as_deref() == Some(model)
+                && m.chunks
+                    .iter()
+                    .all(|c| c.index == 0 || c.embedding.is_some());
+            if current {
+                continue;
+            }
+            match self.windows(&m.record.content) {
+                Ok(windows) => planned.push((i, windows)),
+                Err(e) if e.kind() == ErrorKind::InvalidInput => refused.push((i, e)),
+                Err(e) => return Err(e),
+            }
         }
-        let inputs: Vec<EmbedInput<'_>> = need
+        if planned.is_empty() {
+            return Ok(Embedded {
+                done: Vec::new(),
+                refused,
+            });
+        }
+        let inputs: Vec<EmbedInput<'_>> = planned
             .iter()
-            .map(|&i| EmbedInput::of(&memories[i].record.content, &memories[i].record.metadata))
+            .map(|(i, windows)| {
+                let r = &memories[*i].record;
+                EmbedInput::of(&r.content, &r.metadata).planned(windows)
+            })
             .collect();
         let vectors = self.embed_inputs(&inputs).await?;
-        for (&i, v) in need.iter().zip(vectors) {
+        let done: Vec<usize> = planned.iter().map(|(i, _)| *i).collect();
+        for (&i, v) in done.iter().zip(vectors) {
             let m = &mut memories[i];
             m.record.embedding_model = Some(model.to_owned());
             m.embedding = Some(v.vector);
             m.chunks = v.chunks;
         }
-        Ok(need)
+        Ok(Embedded { done, refused })
     }
+}
+
+/// What [`Memory::embed_missing`] did, by position.
+#[derive(Debug, Default)]
+pub(crate) struct Embedded {
+    /// Embedded now.
+    pub(crate) done: Vec<usize>,
+    /// Refused by the model, with why.
+    pub(crate) refused: Vec<(usize, Error)>,
 }

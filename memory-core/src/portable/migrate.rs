@@ -124,7 +124,8 @@ impl Memory {
                     && let Err(e) = self.embed_missing(&mut page.changes.insert).await
                 {
                     // Copied all the same: the vector sync embeds what it
-                    // can, and `check` reports what it cannot.
+                    // can, and `check` reports what it cannot (as it does
+                    // a text the model refused).
                     tracing::warn!(error = %e, "migrate: a page could not be embedded; its vectors are left to the sync");
                 }
                 page
@@ -215,7 +216,8 @@ impl Memory {
     }
 
     /// Writes a page's memories and, while `flushing`, their vectors with
-    /// them; returns the vectors written and whether any failed (and
+    /// them; returns the vectors written and whether the index failed (a
+    /// vector it refused, or one the model did not embed, fails alone and
     /// stays queued).
     async fn write_page(&self, changes: ChangeSet, flushing: bool) -> Result<(u64, bool)> {
         if changes.insert.is_empty() {
@@ -223,7 +225,7 @@ impl Memory {
         }
         if flushing {
             let counts = self.apply_and_flush(changes).await?;
-            return Ok((counts.upserted, counts.failed > 0));
+            return Ok((counts.upserted, counts.index_failed));
         }
         self.store().apply(changes).await?;
         Ok((0, false))

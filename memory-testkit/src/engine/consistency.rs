@@ -405,6 +405,49 @@ pub(super) async fn a_memory_changed_while_sync_embeds_it_keeps_its_new_vector(
     Ok(())
 }
 
+/// A memory the model cannot embed (more windows than `max_chunks`, as
+/// after a change to a model with a smaller window) fails alone: the sync
+/// writes the other vectors of its page and records why it failed.
+pub(super) async fn a_text_the_model_refuses_does_not_hold_back_its_page(
+    b: &Backends,
+) -> CaseResult {
+    let mut config = EngineConfig::default();
+    config.chunking.max_chunks = 1;
+    let r = rig(b, config).await?;
+    let long: String = (0..600).map(|i| format!("w{i} ")).collect();
+    let texts = [long.as_str(), "likes green tea", "plays the cello"];
+    let records = queued_without_vectors(b, &r.scope, &texts).await?;
+    let report = r.memory.sync(false).await.or_fail("sync")?;
+    ensure!(
+        report.upserted == 2 && report.failed == 1,
+        "the page's other vectors are written: {report:?}"
+    );
+    let pending = b
+        .store
+        .outbox_pending(100, u32::MAX)
+        .await
+        .or_fail("outbox")?;
+    let left: Vec<_> = pending
+        .iter()
+        .filter(|e| records.iter().any(|r| r.id == e.memory_id))
+        .collect();
+    ensure!(
+        left.len() == 1
+            && left[0].memory_id == records[0].id
+            && left[0]
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("max_chunks")),
+        "only the long memory stays queued, with why: {left:?}"
+    );
+    let check = r.memory.check(false).await.or_fail("check")?;
+    ensure!(
+        check.pending == 1 && check.index_count == 2,
+        "check: {check:?}"
+    );
+    Ok(())
+}
+
 /// Stores memories of `texts` without a vector, their upserts queued: the
 /// next sync embeds them.
 async fn queued_without_vectors(

@@ -187,6 +187,10 @@ where
         r,
         a_memory_changed_while_sync_embeds_it_keeps_its_new_vector(&factory().await)
     );
+    case!(
+        r,
+        a_text_the_model_refuses_does_not_hold_back_its_page(&factory().await)
+    );
     case!(r, rate_limits_per_user_and_global(&factory().await));
     case!(
         r,

@@ -198,8 +198,8 @@ pub(super) async fn migrate_embeds_while_it_copies(
         "the second run writes the vectors: {report:?}"
     );
 
-    // A page the target's model cannot embed (a text past its window
-    // limit) is copied all the same, its vectors left to the sync.
+    // A text the target's model cannot embed (past its window limit) is
+    // copied all the same, its vector left queued.
     let long: String = (0..600).map(|i| format!("w{i} ")).collect();
     let added = src
         .memory
