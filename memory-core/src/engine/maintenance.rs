@@ -183,14 +183,30 @@ impl Memory {
             let Some(last) = page.last().map(|m| m.record.id) else {
                 break;
             };
-            let inputs: Vec<EmbedInput<'_>> = page
-                .iter()
-                .map(|m| EmbedInput::of(&m.record.content, &m.record.metadata))
-                .collect();
-            // The new embedder's window may split texts differently.
-            let vectors = self.embed_inputs(&inputs).await?;
+            // The new embedder's window may split texts differently. A
+            // text it cannot take (past `chunking.max_chunks`) stays
+            // queued with that error, as the sync leaves it, rather than
+            // failing the rebuild of every other memory.
             let mut changes = ChangeSet::default();
-            for (m, v) in page.into_iter().zip(vectors) {
+            let mut planned = Vec::with_capacity(page.len());
+            for m in page {
+                match self.windows(&m.record.content) {
+                    Ok(windows) => planned.push((m, windows)),
+                    Err(e) if e.kind() == ErrorKind::InvalidInput => {
+                        tracing::warn!(memory = %m.record.id, error = %e, "reindex: the model cannot embed this memory; left queued");
+                        changes.outbox.push((m.record.id, VectorOp::Upsert));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let vectors = {
+                let inputs: Vec<EmbedInput<'_>> = planned
+                    .iter()
+                    .map(|(m, w)| EmbedInput::of(&m.record.content, &m.record.metadata).planned(w))
+                    .collect();
+                self.embed_inputs(&inputs).await?
+            };
+            for ((m, _), v) in planned.into_iter().zip(vectors) {
                 let mut record = m.record;
                 record.embedding_model = Some(self.inner.embedder.model_id().to_owned());
                 changes.outbox.push((record.id, VectorOp::Upsert));
