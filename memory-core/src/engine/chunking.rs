@@ -121,6 +121,21 @@ fn offset(v: usize) -> Result<u32> {
 }
 
 impl Memory {
+    /// [`Self::windows`] for a stored memory being embedded again: a text
+    /// this model cannot take (`InvalidInput`, past `chunking.max_chunks`)
+    /// comes back as the inner error, to be refused alone while the texts
+    /// beside it are embedded; any other failure is the outer one.
+    pub(crate) fn windows_or_refused(
+        &self,
+        content: &str,
+    ) -> Result<std::result::Result<Windows, Error>> {
+        match self.windows(content) {
+            Ok(windows) => Ok(Ok(windows)),
+            Err(e) if e.kind() == crate::ErrorKind::InvalidInput => Ok(Err(e)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The windows `content` is split into, or `None` when the embedder's
     /// window covers it; `InvalidInput` past `chunking.max_chunks`.
     pub(crate) fn windows(&self, content: &str) -> Result<Windows> {

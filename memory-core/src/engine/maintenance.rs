@@ -190,13 +190,12 @@ impl Memory {
             let mut changes = ChangeSet::default();
             let mut planned = Vec::with_capacity(page.len());
             for m in page {
-                match self.windows(&m.record.content) {
+                match self.windows_or_refused(&m.record.content)? {
                     Ok(windows) => planned.push((m, windows)),
-                    Err(e) if e.kind() == ErrorKind::InvalidInput => {
-                        tracing::warn!(memory = %m.record.id, error = %e, "reindex: the model cannot embed this memory; left queued");
+                    Err(why) => {
+                        tracing::warn!(memory = %m.record.id, error = %why, "reindex: the model cannot embed this memory; left queued");
                         changes.outbox.push((m.record.id, VectorOp::Upsert));
                     }
-                    Err(e) => return Err(e),
                 }
             }
             let vectors = {

@@ -382,10 +382,9 @@ impl Memory {
             if current {
                 continue;
             }
-            match self.windows(&m.record.content) {
+            match self.windows_or_refused(&m.record.content)? {
                 Ok(windows) => planned.push((i, windows)),
-                Err(e) if e.kind() == ErrorKind::InvalidInput => refused.push((i, e)),
-                Err(e) => return Err(e),
+                Err(why) => refused.push((i, why)),
             }
         }
         if planned.is_empty() {
